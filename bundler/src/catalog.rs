@@ -1,0 +1,304 @@
+//! The artifact catalog: every upstream file and image a bundle may hold, with the digest
+//! it must match and how that digest is known. The embedded `specs/catalog.yaml` can be
+//! replaced or extended entry by entry with `--catalog FILE`.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Diagnostic, Diagnostics, Error, Loc, Result};
+
+pub const EMBEDDED: &str = include_str!("../../specs/catalog.yaml");
+
+/// How a digest is known, strongest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trust {
+    UpstreamReleaseNotes,
+    KubernetesBuild,
+    DockerBuild,
+    KubesprayPin,
+    /// One third-party source only: verified on first download, said in the plan.
+    SingleThirdParty,
+    /// Seen on running nodes by a third party: verified on first pull, said in the plan.
+    ObservedThirdParty,
+    /// Added by the user's own catalog.
+    User,
+}
+
+impl Trust {
+    pub fn single_source(self) -> bool {
+        matches!(self, Trust::SingleThirdParty | Trust::ObservedThirdParty)
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            Trust::UpstreamReleaseNotes => "published in the upstream release notes",
+            Trust::KubernetesBuild => "pinned by the Kubernetes build",
+            Trust::DockerBuild => "pinned by Docker's own build",
+            Trust::KubesprayPin => "pinned by kubespray",
+            Trust::SingleThirdParty => "digest from one third-party source: verified on first download only",
+            Trust::ObservedThirdParty => "digest from one third-party source (seen on running nodes): verified on first pull only",
+            Trust::User => "from the user's catalog",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algo {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// A digest parsed at the boundary: right length, lowercase hex.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Digest {
+    pub algo: Algo,
+    pub hex: String,
+}
+
+impl Digest {
+    pub fn parse(algo: Algo, s: &str) -> std::result::Result<Digest, String> {
+        let want = match algo {
+            Algo::Sha1 => 40,
+            Algo::Sha256 => 64,
+            Algo::Sha512 => 128,
+        };
+        let h = s.strip_prefix("sha256:").filter(|_| algo == Algo::Sha256).unwrap_or(s);
+        if h.len() != want || !h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return Err(format!("`{s}` is not a {want}-character lowercase hex {algo:?} digest"));
+        }
+        Ok(Digest { algo, hex: h.to_string() })
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = match self.algo {
+            Algo::Sha1 => "sha1",
+            Algo::Sha256 => "sha256",
+            Algo::Sha512 => "sha512",
+        };
+        write!(f, "{a}:{}", self.hex)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    artifacts: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    name: String,
+    version: String,
+    url: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+    sha512: Option<String>,
+    image: Option<String>,
+    digest: Option<String>,
+    media: Option<String>,
+    license: Option<String>,
+    trust: Option<Trust>,
+    source: Option<String>,
+    notes: Option<String>,
+    kube_min: Option<String>,
+    kube_max: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Source {
+    File { url: String, file_name: String, digests: Vec<Digest> },
+    Image { reference: String, digest: Digest, manifest_list: bool },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub name: String,
+    pub version: String,
+    #[serde(flatten)]
+    pub source: Source,
+    pub license: Option<String>,
+    pub trust: Trust,
+    pub origin: Option<String>,
+    pub notes: Option<String>,
+    pub kube_min: Option<String>,
+    pub kube_max: Option<String>,
+}
+
+impl Entry {
+    /// The strongest digest of a file artifact.
+    pub fn best_digest(&self) -> Option<&Digest> {
+        match &self.source {
+            Source::File { digests, .. } => digests.iter().max_by_key(|d| d.algo),
+            Source::Image { digest, .. } => Some(digest),
+        }
+    }
+    fn key(&self) -> (String, String, String) {
+        let what = match &self.source {
+            Source::File { url, .. } => url.clone(),
+            Source::Image { reference, .. } => reference.clone(),
+        };
+        (self.name.clone(), self.version.clone(), what)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    pub entries: Vec<Entry>,
+    /// Where it came from: "embedded" or the user's file.
+    pub sources: Vec<String>,
+}
+
+impl Catalog {
+    pub fn embedded() -> Catalog {
+        let entries = parse(EMBEDDED, Path::new("specs/catalog.yaml"), false).expect("embedded catalog is valid (tested)");
+        Catalog { entries, sources: vec!["embedded".into()] }
+    }
+
+    /// The embedded catalog with the user's entries laid over it: an entry with the same
+    /// name, version and URL (or image) replaces the embedded one, any other is added.
+    pub fn with_overrides(path: &Path) -> Result<Catalog> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let user = parse(&text, path, true).map_err(Error::Input)?;
+        let mut cat = Catalog::embedded();
+        for e in user {
+            match cat.entries.iter_mut().find(|x| x.key() == e.key()) {
+                Some(slot) => *slot = e,
+                None => cat.entries.push(e),
+            }
+        }
+        cat.sources.push(path.display().to_string());
+        Ok(cat)
+    }
+
+    pub fn versions_of(&self, name: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = self.entries.iter().filter(|e| e.name == name).map(|e| e.version.as_str()).collect();
+        v.sort_by(|a, b| version_cmp(a, b));
+        v.dedup();
+        v
+    }
+
+    /// Entries for one name and version; the first is the primary, the rest are other
+    /// sources for the same file (the same name at another URL).
+    pub fn find(&self, name: &str, version: &str) -> Vec<&Entry> {
+        let mut v: Vec<&Entry> = self.entries.iter().filter(|e| e.name == name && e.version == version).collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.best_digest().map(|d| d.algo)));
+        v
+    }
+}
+
+fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>, Diagnostics> {
+    let raw: RawCatalog = crate::yaml::from_str(text, file).map_err(|d| Diagnostics(vec![d]))?;
+    let mut diags = Diagnostics::default();
+    let mut out = Vec::new();
+    for (i, r) in raw.artifacts.into_iter().enumerate() {
+        let at = format!("artifact #{} (`{}` {})", i + 1, r.name, r.version);
+        let loc = Some(Loc::file_only(file));
+        let mut bad = |m: String| {
+            diags.push(Diagnostic::error(loc.clone(), format!("{at}: {m}")));
+        };
+        let source = match (&r.url, &r.image) {
+            (Some(url), None) => {
+                if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file://")) {
+                    bad(format!("url `{url}` must start with https://, http:// or file://"));
+                    continue;
+                }
+                let mut digests = Vec::new();
+                for (algo, v) in [(Algo::Sha1, &r.sha1), (Algo::Sha256, &r.sha256), (Algo::Sha512, &r.sha512)] {
+                    if let Some(v) = v {
+                        match Digest::parse(algo, v) {
+                            Ok(d) => digests.push(d),
+                            Err(e) => bad(e),
+                        }
+                    }
+                }
+                if digests.is_empty() {
+                    bad("a file artifact needs `sha256:` or `sha512:`".into());
+                    continue;
+                }
+                let file_name = url.rsplit('/').next().unwrap_or_default().to_string();
+                if file_name.is_empty() {
+                    bad(format!("url `{url}` does not end in a file name"));
+                    continue;
+                }
+                Source::File { url: url.clone(), file_name, digests }
+            }
+            (None, Some(image)) => {
+                let Some(d) = &r.digest else {
+                    bad("an image needs `digest: sha256:...`".into());
+                    continue;
+                };
+                match Digest::parse(Algo::Sha256, d) {
+                    Ok(digest) if d.starts_with("sha256:") => Source::Image {
+                        reference: image.clone(),
+                        digest,
+                        manifest_list: r.media.as_deref() == Some("manifest-list"),
+                    },
+                    _ => {
+                        bad(format!("image digest `{d}` must be `sha256:` and 64 lowercase hex characters"));
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                bad("give either `url` with a digest or `image` with `digest`, not both or neither".into());
+                continue;
+            }
+        };
+        let trust = match (r.trust, user) {
+            (Some(t), _) => t,
+            (None, true) => Trust::User,
+            (None, false) => {
+                bad("embedded entries must say how their digest is known (`trust:`)".into());
+                continue;
+            }
+        };
+        out.push(Entry {
+            name: r.name,
+            version: r.version,
+            source,
+            license: r.license,
+            trust,
+            origin: r.source,
+            notes: r.notes,
+            kube_min: r.kube_min,
+            kube_max: r.kube_max,
+        });
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(out)
+}
+
+/// Compare versions like `v1.9.10` > `v1.9.9`, `17.12.1-ce` > `17.12.0-ce`.
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<u64> {
+        s.trim_start_matches('v').split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse().unwrap_or(0)).collect()
+    }
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_parses() {
+        let c = Catalog::embedded();
+        assert!(c.entries.len() >= 60);
+        assert_eq!(c.find("kubernetes-server", "v1.9.11")[0].best_digest().unwrap().algo, Algo::Sha512);
+    }
+
+    #[test]
+    fn versions_sort_numerically() {
+        assert_eq!(version_cmp("v1.9.10", "v1.9.9"), std::cmp::Ordering::Greater);
+    }
+}

@@ -1,0 +1,437 @@
+//! Inventory: reads an Ansible/kubespray inventory (YAML or INI) and the `group_vars/` and
+//! `host_vars/` folders beside it, and resolves groups and variables as Ansible would.
+//! It knows nothing of Kubernetes beyond the group names; the plan gives the values meaning.
+
+mod ini;
+mod pattern;
+mod pyliteral;
+mod raw;
+mod yaml_form;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Diagnostic, Diagnostics, Error, Loc, Result};
+use crate::value::{Kind, Node};
+use raw::{canonical_group, RawInventory};
+
+pub const CONTROL_PLANE: &str = "kube_control_plane";
+pub const NODES: &str = "kube_node";
+pub const ETCD: &str = "etcd";
+pub const CLUSTER: &str = "k8s_cluster";
+/// Groups that mean something to kubespray but not to this tool; listed quietly in the plan.
+const KNOWN_IGNORED: &[&str] = &["calico_rr", "bastion", "vault", "kube-ingress", "kube_ingress", "no_floating", "ungrouped", "all"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Yaml,
+    Ini,
+}
+
+/// A variable's value and which layer set it (for messages).
+pub type Vars = BTreeMap<String, Node>;
+
+#[derive(Debug)]
+pub struct Host {
+    pub name: String,
+    pub loc: Option<Loc>,
+    /// Whether any occurrence gave the host a vars body.
+    pub defined: bool,
+    /// Effective variables: group layers, group_vars files, then the host's own.
+    pub vars: Vars,
+    /// Canonical names of every group the host belongs to (transitively).
+    pub groups: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub spelled: String,
+    pub loc: Option<Loc>,
+    pub declared: bool,
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub format: Format,
+    pub text_sha256: String,
+    /// In order of first appearance.
+    pub hosts: Vec<Host>,
+    pub groups: BTreeMap<String, Group>,
+    /// Cluster-wide variables as a `k8s_cluster` host sees them, before its own host vars.
+    pub cluster_vars: Vars,
+    /// Vars set on groups or hosts that only take effect cluster-wide: (name, where).
+    pub misplaced: Vec<(String, Loc)>,
+    /// Warnings found while reading (errors abort the load).
+    pub diags: Diagnostics,
+}
+
+impl Inventory {
+    pub fn group_hosts(&self, g: &str) -> &[String] {
+        self.groups.get(g).map(|g| g.hosts.as_slice()).unwrap_or(&[])
+    }
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+    pub fn ignored_groups(&self) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter(|(k, g)| g.declared && ![CONTROL_PLANE, NODES, ETCD, CLUSTER, "all", "ungrouped"].contains(&k.as_str()))
+            .map(|(_, g)| g.spelled.clone())
+            .collect()
+    }
+}
+
+fn detect_format(path: &Path, text: &str) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("yml" | "yaml" | "json") => Format::Yaml,
+        Some("ini" | "cfg") => Format::Ini,
+        _ => {
+            let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';')).unwrap_or("");
+            if first == "---" || (first.ends_with(':') && !first.starts_with('[')) || first.starts_with('{') {
+                Format::Yaml
+            } else {
+                Format::Ini
+            }
+        }
+    }
+}
+
+/// Read an inventory file and the variable folders beside it.
+pub fn load(path: &Path) -> Result<Inventory> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let file = Arc::new(path.to_path_buf());
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(Error::input(Diagnostic::error(
+                Some(Loc::file_only(path)),
+                format!("this file is not an inventory: it is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            )))
+        }
+    };
+    let format = detect_format(path, &text);
+    let raw = match format {
+        Format::Yaml => yaml_form::read(&text, &file),
+        Format::Ini => ini::read(&text, &file),
+    }
+    .map_err(Error::input)?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    resolve(raw, path, format, sha)
+}
+
+fn resolve(mut raw: RawInventory, path: &Path, format: Format, text_sha256: String) -> Result<Inventory> {
+    let mut diags = std::mem::take(&mut raw.diags);
+    let base = path.parent().unwrap_or(Path::new("."));
+
+    // Children referenced but never declared (YAML: silently empty in Ansible; report it).
+    let mut missing_children = Vec::new();
+    for g in raw.groups.values() {
+        for (c, loc) in &g.children {
+            if !raw.groups.get(canonical_group(c)).is_some_and(|cg| cg.declared) && format == Format::Yaml {
+                missing_children.push((c.clone(), loc.clone()));
+            }
+        }
+    }
+    for (c, loc) in missing_children {
+        diags.warning(Some(loc), format!("child group `{c}` is never defined; it is empty"));
+    }
+
+    // Depth of each group below `all` (for variable precedence) and cycle detection.
+    let children: HashMap<String, Vec<String>> =
+        raw.groups.iter().map(|(k, g)| (k.clone(), g.children.iter().map(|(c, _)| canonical_group(c).to_string()).collect())).collect();
+    let mut depth: BTreeMap<String, usize> = BTreeMap::new();
+    depth.insert("all".into(), 0);
+    for g in raw.groups.keys() {
+        depth.entry(g.clone()).or_insert(1);
+    }
+    for (g, grp) in &raw.groups {
+        if let Some(cycle) = find_cycle(g, &children) {
+            let loc = grp.loc.clone();
+            diags.error(loc, format!("groups form a cycle: {}", cycle.join(" -> ")));
+            return Err(Error::Input(diags.sorted()));
+        }
+    }
+    // Longest path from a root gives Ansible's depth ordering.
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds < 1000 {
+        changed = false;
+        rounds += 1;
+        for (g, cs) in &children {
+            let d = depth.get(g).copied().unwrap_or(1);
+            for c in cs {
+                let e = depth.entry(c.clone()).or_insert(1);
+                if *e < d + 1 && c != "all" {
+                    *e = d + 1;
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    // Transitive members of each group.
+    let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    fn collect(g: &str, raw: &RawInventory, children: &HashMap<String, Vec<String>>, out: &mut BTreeSet<String>, seen: &mut BTreeSet<String>) {
+        if !seen.insert(g.to_string()) {
+            return;
+        }
+        if let Some(grp) = raw.groups.get(g) {
+            out.extend(grp.hosts.iter().map(|(h, _)| h.clone()));
+        }
+        for c in children.get(g).into_iter().flatten() {
+            collect(c, raw, children, out, seen);
+        }
+    }
+    for g in raw.groups.keys() {
+        let mut out = BTreeSet::new();
+        collect(g, &raw, &children, &mut out, &mut BTreeSet::new());
+        members.insert(g.clone(), out);
+    }
+    // k8s_cluster is the union of control plane and nodes, declared or not.
+    let mut cluster = members.get(CLUSTER).cloned().unwrap_or_default();
+    cluster.extend(members.get(CONTROL_PLANE).cloned().unwrap_or_default());
+    cluster.extend(members.get(NODES).cloned().unwrap_or_default());
+    members.insert(CLUSTER.into(), cluster);
+    depth.entry(CLUSTER.into()).or_insert(1);
+    // Every host is in `all`.
+    members.insert("all".into(), raw.hosts.iter().map(|h| h.name.clone()).collect());
+
+    // group_vars/ and host_vars/ beside the inventory.
+    let mut file_group_vars: BTreeMap<String, Vec<(String, Node)>> = BTreeMap::new();
+    let gv_dir = base.join("group_vars");
+    let mut group_names: BTreeSet<String> = members.keys().cloned().collect();
+    group_names.insert("all".into());
+    if gv_dir.is_dir() {
+        for entry in sorted_dir(&gv_dir, &mut diags) {
+            let Some(stem) = var_source_name(&entry) else { continue };
+            let canon = canonical_group(&stem).to_string();
+            if !group_names.contains(&canon) {
+                continue;
+            }
+            let vars = read_var_source(&entry, &mut diags);
+            file_group_vars.entry(canon).or_default().extend(vars);
+        }
+    }
+    let mut file_host_vars: BTreeMap<String, Vec<(String, Node)>> = BTreeMap::new();
+    let hv_dir = base.join("host_vars");
+    if hv_dir.is_dir() {
+        for entry in sorted_dir(&hv_dir, &mut diags) {
+            let Some(stem) = var_source_name(&entry) else { continue };
+            if raw.index.contains_key(&stem) {
+                let vars = read_var_source(&entry, &mut diags);
+                file_host_vars.entry(stem).or_default().extend(vars);
+            }
+        }
+    }
+    if diags.has_errors() {
+        return Err(Error::Input(diags.sorted()));
+    }
+
+    let layered = |groups: &mut Vec<&String>| {
+        groups.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(1), (*g).clone()));
+    };
+    let empty = Vec::new();
+    let group_vars_of = |g: &str| raw.groups.get(g).map(|x| &x.vars).unwrap_or(&empty);
+
+    let mut hosts = Vec::new();
+    for h in &raw.hosts {
+        let mut gs: Vec<&String> = members.iter().filter(|(_, m)| m.contains(&h.name)).map(|(g, _)| g).collect();
+        layered(&mut gs);
+        let mut vars = Vars::new();
+        for g in &gs {
+            for (k, v) in group_vars_of(g) {
+                vars.insert(k.clone(), v.clone());
+            }
+        }
+        for g in &gs {
+            for (k, v) in file_group_vars.get(*g).unwrap_or(&empty) {
+                vars.insert(k.clone(), v.clone());
+            }
+        }
+        for (k, v) in &h.vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        for (k, v) in file_host_vars.get(&h.name).unwrap_or(&empty) {
+            vars.insert(k.clone(), v.clone());
+        }
+        hosts.push(Host {
+            name: h.name.clone(),
+            loc: h.loc.clone(),
+            defined: h.has_vars || file_host_vars.contains_key(&h.name),
+            vars,
+            groups: gs.into_iter().cloned().collect(),
+        });
+    }
+
+    // The cluster view: all, then k8s_cluster, in file then in group_vars/.
+    let mut cluster_vars = Vars::new();
+    for g in ["all", CLUSTER] {
+        for (k, v) in group_vars_of(g) {
+            cluster_vars.insert(k.clone(), v.clone());
+        }
+    }
+    for g in ["all", CLUSTER] {
+        for (k, v) in file_group_vars.get(g).unwrap_or(&empty) {
+            cluster_vars.insert(k.clone(), v.clone());
+        }
+    }
+    let mut misplaced = Vec::new();
+    for (g, grp) in &raw.groups {
+        if g == "all" || g == CLUSTER {
+            continue;
+        }
+        for (k, v) in &grp.vars {
+            misplaced.push((k.clone(), v.loc.clone()));
+        }
+    }
+    for g in file_group_vars.keys().filter(|g| *g != "all" && *g != CLUSTER) {
+        for (k, v) in &file_group_vars[g] {
+            misplaced.push((k.clone(), v.loc.clone()));
+        }
+    }
+    for h in &raw.hosts {
+        for (k, v) in &h.vars {
+            misplaced.push((k.clone(), v.loc.clone()));
+        }
+    }
+
+    let mut groups = BTreeMap::new();
+    for (k, m) in &members {
+        let rg = raw.groups.get(k);
+        // Keep host order as first defined in the file (etcd member numbering depends on it).
+        let mut ordered: Vec<String> = Vec::new();
+        if k == ETCD || k == CONTROL_PLANE || k == NODES {
+            fn walk(g: &str, raw: &RawInventory, children: &HashMap<String, Vec<String>>, out: &mut Vec<String>, seen: &mut BTreeSet<String>) {
+                if !seen.insert(g.to_string()) {
+                    return;
+                }
+                if let Some(grp) = raw.groups.get(g) {
+                    for (h, _) in &grp.hosts {
+                        if !out.contains(h) {
+                            out.push(h.clone());
+                        }
+                    }
+                }
+                for c in children.get(g).into_iter().flatten() {
+                    walk(c, raw, children, out, seen);
+                }
+            }
+            walk(k, &raw, &children, &mut ordered, &mut BTreeSet::new());
+        } else {
+            ordered = raw.hosts.iter().filter(|h| m.contains(&h.name)).map(|h| h.name.clone()).collect();
+        }
+        groups.insert(
+            k.clone(),
+            Group {
+                spelled: rg.map(|g| g.spelled.clone()).unwrap_or_else(|| k.clone()),
+                loc: rg.and_then(|g| g.loc.clone()),
+                declared: rg.is_some_and(|g| g.declared),
+                hosts: ordered,
+            },
+        );
+    }
+    let _ = KNOWN_IGNORED;
+    Ok(Inventory { path: path.to_path_buf(), format, text_sha256, hosts, groups, cluster_vars, misplaced, diags })
+}
+
+fn find_cycle(start: &str, children: &HashMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn dfs(g: &str, children: &HashMap<String, Vec<String>>, path: &mut Vec<String>, done: &mut BTreeSet<String>) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == g) {
+            let mut c = path[i..].to_vec();
+            c.push(g.to_string());
+            return Some(c);
+        }
+        if done.contains(g) {
+            return None;
+        }
+        path.push(g.to_string());
+        for c in children.get(g).into_iter().flatten() {
+            if let Some(cy) = dfs(c, children, path, done) {
+                return Some(cy);
+            }
+        }
+        path.pop();
+        done.insert(g.to_string());
+        None
+    }
+    dfs(start, children, &mut Vec::new(), &mut BTreeSet::new())
+}
+
+fn sorted_dir(dir: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            v.sort();
+            v
+        }
+        Err(e) => {
+            diags.error(Some(Loc::file_only(dir)), format!("cannot read folder: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// `all.yml`, `all/`, `all` (no extension) all name group `all`; other extensions are skipped as Ansible does.
+fn var_source_name(p: &Path) -> Option<String> {
+    let name = p.file_name()?.to_str()?;
+    if name.starts_with('.') {
+        return None;
+    }
+    if p.is_dir() {
+        return Some(name.to_string());
+    }
+    match name.rsplit_once('.') {
+        Some((stem, "yml" | "yaml" | "json")) => Some(stem.to_string()),
+        Some(_) => None,
+        None => Some(name.to_string()),
+    }
+}
+
+fn read_var_source(p: &Path, diags: &mut Diagnostics) -> Vec<(String, Node)> {
+    if p.is_dir() {
+        let mut out = Vec::new();
+        for f in sorted_dir(p, diags) {
+            if f.is_dir() {
+                out.extend(read_var_source(&f, diags));
+            } else if var_source_name(&f).is_some() {
+                out.extend(read_var_file(&f, diags));
+            }
+        }
+        return out;
+    }
+    read_var_file(p, diags)
+}
+
+fn read_var_file(p: &Path, diags: &mut Diagnostics) -> Vec<(String, Node)> {
+    let text = match std::fs::read_to_string(p) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.error(Some(Loc::file_only(p)), format!("cannot read variables file: {e}"));
+            return Vec::new();
+        }
+    };
+    if text.starts_with("$ANSIBLE_VAULT;") {
+        diags.error(Some(Loc::file_only(p)), "this variables file is encrypted with ansible-vault, which bundler cannot open")
+            .notes.push("help: bundler needs no secrets from group_vars; move the variables it reads into a plain file".into());
+        return Vec::new();
+    }
+    match crate::yaml::parse(&text, &Arc::new(p.to_path_buf())) {
+        Ok(n) => match n.kind {
+            Kind::Map(m) => m.into_iter().map(|(k, _, v)| (k, v)).collect(),
+            Kind::Null => Vec::new(),
+            _ => {
+                let what = n.type_name();
+                diags.error(Some(n.loc), format!("a variables file must hold a mapping of names to values, not {what}"));
+                Vec::new()
+            }
+        },
+        Err(d) => {
+            diags.push(d);
+            Vec::new()
+        }
+    }
+}

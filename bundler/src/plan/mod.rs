@@ -1,0 +1,769 @@
+//! The plan: everything a bundle will be, computed from the inventory and the catalog
+//! before a byte is downloaded. Every later stage reads the plan, never raw inventory.
+
+mod text;
+mod vars;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::catalog::{self, Catalog, Entry, Source, Trust};
+use crate::error::{Diagnostic, Diagnostics, Error, Loc, Result};
+use crate::inventory::{self, Inventory};
+use crate::specs::{self, PackageKind, Role};
+use crate::value::{Kind, Node};
+pub use vars::parse_ipv4;
+use vars::{as_bool, as_cidr, as_int, as_list, as_string, bad_value, Scope};
+
+/// Bumped only when a field changes meaning or disappears; new fields may be added.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub schema_version: u32,
+    /// The inventory path as given on the command line.
+    pub inventory: String,
+    pub bundle_name: String,
+    pub versions: Versions,
+    pub hosts: Vec<PlanHost>,
+    pub network: Network,
+    pub etcd: Etcd,
+    pub addons: Addons,
+    pub artifacts: Vec<Artifact>,
+    pub images: Vec<Image>,
+    pub packages: Vec<Package>,
+    pub ignored_groups: Vec<String>,
+    pub ignored_hosts: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct Versions {
+    pub kubernetes: String,
+    pub etcd: String,
+    pub flannel: String,
+    pub docker: String,
+    pub cni: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct PlanHost {
+    pub name: String,
+    /// The address services bind to: `ip`, else `access_ip`, else `ansible_host`.
+    pub address: Ipv4Addr,
+    /// The address others use to reach it: `access_ip`, else `address`.
+    pub access_address: Ipv4Addr,
+    pub roles: Vec<Role>,
+    pub etcd_member_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct LoadBalancer {
+    pub address: Ipv4Addr,
+    pub port: u16,
+    pub domain_name: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Network {
+    pub service_cidr: Ipv4Net,
+    pub pod_cidr: Ipv4Net,
+    pub node_prefix: u8,
+    pub pod_subnets_available: u64,
+    pub pod_subnets_needed: usize,
+    pub kubernetes_service_ip: Ipv4Addr,
+    pub cluster_dns_ip: Ipv4Addr,
+    pub dns_domain: String,
+    pub apiserver_port: u16,
+    pub apiserver_endpoint: String,
+    pub loadbalancer: Option<LoadBalancer>,
+    pub supplementary_addresses_in_ssl_keys: Vec<String>,
+    pub proxy_mode: String,
+    pub network_plugin: String,
+    pub container_manager: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct EtcdMember {
+    pub name: String,
+    pub host: String,
+    pub peer_url: String,
+    pub client_url: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Etcd {
+    pub members: Vec<EtcdMember>,
+    pub initial_cluster: String,
+    pub client_endpoints: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Addons {
+    pub dns: String,
+    pub dashboard: bool,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Artifact {
+    pub name: String,
+    pub version: String,
+    pub file_name: String,
+    pub url: String,
+    /// Further upstream URLs for the same file, tried after `url`.
+    pub alternate_urls: Vec<String>,
+    pub digest: String,
+    pub trust: Trust,
+    pub trust_note: String,
+    pub single_source: bool,
+    pub license: Option<String>,
+    pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Image {
+    pub name: String,
+    pub version: String,
+    pub reference: String,
+    pub digest: String,
+    pub manifest_list: bool,
+    pub trust: Trust,
+    pub trust_note: String,
+    pub single_source: bool,
+    pub license: Option<String>,
+    pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Package {
+    pub name: String,
+    pub kind: PackageKind,
+    pub summary: String,
+    pub version: String,
+    pub requires: Vec<String>,
+    pub artifact: Option<String>,
+    pub files: Vec<String>,
+    pub images: Vec<String>,
+    /// Hosts that install it, directly or as a requirement.
+    pub hosts: Vec<String>,
+}
+
+/// Names the plan reads that only make sense cluster-wide.
+const CLUSTER_VARS: &[&str] = &[
+    "kube_version", "etcd_version", "flannel_version", "docker_version", "cni_version", "kube_service_addresses",
+    "kube_pods_subnet", "kube_network_node_prefix", "cluster_name", "dns_domain", "kube_apiserver_port",
+    "loadbalancer_apiserver", "apiserver_loadbalancer_domain_name", "supplementary_addresses_in_ssl_keys",
+    "kube_proxy_mode", "dashboard_enabled", "dns_mode", "kube_network_plugin", "container_manager", "pod_infra_version",
+    "bundle_name",
+];
+
+/// Build the plan. `shown_path` is the inventory path as the user wrote it.
+pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
+    let mut diags = inv.diags.clone();
+    let defaults = vars::defaults();
+    let scope = Scope { layers: vec![&inv.cluster_vars, &defaults] };
+    let whole_file = Some(Loc::file_only(&inv.path));
+
+    for (name, loc) in &inv.misplaced {
+        if CLUSTER_VARS.contains(&name.as_str()) {
+            diags.warning(Some(loc.clone()), format!("`{name}` is set on a group or host; bundler reads it only from `all` or `k8s_cluster` vars (or group_vars/all, group_vars/k8s_cluster), so this value is ignored"));
+        }
+    }
+
+    // Versions.
+    let kube = pick_version(&scope, "kube_version", "kubernetes-server", cat, &mut diags, |v| v.starts_with("v1.9."), "Kubernetes 1.9 (v1.9.0 to v1.9.11)");
+    let etcd = pick_version(&scope, "etcd_version", "etcd", cat, &mut diags, |_| true, "etcd");
+    let flannel = pick_version(&scope, "flannel_version", "flannel", cat, &mut diags, |_| true, "flannel");
+    let cni = pick_version(&scope, "cni_version", "cni-plugins", cat, &mut diags, |_| true, "CNI plugins");
+    let docker = pick_docker(&scope, cat, &mut diags);
+
+    // What this tool builds.
+    for (name, want, supported) in [
+        ("kube_network_plugin", "flannel", "bundler builds the flannel network (0.10) only"),
+        ("container_manager", "docker", "bundler installs Docker 17.12 only"),
+    ] {
+        if let Some(n) = scope.get(name, &mut diags) {
+            if let Some(v) = as_string(&n, name, &mut diags) {
+                if v != want {
+                    diags.push(bad_value(&n, name, format!("`{v}` is not supported: {supported}")).note(format!("help: remove `{name}` or set it to `{want}`")));
+                }
+            }
+        }
+    }
+    let proxy_mode = scope.get("kube_proxy_mode", &mut diags).and_then(|n| {
+        let v = as_string(&n, "kube_proxy_mode", &mut diags)?;
+        if v == "iptables" || v == "ipvs" {
+            Some(v)
+        } else {
+            diags.push(bad_value(&n, "kube_proxy_mode", format!("`{v}` is not a kube-proxy 1.9 mode; use `iptables` or `ipvs`")));
+            None
+        }
+    });
+    let dns_mode = scope.get("dns_mode", &mut diags).and_then(|n| {
+        let v = as_string(&n, "dns_mode", &mut diags)?;
+        match v.as_str() {
+            "kubedns" | "none" | "manual" => Some(v),
+            _ => {
+                diags.push(bad_value(&n, "dns_mode", format!("`{v}` is not supported: bundler deploys `kubedns` (kube-dns 1.14, pinned by digest) or `none`")));
+                None
+            }
+        }
+    });
+    let dashboard = scope.get("dashboard_enabled", &mut diags).and_then(|n| as_bool(&n, "dashboard_enabled", &mut diags));
+    let bundle_name = scope.get("bundle_name", &mut diags).and_then(|n| {
+        let v = as_string(&n, "bundle_name", &mut diags)?;
+        if !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+            Some(v)
+        } else {
+            diags.push(bad_value(&n, "bundle_name", "use letters, digits, `-`, `_` and `.` only (it names the tarball)"));
+            None
+        }
+    });
+
+    // Network.
+    let service_cidr = scope.get("kube_service_addresses", &mut diags).and_then(|n| as_cidr(&n, "kube_service_addresses", &mut diags));
+    let pod_cidr = scope.get("kube_pods_subnet", &mut diags).and_then(|n| as_cidr(&n, "kube_pods_subnet", &mut diags));
+    let node_prefix = scope.get("kube_network_node_prefix", &mut diags).and_then(|n| as_int(&n, "kube_network_node_prefix", 1, 30, &mut diags));
+    let cluster_name = scope.get("cluster_name", &mut diags).and_then(|n| as_string(&n, "cluster_name", &mut diags));
+    let dns_domain = scope.get("dns_domain", &mut diags).and_then(|n| {
+        let v = as_string(&n, "dns_domain", &mut diags)?;
+        if is_dns_name(&v) {
+            Some(v)
+        } else {
+            diags.push(bad_value(&n, "dns_domain", format!("`{v}` is not a DNS domain such as cluster.local")));
+            None
+        }
+    });
+    let _ = cluster_name;
+    let api_port = scope.get("kube_apiserver_port", &mut diags).and_then(|n| as_int(&n, "kube_apiserver_port", 1, 65535, &mut diags)).map(|p| p as u16);
+    let lb_domain = scope.get("apiserver_loadbalancer_domain_name", &mut diags).and_then(|n| as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags));
+    let loadbalancer = scope.get("loadbalancer_apiserver", &mut diags).and_then(|n| parse_lb(&n, api_port.unwrap_or(6443), lb_domain.clone().unwrap_or_default(), &mut diags));
+    let supplementary = match scope.get("supplementary_addresses_in_ssl_keys", &mut diags) {
+        Some(n) => as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default(),
+        None => Vec::new(),
+    };
+
+    // Hosts and roles.
+    let cp_names = inv.group_hosts(inventory::CONTROL_PLANE);
+    let node_names = inv.group_hosts(inventory::NODES);
+    let etcd_names = inv.group_hosts(inventory::ETCD);
+    let group_loc = |g: &str| inv.groups.get(g).and_then(|g| g.loc.clone()).or_else(|| whole_file.clone());
+    if cp_names.is_empty() {
+        diags.error(group_loc(inventory::CONTROL_PLANE), "no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty")
+            .notes.push("help: add the master to `kube_control_plane`, e.g. `kube_control_plane: {hosts: {master: }}` under `all.children`".into());
+    }
+    if node_names.is_empty() {
+        diags.error(group_loc(inventory::NODES), "no node: the `kube_node` group (or legacy `kube-node`) is missing or empty")
+            .notes.push("help: list the hosts that run pods in `kube_node`".into());
+    }
+    if etcd_names.is_empty() {
+        diags.error(group_loc(inventory::ETCD), "the `etcd` group is missing or empty; the cluster needs at least one etcd member")
+            .notes.push("help: list 1, 3 or 5 hosts in `etcd` (the source document runs etcd on all three hosts)".into());
+    } else if etcd_names.len() % 2 == 0 {
+        diags.warning(group_loc(inventory::ETCD), format!(
+            "the etcd group has {} members, an even number: legal, but it tolerates no more failures than {} members would",
+            etcd_names.len(),
+            etcd_names.len() - 1
+        ));
+    }
+
+    let defined: Vec<&str> = inv.hosts.iter().filter(|h| h.defined).map(|h| h.name.as_str()).collect();
+    let mut hosts = Vec::new();
+    let mut ignored_hosts = Vec::new();
+    let mut by_addr: BTreeMap<Ipv4Addr, (String, Option<Loc>)> = BTreeMap::new();
+    let mut by_lower: BTreeMap<String, String> = BTreeMap::new();
+    for h in &inv.hosts {
+        let mut roles = Vec::new();
+        if etcd_names.contains(&h.name) {
+            roles.push(Role::Etcd);
+        }
+        if cp_names.contains(&h.name) {
+            roles.push(Role::ControlPlane);
+        }
+        if node_names.contains(&h.name) {
+            roles.push(Role::Node);
+        }
+        if roles.is_empty() {
+            ignored_hosts.push(h.name.clone());
+            continue;
+        }
+        if let Some(other) = by_lower.insert(h.name.to_ascii_lowercase(), h.name.clone()) {
+            diags.error(h.loc.clone(), format!("hosts `{other}` and `{}` have one name (Kubernetes node names are lowercase)", h.name));
+        }
+        if !is_node_name(&h.name) {
+            diags.error(h.loc.clone(), format!("host name `{}` cannot be a Kubernetes node name", h.name))
+                .notes.push("help: use lowercase letters, digits, `-` and `.` (RFC 1123), as `hostname` would report it".into());
+        }
+        let host_defaults = BTreeMap::new();
+        let hscope = Scope { layers: vec![&h.vars, &inv.cluster_vars, &host_defaults] };
+        let addr = host_address(h, &hscope, &defined, &mut diags);
+        let access = match hscope.raw("access_ip") {
+            Some(_) => hscope.get("access_ip", &mut diags).and_then(|n| address_value(&n, "access_ip", &h.name, &mut diags)),
+            None => addr,
+        };
+        let member_name = if roles.contains(&Role::Etcd) {
+            let pos = etcd_names.iter().position(|n| *n == h.name).unwrap_or(0) + 1;
+            match hscope.raw("etcd_member_name") {
+                Some(_) => hscope.get("etcd_member_name", &mut diags).and_then(|n| as_string(&n, "etcd_member_name", &mut diags)),
+                None => Some(format!("etcd{pos}")),
+            }
+        } else {
+            None
+        };
+        let (Some(address), Some(access_address)) = (addr, access) else { continue };
+        if let Some((other, _)) = by_addr.get(&address) {
+            diags.error(h.loc.clone(), format!("hosts `{other}` and `{}` have one address, {address}", h.name))
+                .notes.push("note: a host range such as `node[1:2] ip=...` gives every host of the range the same address".into());
+        } else {
+            by_addr.insert(address, (h.name.clone(), h.loc.clone()));
+        }
+        hosts.push(PlanHost { name: h.name.clone(), address, access_address, roles, etcd_member_name: member_name });
+    }
+    // Hosts named in a cluster group but given no address at all were reported above;
+    // two etcd members must not share a member name.
+    let mut member_names: BTreeMap<&str, &str> = BTreeMap::new();
+    for h in &hosts {
+        if let Some(m) = &h.etcd_member_name {
+            if let Some(o) = member_names.insert(m, &h.name) {
+                let loc = inv.host(&h.name).and_then(|x| x.loc.clone());
+                diags.error(loc, format!("hosts `{o}` and `{}` have one etcd_member_name, `{m}`", h.name));
+            }
+        }
+    }
+
+    // Address plan checks.
+    let mut pod_subnets_available = 0u64;
+    let flannel_hosts = hosts.iter().filter(|h| h.roles.contains(&Role::ControlPlane) || h.roles.contains(&Role::Node)).count();
+    if let (Some(svc), Some(pods)) = (service_cidr, pod_cidr) {
+        if svc.contains(&pods.network()) || pods.contains(&svc.network()) {
+            let loc = scope.raw("kube_pods_subnet").map(|n| n.loc.clone()).or_else(|| whole_file.clone());
+            diags.error(loc, format!("the pod network {pods} and the service network {svc} overlap"))
+                .notes.push("help: choose two disjoint ranges, e.g. kube_service_addresses: 10.233.0.0/18 and kube_pods_subnet: 10.233.64.0/18".into());
+        }
+        for h in &hosts {
+            for (net, what, var) in [(svc, "service network", "kube_service_addresses"), (pods, "pod network", "kube_pods_subnet")] {
+                if net.contains(&h.address) || net.contains(&h.access_address) {
+                    diags.error(inv.host(&h.name).and_then(|x| x.loc.clone()), format!("host `{}` address {} is inside the {what} {net} (`{var}`)", h.name, h.address))
+                        .notes.push(format!("help: move `{var}` to a range no host uses"));
+                }
+            }
+        }
+        if let Some(lb) = &loadbalancer {
+            for (net, what) in [(svc, "service network"), (pods, "pod network")] {
+                if net.contains(&lb.address) {
+                    diags.error(scope.raw("loadbalancer_apiserver").map(|n| n.loc.clone()), format!("the load balancer address {} is inside the {what} {net}", lb.address));
+                }
+            }
+        }
+        if svc.prefix_len() > 29 {
+            diags.error(scope.raw("kube_service_addresses").map(|n| n.loc.clone()), format!("the service network {svc} is too small; it needs room for the API service (.1) and cluster DNS (.3)"));
+        }
+        if let Some(np) = node_prefix {
+            let np = np as u8;
+            if np < pods.prefix_len() {
+                diags.error(scope.raw("kube_network_node_prefix").map(|n| n.loc.clone()), format!("kube_network_node_prefix /{np} is larger than the pod network {pods} itself"))
+                    .notes.push(format!("help: use a prefix between /{} and /30, e.g. /24", pods.prefix_len()));
+            } else {
+                pod_subnets_available = 1u64 << (np - pods.prefix_len()).min(63);
+                if (pod_subnets_available as usize) < flannel_hosts {
+                    let loc = scope.raw("kube_network_node_prefix").or_else(|| scope.raw("kube_pods_subnet")).map(|n| n.loc.clone());
+                    diags.error(loc, format!(
+                        "the pod network {pods} split into /{np} subnets gives {pod_subnets_available} subnets, fewer than the {flannel_hosts} hosts that run flannel"
+                    ))
+                    .notes.push("help: widen `kube_pods_subnet` or raise `kube_network_node_prefix`".into());
+                }
+            }
+        }
+    }
+
+    // Images follow the Kubernetes version.
+    let mut images = Vec::new();
+    let pause_ver = scope.get("pod_infra_version", &mut diags).and_then(|n| {
+        let s = match &n.kind {
+            Kind::Float(_) | Kind::Int(_) => n.raw.clone(),
+            _ => as_string(&n, "pod_infra_version", &mut diags),
+        }?;
+        Some(s)
+    });
+    let image_names: Vec<&str> = {
+        let mut v = vec!["pause"];
+        if dns_mode.as_deref() == Some("kubedns") {
+            v.extend(["kube-dns", "dnsmasq-nanny", "dns-sidecar"]);
+        }
+        if dashboard == Some(true) {
+            v.push("dashboard");
+        }
+        v
+    };
+    if let Some(kv) = &kube {
+        for name in &image_names {
+            let want = if *name == "pause" { pause_ver.clone() } else { None };
+            match pick_image(cat, name, kv, want.as_deref()) {
+                Ok(e) => images.push(e),
+                Err(m) => {
+                    diags.error(whole_file.clone(), m);
+                }
+            }
+        }
+    }
+
+    if diags.has_errors() {
+        return Err(Error::Input(diags.sorted()));
+    }
+    let (kube, etcd, flannel, docker, cni) = (kube.unwrap(), etcd.unwrap(), flannel.unwrap(), docker.unwrap(), cni.unwrap());
+    let service_cidr = service_cidr.unwrap();
+    let pod_cidr = pod_cidr.unwrap();
+    let api_port = api_port.unwrap();
+    let first_cp = hosts.iter().find(|h| h.roles.contains(&Role::ControlPlane)).expect("checked above");
+    let apiserver_endpoint = match &loadbalancer {
+        Some(lb) => format!("https://{}:{}", lb.address, lb.port),
+        None => format!("https://{}:{}", first_cp.access_address, api_port),
+    };
+    let nth = |n: u32| Ipv4Addr::from(u32::from(service_cidr.network()) + n);
+    let members: Vec<EtcdMember> = etcd_names
+        .iter()
+        .filter_map(|n| hosts.iter().find(|h| &h.name == n))
+        .map(|h| EtcdMember {
+            name: h.etcd_member_name.clone().unwrap_or_default(),
+            host: h.name.clone(),
+            peer_url: format!("https://{}:2380", h.access_address),
+            client_url: format!("https://{}:2379", h.access_address),
+        })
+        .collect();
+    let etcd_plan = Etcd {
+        initial_cluster: members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(","),
+        client_endpoints: members.iter().map(|m| m.client_url.clone()).collect::<Vec<_>>().join(","),
+        members,
+    };
+
+    // Packages and the artifacts they carry.
+    let defs = specs::packages();
+    let role_hosts = |r: Role| -> BTreeSet<String> { hosts.iter().filter(|h| h.roles.contains(&r)).map(|h| h.name.clone()).collect() };
+    let mut packages: Vec<Package> = Vec::new();
+    let mut serves: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for d in defs.iter().filter(|d| !d.roles.is_empty()) {
+        let mut hs = BTreeSet::new();
+        for r in &d.roles {
+            hs.extend(role_hosts(*r));
+        }
+        let mut reqs = d.requires.clone();
+        if d.requires_etcd_when_colocated && !hs.is_empty() {
+            let etcd_hosts = role_hosts(Role::Etcd);
+            if hs.iter().all(|h| etcd_hosts.contains(h)) {
+                reqs.push("k8s-etcd".into());
+            }
+        }
+        if d.kind == PackageKind::Role && hs.is_empty() {
+            continue;
+        }
+        for r in &reqs {
+            serves.entry(r.clone()).or_default().extend(hs.iter().cloned());
+        }
+        serves.entry(d.name.clone()).or_default().extend(hs.iter().cloned());
+        packages.push(Package {
+            name: d.name.clone(),
+            kind: d.kind,
+            summary: d.summary.clone(),
+            version: kube.trim_start_matches('v').to_string(),
+            requires: reqs,
+            artifact: None,
+            files: Vec::new(),
+            images: Vec::new(),
+            hosts: Vec::new(),
+        });
+    }
+    let version_of = |artifact: &str| -> String {
+        match artifact {
+            "kubernetes-server" => kube.clone(),
+            "etcd" => etcd.clone(),
+            "flannel" => flannel.clone(),
+            "docker" => docker.clone(),
+            "cni-plugins" => cni.clone(),
+            _ => String::new(),
+        }
+    };
+    for d in defs.iter().filter(|d| d.roles.is_empty()) {
+        let Some(hs) = serves.get(&d.name) else { continue };
+        if hs.is_empty() {
+            continue;
+        }
+        let (version, images_here) = match d.kind {
+            PackageKind::Images => (kube.trim_start_matches('v').to_string(), images.iter().filter(|i| d.images.contains(&i.name)).map(|i| i.name.clone()).collect()),
+            // RPM versions cannot hold `-`: 17.12.1-ce becomes 17.12.1.
+            _ => (version_of(d.artifact.as_deref().unwrap_or("")).trim_start_matches('v').trim_end_matches("-ce").replace('-', "."), Vec::new()),
+        };
+        packages.push(Package {
+            name: d.name.clone(),
+            kind: d.kind,
+            summary: d.summary.clone(),
+            version,
+            requires: d.requires.clone(),
+            artifact: d.artifact.clone(),
+            files: d.files.clone(),
+            images: images_here,
+            hosts: Vec::new(),
+        });
+    }
+    for p in &mut packages {
+        // Keep host order as in the inventory.
+        let hs = serves.get(&p.name).cloned().unwrap_or_default();
+        p.hosts = hosts.iter().filter(|h| hs.contains(&h.name)).map(|h| h.name.clone()).collect();
+    }
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let mut artifacts = Vec::new();
+    for (name, version) in [("kubernetes-server", &kube), ("etcd", &etcd), ("flannel", &flannel), ("docker", &docker), ("cni-plugins", &cni)] {
+        let used_by: Vec<String> = packages.iter().filter(|p| p.artifact.as_deref() == Some(name)).map(|p| p.name.clone()).collect();
+        if used_by.is_empty() {
+            continue;
+        }
+        let entries = cat.find(name, version);
+        artifacts.push(file_artifact(&entries, used_by));
+    }
+    let images: Vec<Image> = images
+        .into_iter()
+        .map(|mut i| {
+            i.used_by = packages.iter().filter(|p| p.images.contains(&i.name)).map(|p| p.name.clone()).collect();
+            i
+        })
+        .collect();
+
+    Ok(Plan {
+        schema_version: SCHEMA_VERSION,
+        inventory: shown_path.to_string(),
+        bundle_name: bundle_name.unwrap(),
+        versions: Versions { kubernetes: kube.clone(), etcd, flannel, docker, cni },
+        network: Network {
+            service_cidr,
+            pod_cidr,
+            node_prefix: node_prefix.unwrap() as u8,
+            pod_subnets_available,
+            pod_subnets_needed: flannel_hosts,
+            kubernetes_service_ip: nth(1),
+            cluster_dns_ip: nth(3),
+            dns_domain: dns_domain.unwrap(),
+            apiserver_port: api_port,
+            apiserver_endpoint,
+            loadbalancer,
+            supplementary_addresses_in_ssl_keys: supplementary,
+            proxy_mode: proxy_mode.unwrap(),
+            network_plugin: "flannel".into(),
+            container_manager: "docker".into(),
+        },
+        etcd: etcd_plan,
+        addons: Addons { dns: dns_mode.unwrap(), dashboard: dashboard.unwrap() },
+        hosts,
+        artifacts,
+        images,
+        packages,
+        ignored_groups: inv.ignored_groups(),
+        ignored_hosts,
+        warnings: diags.sorted().0,
+    })
+}
+
+fn file_artifact(entries: &[&Entry], used_by: Vec<String>) -> Artifact {
+    let primary = entries[0];
+    let Source::File { url, file_name, .. } = &primary.source else { unreachable!("file artifacts only") };
+    let alternate_urls = entries[1..]
+        .iter()
+        .filter_map(|e| match &e.source {
+            Source::File { url: u, file_name: f, .. } if f == file_name && u != url => Some(u.clone()),
+            _ => None,
+        })
+        .collect();
+    Artifact {
+        name: primary.name.clone(),
+        version: primary.version.clone(),
+        file_name: file_name.clone(),
+        url: url.clone(),
+        alternate_urls,
+        digest: primary.best_digest().unwrap().to_string(),
+        trust: primary.trust,
+        trust_note: primary.trust.describe().into(),
+        single_source: primary.trust.single_source(),
+        license: primary.license.clone(),
+        used_by,
+    }
+}
+
+fn pick_image(cat: &Catalog, name: &str, kube: &str, want: Option<&str>) -> std::result::Result<Image, String> {
+    let fits = |e: &Entry| {
+        e.kube_min.as_deref().is_none_or(|m| catalog::version_cmp(kube, m).is_ge()) && e.kube_max.as_deref().is_none_or(|m| catalog::version_cmp(kube, m).is_le())
+    };
+    let mut cands: Vec<&Entry> = cat
+        .entries
+        .iter()
+        .filter(|e| e.name == name && matches!(e.source, Source::Image { .. }) && fits(e) && want.is_none_or(|w| e.version == w))
+        .collect();
+    cands.sort_by(|a, b| catalog::version_cmp(&b.version, &a.version));
+    let Some(e) = cands.first() else {
+        return Err(match want {
+            Some(w) => format!("the catalog has no `{name}` image {w} pinned by digest (it has: {})", cat.versions_of(name).join(", ")),
+            None => format!("the catalog has no `{name}` image for Kubernetes {kube} pinned by digest"),
+        });
+    };
+    let Source::Image { reference, digest, manifest_list } = &e.source else { unreachable!() };
+    Ok(Image {
+        name: e.name.clone(),
+        version: e.version.clone(),
+        reference: reference.clone(),
+        digest: digest.to_string(),
+        manifest_list: *manifest_list,
+        trust: e.trust,
+        trust_note: e.trust.describe().into(),
+        single_source: e.trust.single_source(),
+        license: e.license.clone(),
+        used_by: Vec::new(),
+    })
+}
+
+/// `kube_version` and friends: `v1.9.11` or `1.9.11`, present in the catalog.
+fn pick_version(scope: &Scope, var: &str, artifact: &str, cat: &Catalog, diags: &mut Diagnostics, allowed: impl Fn(&str) -> bool, what: &str) -> Option<String> {
+    let n = scope.get(var, diags)?;
+    if matches!(n.kind, Kind::Float(_) | Kind::Int(_)) && n.origin == crate::value::Origin::Yaml {
+        diags.push(bad_value(&n, var, format!("expected a version string such as \"{}\", found a number", cat.versions_of(artifact).last().unwrap_or(&""))));
+        return None;
+    }
+    let s = as_string(&n, var, diags)?;
+    let v = if s.starts_with('v') { s.clone() } else { format!("v{s}") };
+    let known: Vec<&str> = cat.versions_of(artifact).into_iter().filter(|x| allowed(x)).collect();
+    if allowed(&v) && cat.entries.iter().any(|e| e.name == artifact && e.version == v && matches!(e.source, Source::File { .. })) {
+        return Some(v);
+    }
+    diags.push(bad_value(&n, var, format!("`{s}` is not supported: bundler builds {what}; pinned versions: {}", known.join(", "))));
+    None
+}
+
+/// kubespray writes `docker_version: "17.12"`; the catalog has `17.12.1-ce`.
+fn pick_docker(scope: &Scope, cat: &Catalog, diags: &mut Diagnostics) -> Option<String> {
+    let n = scope.get("docker_version", diags)?;
+    let s = match &n.kind {
+        Kind::Float(_) => n.raw.clone()?,
+        _ => as_string(&n, "docker_version", diags)?,
+    };
+    let known = cat.versions_of("docker");
+    let norm = s.trim_end_matches("-ce");
+    let found = known
+        .iter()
+        .rev()
+        .find(|k| {
+            let kb = k.trim_end_matches("-ce");
+            kb == norm || kb.starts_with(&format!("{norm}."))
+        })
+        .map(|s| s.to_string());
+    if found.is_none() {
+        diags.push(bad_value(&n, "docker_version", format!("`{s}` is not supported: bundler installs Docker 17.12 static binaries; pinned versions: {}", known.join(", "))));
+    }
+    found
+}
+
+fn parse_lb(n: &Node, default_port: u16, domain: String, diags: &mut Diagnostics) -> Option<LoadBalancer> {
+    if n.is_null() {
+        return None;
+    }
+    let Some(_) = n.as_map() else {
+        diags.push(bad_value(n, "loadbalancer_apiserver", format!("expected a mapping with `address` and `port`, found {}", n.type_name())));
+        return None;
+    };
+    let Some(a) = n.get("address") else {
+        diags.push(bad_value(n, "loadbalancer_apiserver", "has no `address`"));
+        return None;
+    };
+    let addr = address_value(a, "loadbalancer_apiserver.address", "the load balancer", diags)?;
+    let port = match n.get("port") {
+        Some(p) => as_int(p, "loadbalancer_apiserver.port", 1, 65535, diags)? as u16,
+        None => default_port,
+    };
+    Some(LoadBalancer { address: addr, port, domain_name: domain })
+}
+
+fn address_value(n: &Node, var: &str, host: &str, diags: &mut Diagnostics) -> Option<Ipv4Addr> {
+    let s = match &n.kind {
+        Kind::Null => {
+            diags.push(bad_value(n, var, format!("`{var}` of {host} is present but empty; Ansible does not fall back to another variable for it")).note(format!("help: give `{var}` an address or remove the key")));
+            return None;
+        }
+        Kind::Str(s) if s.trim().is_empty() => {
+            diags.push(bad_value(n, var, format!("`{var}` of {host} is present but empty; Ansible does not fall back to another variable for it")).note(format!("help: give `{var}` an address or remove the key")));
+            return None;
+        }
+        _ => n.scalar_text()?,
+    };
+    match parse_ipv4(&s) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            diags.push(bad_value(n, var, e));
+            None
+        }
+    }
+}
+
+fn host_address(h: &inventory::Host, scope: &Scope, defined: &[&str], diags: &mut Diagnostics) -> Option<Ipv4Addr> {
+    for var in ["ip", "access_ip", "ansible_host", "ansible_ssh_host"] {
+        if scope.raw(var).is_none() {
+            continue;
+        }
+        let n = scope.get(var, diags)?;
+        if var.starts_with("ansible") {
+            // The SSH target may be a name; only an IPv4 literal tells where services bind.
+            if let Some(s) = n.scalar_text() {
+                if parse_ipv4(&s).is_err() && s.parse::<std::net::Ipv6Addr>().is_err() && !s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                    diags.push(bad_value(&n, var, format!("host `{}`: `{s}` is a name, so it does not say which address services bind to", h.name)).note("help: set `ip=` (or `access_ip=`) to the host's IPv4 address"));
+                    return None;
+                }
+            }
+        }
+        return address_value(&n, var, &format!("host `{}`", h.name), diags);
+    }
+    if !h.defined {
+        let mut d = Diagnostic::error(h.loc.clone(), format!("host `{}` is named in a group but never defined: it has no variables anywhere, so no address", h.name));
+        if let Some(near) = nearest(&h.name, defined) {
+            d = d.note(format!("help: did you mean `{near}`?"));
+        } else {
+            d = d.note("help: define it under `all.hosts` (or `[all]`) with `ip` or `ansible_host`");
+        }
+        diags.push(d);
+    } else {
+        diags.error(h.loc.clone(), format!("host `{}` has no address: none of `ip`, `access_ip`, `ansible_host`, `ansible_ssh_host` is set", h.name))
+            .notes.push("help: add `ip: <IPv4>` to the host's variables".into());
+    }
+    None
+}
+
+fn nearest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(name, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *c != name)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn is_dns_label(l: &str) -> bool {
+    !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !l.starts_with('-') && !l.ends_with('-')
+}
+
+fn is_dns_name(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+fn is_node_name(s: &str) -> bool {
+    is_dns_name(s)
+}
