@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bundler", version, about = "Build an air-gapped Kubernetes 1.9 bundle from an Ansible/kubespray inventory")]
+#[command(
+    name = "bundler",
+    version,
+    about = "Build an air-gapped Kubernetes 1.9 bundle from an Ansible/kubespray inventory"
+)]
 struct Cli {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
@@ -74,7 +78,10 @@ fn run(cli: &Cli) -> bundler::Result<()> {
         Command::Plan(a) => {
             let plan = bundler::plan(&a.inventory, a.catalog.as_deref())?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&plan).expect("plan serialises"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).expect("plan serialises")
+                );
             } else if !cli.quiet {
                 print!("{}", plan.to_text());
             } else {

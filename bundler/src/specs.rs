@@ -58,7 +58,8 @@ struct SpecFile {
 }
 
 pub fn packages() -> Vec<PackageDef> {
-    let f: SpecFile = crate::yaml::from_str(EMBEDDED, std::path::Path::new("specs/packages.yaml")).expect("embedded package spec is valid (tested)");
+    let f: SpecFile = crate::yaml::from_str(EMBEDDED, std::path::Path::new("specs/packages.yaml"))
+        .expect("embedded package spec is valid (tested)");
     f.packages
 }
 
@@ -69,7 +70,11 @@ mod tests {
         let p = super::packages();
         for d in &p {
             for r in &d.requires {
-                assert!(p.iter().any(|x| &x.name == r), "{} requires unknown {r}", d.name);
+                assert!(
+                    p.iter().any(|x| &x.name == r),
+                    "{} requires unknown {r}",
+                    d.name
+                );
             }
         }
     }

@@ -64,15 +64,21 @@ pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
             Event::DocumentStart => {
                 docs += 1;
                 if docs > 1 {
-                    return Err(Diagnostic::error(Some(loc), "the file holds more than one YAML document")
-                        .note("help: an inventory is a single document; remove the extra `---`"));
+                    return Err(Diagnostic::error(
+                        Some(loc),
+                        "the file holds more than one YAML document",
+                    )
+                    .note("help: an inventory is a single document; remove the extra `---`"));
                 }
                 None
             }
             Event::StreamEnd => break,
             Event::Alias(id) => {
                 let Some(n) = anchors.get(&id) else {
-                    return Err(Diagnostic::error(Some(loc), "alias refers to an unknown anchor"));
+                    return Err(Diagnostic::error(
+                        Some(loc),
+                        "alias refers to an unknown anchor",
+                    ));
                 };
                 nodes += count(n);
                 if nodes > MAX_NODES {
@@ -113,12 +119,17 @@ pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(entries, _, l, anchor)) => {
                     nodes += 1;
-                    Some((Node::new(Kind::Map(apply_merge_keys(entries)?), l, Origin::Yaml), anchor))
+                    Some((
+                        Node::new(Kind::Map(apply_merge_keys(entries)?), l, Origin::Yaml),
+                        anchor,
+                    ))
                 }
                 _ => unreachable!("parser emits balanced events"),
             },
         };
-        let Some((node, anchor)) = finished else { continue };
+        let Some((node, anchor)) = finished else {
+            continue;
+        };
         if anchor != 0 {
             anchors.insert(anchor, node.clone());
         }
@@ -165,7 +176,10 @@ fn too_big(loc: Loc) -> Diagnostic {
 }
 
 fn too_deep(loc: Loc) -> Diagnostic {
-    Diagnostic::error(Some(loc), format!("values are nested more than {MAX_DEPTH} levels deep; refusing to read it"))
+    Diagnostic::error(
+        Some(loc),
+        format!("values are nested more than {MAX_DEPTH} levels deep; refusing to read it"),
+    )
 }
 
 fn count(n: &Node) -> usize {
@@ -177,7 +191,9 @@ fn count(n: &Node) -> usize {
 }
 
 /// `<<: *base` and `<<: [*a, *b]`: keys of the merged mappings that the mapping lacks.
-fn apply_merge_keys(entries: Vec<(String, Loc, Node)>) -> Result<Vec<(String, Loc, Node)>, Diagnostic> {
+fn apply_merge_keys(
+    entries: Vec<(String, Loc, Node)>,
+) -> Result<Vec<(String, Loc, Node)>, Diagnostic> {
     if !entries.iter().any(|(k, _, _)| k == "<<") {
         return Ok(entries);
     }
@@ -188,12 +204,22 @@ fn apply_merge_keys(entries: Vec<(String, Loc, Node)>) -> Result<Vec<(String, Lo
             let sources = match v.kind {
                 Kind::Map(_) => vec![v],
                 Kind::Seq(items) => items,
-                _ => return Err(Diagnostic::error(Some(v.loc), "`<<` must merge a mapping or a list of mappings")),
+                _ => {
+                    return Err(Diagnostic::error(
+                        Some(v.loc),
+                        "`<<` must merge a mapping or a list of mappings",
+                    ))
+                }
             };
             for s in sources {
                 match s.kind {
                     Kind::Map(m) => merged.extend(m),
-                    _ => return Err(Diagnostic::error(Some(s.loc), "`<<` must merge a mapping or a list of mappings")),
+                    _ => {
+                        return Err(Diagnostic::error(
+                            Some(s.loc),
+                            "`<<` must merge a mapping or a list of mappings",
+                        ))
+                    }
                 }
             }
         } else {
@@ -222,15 +248,24 @@ fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>, loc: Loc) -> Node 
         Kind::Str(_) => None,
         _ => Some(text.to_string()),
     };
-    Node { kind, loc, origin: Origin::Yaml, raw }
+    Node {
+        kind,
+        loc,
+        origin: Origin::Yaml,
+        raw,
+    }
 }
 
 /// YAML 1.1 implicit typing as PyYAML (and so Ansible) does it.
 pub fn resolve_plain(t: &str) -> Kind {
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Kind::Null,
-        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return Kind::Bool(true),
-        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Kind::Bool(false),
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Kind::Bool(true)
+        }
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Kind::Bool(false)
+        }
         _ => {}
     }
     if let Some(i) = yaml11_int(t) {
@@ -270,12 +305,18 @@ fn yaml11_int(t: &str) -> Option<i64> {
         // sexagesimal: 1:30 is 90
         let mut parts = body.split(':');
         let first = parts.next()?;
-        if !first.starts_with(|c: char| ('1'..='9').contains(&c)) || !first.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        if !first.starts_with(|c: char| ('1'..='9').contains(&c))
+            || !first.chars().all(|c| c.is_ascii_digit() || c == '_')
+        {
             return None;
         }
         let mut v: i64 = first.replace('_', "").parse().ok()?;
         for p in parts {
-            if p.is_empty() || p.len() > 2 || !p.chars().all(|c| c.is_ascii_digit()) || p.parse::<i64>().ok()? > 59 {
+            if p.is_empty()
+                || p.len() > 2
+                || !p.chars().all(|c| c.is_ascii_digit())
+                || p.parse::<i64>().ok()? > 59
+            {
                 return None;
             }
             v = v.checked_mul(60)?.checked_add(p.parse().ok()?)?;
@@ -287,7 +328,9 @@ fn yaml11_int(t: &str) -> Option<i64> {
         }
         i64::from_str_radix(&clean, 8).ok()?
     } else {
-        if !body.starts_with(|c: char| c.is_ascii_digit()) || !body.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        if !body.starts_with(|c: char| c.is_ascii_digit())
+            || !body.chars().all(|c| c.is_ascii_digit() || c == '_')
+        {
             return None;
         }
         clean.parse().ok()?
@@ -311,14 +354,20 @@ fn yaml11_float(t: &str) -> Option<f64> {
     };
     let dot = mantissa.find('.')?;
     let (int, frac) = (&mantissa[..dot], &mantissa[dot + 1..]);
-    let ok_int = int.is_empty() || (int.starts_with(|c: char| c.is_ascii_digit()) && int.chars().all(|c| c.is_ascii_digit() || c == '_'));
-    let ok_frac = frac.chars().all(|c| c.is_ascii_digit() || c == '_') && (!int.is_empty() || !frac.is_empty());
+    let ok_int = int.is_empty()
+        || (int.starts_with(|c: char| c.is_ascii_digit())
+            && int.chars().all(|c| c.is_ascii_digit() || c == '_'));
+    let ok_frac = frac.chars().all(|c| c.is_ascii_digit() || c == '_')
+        && (!int.is_empty() || !frac.is_empty());
     if !ok_int || !ok_frac || (int.is_empty() && frac.is_empty()) {
         return None;
     }
     if let Some(e) = exp {
         let (_, digits) = split_sign(e);
-        if !(e.starts_with('+') || e.starts_with('-')) || digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        if !(e.starts_with('+') || e.starts_with('-'))
+            || digits.is_empty()
+            || !digits.chars().all(|c| c.is_ascii_digit())
+        {
             return None;
         }
     }
@@ -328,12 +377,24 @@ fn yaml11_float(t: &str) -> Option<f64> {
 }
 
 /// Read a typed document (the artifact catalog) with serde, mapping errors to a location.
-pub fn from_str<T: serde::de::DeserializeOwned>(text: &str, file: &std::path::Path) -> Result<T, Diagnostic> {
+pub fn from_str<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &std::path::Path,
+) -> Result<T, Diagnostic> {
     if text.len() > MAX_BYTES {
-        return Err(Diagnostic::error(Some(Loc::file_only(file)), "file is too large to be a catalog"));
+        return Err(Diagnostic::error(
+            Some(Loc::file_only(file)),
+            "file is too large to be a catalog",
+        ));
     }
     serde_yaml::from_str(text).map_err(|e| {
-        let loc = e.location().map(|l| Loc::new(&Arc::new(file.to_path_buf()), l.line() as u32, l.column() as u32));
+        let loc = e.location().map(|l| {
+            Loc::new(
+                &Arc::new(file.to_path_buf()),
+                l.line() as u32,
+                l.column() as u32,
+            )
+        });
         let msg = e.to_string();
         // serde_yaml appends " at line X column Y"; the location is printed in front already.
         let msg = match msg.find(" at line ") {

@@ -153,10 +153,26 @@ pub struct Package {
 
 /// Names the plan reads that only make sense cluster-wide.
 const CLUSTER_VARS: &[&str] = &[
-    "kube_version", "etcd_version", "flannel_version", "docker_version", "cni_version", "kube_service_addresses",
-    "kube_pods_subnet", "kube_network_node_prefix", "cluster_name", "dns_domain", "kube_apiserver_port",
-    "loadbalancer_apiserver", "apiserver_loadbalancer_domain_name", "supplementary_addresses_in_ssl_keys",
-    "kube_proxy_mode", "dashboard_enabled", "dns_mode", "kube_network_plugin", "container_manager", "pod_infra_version",
+    "kube_version",
+    "etcd_version",
+    "flannel_version",
+    "docker_version",
+    "cni_version",
+    "kube_service_addresses",
+    "kube_pods_subnet",
+    "kube_network_node_prefix",
+    "cluster_name",
+    "dns_domain",
+    "kube_apiserver_port",
+    "loadbalancer_apiserver",
+    "apiserver_loadbalancer_domain_name",
+    "supplementary_addresses_in_ssl_keys",
+    "kube_proxy_mode",
+    "dashboard_enabled",
+    "dns_mode",
+    "kube_network_plugin",
+    "container_manager",
+    "pod_infra_version",
     "bundle_name",
 ];
 
@@ -164,7 +180,9 @@ const CLUSTER_VARS: &[&str] = &[
 pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let mut diags = inv.diags.clone();
     let defaults = vars::defaults();
-    let scope = Scope { layers: vec![&inv.cluster_vars, &defaults] };
+    let scope = Scope {
+        layers: vec![&inv.cluster_vars, &defaults],
+    };
     let whole_file = Some(Loc::file_only(&inv.path));
 
     for (name, loc) in &inv.misplaced {
@@ -174,21 +192,64 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     }
 
     // Versions.
-    let kube = pick_version(&scope, "kube_version", "kubernetes-server", cat, &mut diags, |v| v.starts_with("v1.9."), "Kubernetes 1.9 (v1.9.0 to v1.9.11)");
-    let etcd = pick_version(&scope, "etcd_version", "etcd", cat, &mut diags, |_| true, "etcd");
-    let flannel = pick_version(&scope, "flannel_version", "flannel", cat, &mut diags, |_| true, "flannel");
-    let cni = pick_version(&scope, "cni_version", "cni-plugins", cat, &mut diags, |_| true, "CNI plugins");
+    let kube = pick_version(
+        &scope,
+        "kube_version",
+        "kubernetes-server",
+        cat,
+        &mut diags,
+        |v| v.starts_with("v1.9."),
+        "Kubernetes 1.9 (v1.9.0 to v1.9.11)",
+    );
+    let etcd = pick_version(
+        &scope,
+        "etcd_version",
+        "etcd",
+        cat,
+        &mut diags,
+        |_| true,
+        "etcd",
+    );
+    let flannel = pick_version(
+        &scope,
+        "flannel_version",
+        "flannel",
+        cat,
+        &mut diags,
+        |_| true,
+        "flannel",
+    );
+    let cni = pick_version(
+        &scope,
+        "cni_version",
+        "cni-plugins",
+        cat,
+        &mut diags,
+        |_| true,
+        "CNI plugins",
+    );
     let docker = pick_docker(&scope, cat, &mut diags);
 
     // What this tool builds.
     for (name, want, supported) in [
-        ("kube_network_plugin", "flannel", "bundler builds the flannel network (0.10) only"),
-        ("container_manager", "docker", "bundler installs Docker 17.12 only"),
+        (
+            "kube_network_plugin",
+            "flannel",
+            "bundler builds the flannel network (0.10) only",
+        ),
+        (
+            "container_manager",
+            "docker",
+            "bundler installs Docker 17.12 only",
+        ),
     ] {
         if let Some(n) = scope.get(name, &mut diags) {
             if let Some(v) = as_string(&n, name, &mut diags) {
                 if v != want {
-                    diags.push(bad_value(&n, name, format!("`{v}` is not supported: {supported}")).note(format!("help: remove `{name}` or set it to `{want}`")));
+                    diags.push(
+                        bad_value(&n, name, format!("`{v}` is not supported: {supported}"))
+                            .note(format!("help: remove `{name}` or set it to `{want}`")),
+                    );
                 }
             }
         }
@@ -198,7 +259,11 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         if v == "iptables" || v == "ipvs" {
             Some(v)
         } else {
-            diags.push(bad_value(&n, "kube_proxy_mode", format!("`{v}` is not a kube-proxy 1.9 mode; use `iptables` or `ipvs`")));
+            diags.push(bad_value(
+                &n,
+                "kube_proxy_mode",
+                format!("`{v}` is not a kube-proxy 1.9 mode; use `iptables` or `ipvs`"),
+            ));
             None
         }
     });
@@ -212,37 +277,75 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             }
         }
     });
-    let dashboard = scope.get("dashboard_enabled", &mut diags).and_then(|n| as_bool(&n, "dashboard_enabled", &mut diags));
+    let dashboard = scope
+        .get("dashboard_enabled", &mut diags)
+        .and_then(|n| as_bool(&n, "dashboard_enabled", &mut diags));
     let bundle_name = scope.get("bundle_name", &mut diags).and_then(|n| {
         let v = as_string(&n, "bundle_name", &mut diags)?;
-        if !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+        if !v.is_empty()
+            && v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
             Some(v)
         } else {
-            diags.push(bad_value(&n, "bundle_name", "use letters, digits, `-`, `_` and `.` only (it names the tarball)"));
+            diags.push(bad_value(
+                &n,
+                "bundle_name",
+                "use letters, digits, `-`, `_` and `.` only (it names the tarball)",
+            ));
             None
         }
     });
 
     // Network.
-    let service_cidr = scope.get("kube_service_addresses", &mut diags).and_then(|n| as_cidr(&n, "kube_service_addresses", &mut diags));
-    let pod_cidr = scope.get("kube_pods_subnet", &mut diags).and_then(|n| as_cidr(&n, "kube_pods_subnet", &mut diags));
-    let node_prefix = scope.get("kube_network_node_prefix", &mut diags).and_then(|n| as_int(&n, "kube_network_node_prefix", 1, 30, &mut diags));
-    let cluster_name = scope.get("cluster_name", &mut diags).and_then(|n| as_string(&n, "cluster_name", &mut diags));
+    let service_cidr = scope
+        .get("kube_service_addresses", &mut diags)
+        .and_then(|n| as_cidr(&n, "kube_service_addresses", &mut diags));
+    let pod_cidr = scope
+        .get("kube_pods_subnet", &mut diags)
+        .and_then(|n| as_cidr(&n, "kube_pods_subnet", &mut diags));
+    let node_prefix = scope
+        .get("kube_network_node_prefix", &mut diags)
+        .and_then(|n| as_int(&n, "kube_network_node_prefix", 1, 30, &mut diags));
+    let cluster_name = scope
+        .get("cluster_name", &mut diags)
+        .and_then(|n| as_string(&n, "cluster_name", &mut diags));
     let dns_domain = scope.get("dns_domain", &mut diags).and_then(|n| {
         let v = as_string(&n, "dns_domain", &mut diags)?;
         if is_dns_name(&v) {
             Some(v)
         } else {
-            diags.push(bad_value(&n, "dns_domain", format!("`{v}` is not a DNS domain such as cluster.local")));
+            diags.push(bad_value(
+                &n,
+                "dns_domain",
+                format!("`{v}` is not a DNS domain such as cluster.local"),
+            ));
             None
         }
     });
     let _ = cluster_name;
-    let api_port = scope.get("kube_apiserver_port", &mut diags).and_then(|n| as_int(&n, "kube_apiserver_port", 1, 65535, &mut diags)).map(|p| p as u16);
-    let lb_domain = scope.get("apiserver_loadbalancer_domain_name", &mut diags).and_then(|n| as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags));
-    let loadbalancer = scope.get("loadbalancer_apiserver", &mut diags).and_then(|n| parse_lb(&n, api_port.unwrap_or(6443), lb_domain.clone().unwrap_or_default(), &mut diags));
+    let api_port = scope
+        .get("kube_apiserver_port", &mut diags)
+        .and_then(|n| as_int(&n, "kube_apiserver_port", 1, 65535, &mut diags))
+        .map(|p| p as u16);
+    let lb_domain = scope
+        .get("apiserver_loadbalancer_domain_name", &mut diags)
+        .and_then(|n| as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags));
+    let loadbalancer = scope
+        .get("loadbalancer_apiserver", &mut diags)
+        .and_then(|n| {
+            parse_lb(
+                &n,
+                api_port.unwrap_or(6443),
+                lb_domain.clone().unwrap_or_default(),
+                &mut diags,
+            )
+        });
     let supplementary = match scope.get("supplementary_addresses_in_ssl_keys", &mut diags) {
-        Some(n) => as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default(),
+        Some(n) => {
+            as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default()
+        }
         None => Vec::new(),
     };
 
@@ -250,14 +353,24 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let cp_names = inv.group_hosts(inventory::CONTROL_PLANE);
     let node_names = inv.group_hosts(inventory::NODES);
     let etcd_names = inv.group_hosts(inventory::ETCD);
-    let group_loc = |g: &str| inv.groups.get(g).and_then(|g| g.loc.clone()).or_else(|| whole_file.clone());
+    let group_loc = |g: &str| {
+        inv.groups
+            .get(g)
+            .and_then(|g| g.loc.clone())
+            .or_else(|| whole_file.clone())
+    };
     if cp_names.is_empty() {
         diags.error(group_loc(inventory::CONTROL_PLANE), "no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty")
             .notes.push("help: add the master to `kube_control_plane`, e.g. `kube_control_plane: {hosts: {master: }}` under `all.children`".into());
     }
     if node_names.is_empty() {
-        diags.error(group_loc(inventory::NODES), "no node: the `kube_node` group (or legacy `kube-node`) is missing or empty")
-            .notes.push("help: list the hosts that run pods in `kube_node`".into());
+        diags
+            .error(
+                group_loc(inventory::NODES),
+                "no node: the `kube_node` group (or legacy `kube-node`) is missing or empty",
+            )
+            .notes
+            .push("help: list the hosts that run pods in `kube_node`".into());
     }
     if etcd_names.is_empty() {
         diags.error(group_loc(inventory::ETCD), "the `etcd` group is missing or empty; the cluster needs at least one etcd member")
@@ -270,7 +383,12 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         ));
     }
 
-    let defined: Vec<&str> = inv.hosts.iter().filter(|h| h.defined).map(|h| h.name.as_str()).collect();
+    let defined: Vec<&str> = inv
+        .hosts
+        .iter()
+        .filter(|h| h.defined)
+        .map(|h| h.name.as_str())
+        .collect();
     let mut hosts = Vec::new();
     let mut ignored_hosts = Vec::new();
     let mut by_addr: BTreeMap<Ipv4Addr, (String, Option<Loc>)> = BTreeMap::new();
@@ -291,36 +409,56 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             continue;
         }
         if let Some(other) = by_lower.insert(h.name.to_ascii_lowercase(), h.name.clone()) {
-            diags.error(h.loc.clone(), format!("hosts `{other}` and `{}` have one name (Kubernetes node names are lowercase)", h.name));
+            diags.error(
+                h.loc.clone(),
+                format!(
+                    "hosts `{other}` and `{}` have one name (Kubernetes node names are lowercase)",
+                    h.name
+                ),
+            );
         }
         if !is_node_name(&h.name) {
             diags.error(h.loc.clone(), format!("host name `{}` cannot be a Kubernetes node name", h.name))
                 .notes.push("help: use lowercase letters, digits, `-` and `.` (RFC 1123), as `hostname` would report it".into());
         }
         let host_defaults = BTreeMap::new();
-        let hscope = Scope { layers: vec![&h.vars, &inv.cluster_vars, &host_defaults] };
+        let hscope = Scope {
+            layers: vec![&h.vars, &inv.cluster_vars, &host_defaults],
+        };
         let addr = host_address(h, &hscope, &defined, &mut diags);
         let access = match hscope.raw("access_ip") {
-            Some(_) => hscope.get("access_ip", &mut diags).and_then(|n| address_value(&n, "access_ip", &h.name, &mut diags)),
+            Some(_) => hscope
+                .get("access_ip", &mut diags)
+                .and_then(|n| address_value(&n, "access_ip", &h.name, &mut diags)),
             None => addr,
         };
         let member_name = if roles.contains(&Role::Etcd) {
             let pos = etcd_names.iter().position(|n| *n == h.name).unwrap_or(0) + 1;
             match hscope.raw("etcd_member_name") {
-                Some(_) => hscope.get("etcd_member_name", &mut diags).and_then(|n| as_string(&n, "etcd_member_name", &mut diags)),
+                Some(_) => hscope
+                    .get("etcd_member_name", &mut diags)
+                    .and_then(|n| as_string(&n, "etcd_member_name", &mut diags)),
                 None => Some(format!("etcd{pos}")),
             }
         } else {
             None
         };
-        let (Some(address), Some(access_address)) = (addr, access) else { continue };
+        let (Some(address), Some(access_address)) = (addr, access) else {
+            continue;
+        };
         if let Some((other, _)) = by_addr.get(&address) {
             diags.error(h.loc.clone(), format!("hosts `{other}` and `{}` have one address, {address}", h.name))
                 .notes.push("note: a host range such as `node[1:2] ip=...` gives every host of the range the same address".into());
         } else {
             by_addr.insert(address, (h.name.clone(), h.loc.clone()));
         }
-        hosts.push(PlanHost { name: h.name.clone(), address, access_address, roles, etcd_member_name: member_name });
+        hosts.push(PlanHost {
+            name: h.name.clone(),
+            address,
+            access_address,
+            roles,
+            etcd_member_name: member_name,
+        });
     }
     // Hosts named in a cluster group but given no address at all were reported above;
     // two etcd members must not share a member name.
@@ -329,32 +467,61 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         if let Some(m) = &h.etcd_member_name {
             if let Some(o) = member_names.insert(m, &h.name) {
                 let loc = inv.host(&h.name).and_then(|x| x.loc.clone());
-                diags.error(loc, format!("hosts `{o}` and `{}` have one etcd_member_name, `{m}`", h.name));
+                diags.error(
+                    loc,
+                    format!(
+                        "hosts `{o}` and `{}` have one etcd_member_name, `{m}`",
+                        h.name
+                    ),
+                );
             }
         }
     }
 
     // Address plan checks.
     let mut pod_subnets_available = 0u64;
-    let flannel_hosts = hosts.iter().filter(|h| h.roles.contains(&Role::ControlPlane) || h.roles.contains(&Role::Node)).count();
+    let flannel_hosts = hosts
+        .iter()
+        .filter(|h| h.roles.contains(&Role::ControlPlane) || h.roles.contains(&Role::Node))
+        .count();
     if let (Some(svc), Some(pods)) = (service_cidr, pod_cidr) {
         if svc.contains(&pods.network()) || pods.contains(&svc.network()) {
-            let loc = scope.raw("kube_pods_subnet").map(|n| n.loc.clone()).or_else(|| whole_file.clone());
+            let loc = scope
+                .raw("kube_pods_subnet")
+                .map(|n| n.loc.clone())
+                .or_else(|| whole_file.clone());
             diags.error(loc, format!("the pod network {pods} and the service network {svc} overlap"))
                 .notes.push("help: choose two disjoint ranges, e.g. kube_service_addresses: 10.233.0.0/18 and kube_pods_subnet: 10.233.64.0/18".into());
         }
         for h in &hosts {
-            for (net, what, var) in [(svc, "service network", "kube_service_addresses"), (pods, "pod network", "kube_pods_subnet")] {
+            for (net, what, var) in [
+                (svc, "service network", "kube_service_addresses"),
+                (pods, "pod network", "kube_pods_subnet"),
+            ] {
                 if net.contains(&h.address) || net.contains(&h.access_address) {
-                    diags.error(inv.host(&h.name).and_then(|x| x.loc.clone()), format!("host `{}` address {} is inside the {what} {net} (`{var}`)", h.name, h.address))
-                        .notes.push(format!("help: move `{var}` to a range no host uses"));
+                    diags
+                        .error(
+                            inv.host(&h.name).and_then(|x| x.loc.clone()),
+                            format!(
+                                "host `{}` address {} is inside the {what} {net} (`{var}`)",
+                                h.name, h.address
+                            ),
+                        )
+                        .notes
+                        .push(format!("help: move `{var}` to a range no host uses"));
                 }
             }
         }
         if let Some(lb) = &loadbalancer {
             for (net, what) in [(svc, "service network"), (pods, "pod network")] {
                 if net.contains(&lb.address) {
-                    diags.error(scope.raw("loadbalancer_apiserver").map(|n| n.loc.clone()), format!("the load balancer address {} is inside the {what} {net}", lb.address));
+                    diags.error(
+                        scope.raw("loadbalancer_apiserver").map(|n| n.loc.clone()),
+                        format!(
+                            "the load balancer address {} is inside the {what} {net}",
+                            lb.address
+                        ),
+                    );
                 }
             }
         }
@@ -369,7 +536,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             } else {
                 pod_subnets_available = 1u64 << (np - pods.prefix_len()).min(63);
                 if (pod_subnets_available as usize) < flannel_hosts {
-                    let loc = scope.raw("kube_network_node_prefix").or_else(|| scope.raw("kube_pods_subnet")).map(|n| n.loc.clone());
+                    let loc = scope
+                        .raw("kube_network_node_prefix")
+                        .or_else(|| scope.raw("kube_pods_subnet"))
+                        .map(|n| n.loc.clone());
                     diags.error(loc, format!(
                         "the pod network {pods} split into /{np} subnets gives {pod_subnets_available} subnets, fewer than the {flannel_hosts} hosts that run flannel"
                     ))
@@ -400,7 +570,11 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     };
     if let Some(kv) = &kube {
         for name in &image_names {
-            let want = if *name == "pause" { pause_ver.clone() } else { None };
+            let want = if *name == "pause" {
+                pause_ver.clone()
+            } else {
+                None
+            };
             match pick_image(cat, name, kv, want.as_deref()) {
                 Ok(e) => images.push(e),
                 Err(m) => {
@@ -413,11 +587,20 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     if diags.has_errors() {
         return Err(Error::Input(diags.sorted()));
     }
-    let (kube, etcd, flannel, docker, cni) = (kube.unwrap(), etcd.unwrap(), flannel.unwrap(), docker.unwrap(), cni.unwrap());
+    let (kube, etcd, flannel, docker, cni) = (
+        kube.unwrap(),
+        etcd.unwrap(),
+        flannel.unwrap(),
+        docker.unwrap(),
+        cni.unwrap(),
+    );
     let service_cidr = service_cidr.unwrap();
     let pod_cidr = pod_cidr.unwrap();
     let api_port = api_port.unwrap();
-    let first_cp = hosts.iter().find(|h| h.roles.contains(&Role::ControlPlane)).expect("checked above");
+    let first_cp = hosts
+        .iter()
+        .find(|h| h.roles.contains(&Role::ControlPlane))
+        .expect("checked above");
     let apiserver_endpoint = match &loadbalancer {
         Some(lb) => format!("https://{}:{}", lb.address, lb.port),
         None => format!("https://{}:{}", first_cp.access_address, api_port),
@@ -434,14 +617,28 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         })
         .collect();
     let etcd_plan = Etcd {
-        initial_cluster: members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(","),
-        client_endpoints: members.iter().map(|m| m.client_url.clone()).collect::<Vec<_>>().join(","),
+        initial_cluster: members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url))
+            .collect::<Vec<_>>()
+            .join(","),
+        client_endpoints: members
+            .iter()
+            .map(|m| m.client_url.clone())
+            .collect::<Vec<_>>()
+            .join(","),
         members,
     };
 
     // Packages and the artifacts they carry.
     let defs = specs::packages();
-    let role_hosts = |r: Role| -> BTreeSet<String> { hosts.iter().filter(|h| h.roles.contains(&r)).map(|h| h.name.clone()).collect() };
+    let role_hosts = |r: Role| -> BTreeSet<String> {
+        hosts
+            .iter()
+            .filter(|h| h.roles.contains(&r))
+            .map(|h| h.name.clone())
+            .collect()
+    };
     let mut packages: Vec<Package> = Vec::new();
     let mut serves: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for d in defs.iter().filter(|d| !d.roles.is_empty()) {
@@ -460,9 +657,15 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             continue;
         }
         for r in &reqs {
-            serves.entry(r.clone()).or_default().extend(hs.iter().cloned());
+            serves
+                .entry(r.clone())
+                .or_default()
+                .extend(hs.iter().cloned());
         }
-        serves.entry(d.name.clone()).or_default().extend(hs.iter().cloned());
+        serves
+            .entry(d.name.clone())
+            .or_default()
+            .extend(hs.iter().cloned());
         packages.push(Package {
             name: d.name.clone(),
             kind: d.kind,
@@ -486,14 +689,29 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         }
     };
     for d in defs.iter().filter(|d| d.roles.is_empty()) {
-        let Some(hs) = serves.get(&d.name) else { continue };
+        let Some(hs) = serves.get(&d.name) else {
+            continue;
+        };
         if hs.is_empty() {
             continue;
         }
         let (version, images_here) = match d.kind {
-            PackageKind::Images => (kube.trim_start_matches('v').to_string(), images.iter().filter(|i| d.images.contains(&i.name)).map(|i| i.name.clone()).collect()),
+            PackageKind::Images => (
+                kube.trim_start_matches('v').to_string(),
+                images
+                    .iter()
+                    .filter(|i| d.images.contains(&i.name))
+                    .map(|i| i.name.clone())
+                    .collect(),
+            ),
             // RPM versions cannot hold `-`: 17.12.1-ce becomes 17.12.1.
-            _ => (version_of(d.artifact.as_deref().unwrap_or("")).trim_start_matches('v').trim_end_matches("-ce").replace('-', "."), Vec::new()),
+            _ => (
+                version_of(d.artifact.as_deref().unwrap_or(""))
+                    .trim_start_matches('v')
+                    .trim_end_matches("-ce")
+                    .replace('-', "."),
+                Vec::new(),
+            ),
         };
         packages.push(Package {
             name: d.name.clone(),
@@ -510,13 +728,27 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     for p in &mut packages {
         // Keep host order as in the inventory.
         let hs = serves.get(&p.name).cloned().unwrap_or_default();
-        p.hosts = hosts.iter().filter(|h| hs.contains(&h.name)).map(|h| h.name.clone()).collect();
+        p.hosts = hosts
+            .iter()
+            .filter(|h| hs.contains(&h.name))
+            .map(|h| h.name.clone())
+            .collect();
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut artifacts = Vec::new();
-    for (name, version) in [("kubernetes-server", &kube), ("etcd", &etcd), ("flannel", &flannel), ("docker", &docker), ("cni-plugins", &cni)] {
-        let used_by: Vec<String> = packages.iter().filter(|p| p.artifact.as_deref() == Some(name)).map(|p| p.name.clone()).collect();
+    for (name, version) in [
+        ("kubernetes-server", &kube),
+        ("etcd", &etcd),
+        ("flannel", &flannel),
+        ("docker", &docker),
+        ("cni-plugins", &cni),
+    ] {
+        let used_by: Vec<String> = packages
+            .iter()
+            .filter(|p| p.artifact.as_deref() == Some(name))
+            .map(|p| p.name.clone())
+            .collect();
         if used_by.is_empty() {
             continue;
         }
@@ -526,7 +758,11 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let images: Vec<Image> = images
         .into_iter()
         .map(|mut i| {
-            i.used_by = packages.iter().filter(|p| p.images.contains(&i.name)).map(|p| p.name.clone()).collect();
+            i.used_by = packages
+                .iter()
+                .filter(|p| p.images.contains(&i.name))
+                .map(|p| p.name.clone())
+                .collect();
             i
         })
         .collect();
@@ -535,7 +771,13 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         schema_version: SCHEMA_VERSION,
         inventory: shown_path.to_string(),
         bundle_name: bundle_name.unwrap(),
-        versions: Versions { kubernetes: kube.clone(), etcd, flannel, docker, cni },
+        versions: Versions {
+            kubernetes: kube.clone(),
+            etcd,
+            flannel,
+            docker,
+            cni,
+        },
         network: Network {
             service_cidr,
             pod_cidr,
@@ -554,7 +796,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             container_manager: "docker".into(),
         },
         etcd: etcd_plan,
-        addons: Addons { dns: dns_mode.unwrap(), dashboard: dashboard.unwrap() },
+        addons: Addons {
+            dns: dns_mode.unwrap(),
+            dashboard: dashboard.unwrap(),
+        },
         hosts,
         artifacts,
         images,
@@ -567,11 +812,17 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
 
 fn file_artifact(entries: &[&Entry], used_by: Vec<String>) -> Artifact {
     let primary = entries[0];
-    let Source::File { url, file_name, .. } = &primary.source else { unreachable!("file artifacts only") };
+    let Source::File { url, file_name, .. } = &primary.source else {
+        unreachable!("file artifacts only")
+    };
     let alternate_urls = entries[1..]
         .iter()
         .filter_map(|e| match &e.source {
-            Source::File { url: u, file_name: f, .. } if f == file_name && u != url => Some(u.clone()),
+            Source::File {
+                url: u,
+                file_name: f,
+                ..
+            } if f == file_name && u != url => Some(u.clone()),
             _ => None,
         })
         .collect();
@@ -590,23 +841,50 @@ fn file_artifact(entries: &[&Entry], used_by: Vec<String>) -> Artifact {
     }
 }
 
-fn pick_image(cat: &Catalog, name: &str, kube: &str, want: Option<&str>) -> std::result::Result<Image, String> {
+fn pick_image(
+    cat: &Catalog,
+    name: &str,
+    kube: &str,
+    want: Option<&str>,
+) -> std::result::Result<Image, String> {
     let fits = |e: &Entry| {
-        e.kube_min.as_deref().is_none_or(|m| catalog::version_cmp(kube, m).is_ge()) && e.kube_max.as_deref().is_none_or(|m| catalog::version_cmp(kube, m).is_le())
+        e.kube_min
+            .as_deref()
+            .is_none_or(|m| catalog::version_cmp(kube, m).is_ge())
+            && e.kube_max
+                .as_deref()
+                .is_none_or(|m| catalog::version_cmp(kube, m).is_le())
     };
     let mut cands: Vec<&Entry> = cat
         .entries
         .iter()
-        .filter(|e| e.name == name && matches!(e.source, Source::Image { .. }) && fits(e) && want.is_none_or(|w| e.version == w))
+        .filter(|e| {
+            e.name == name
+                && matches!(e.source, Source::Image { .. })
+                && fits(e)
+                && want.is_none_or(|w| e.version == w)
+        })
         .collect();
     cands.sort_by(|a, b| catalog::version_cmp(&b.version, &a.version));
     let Some(e) = cands.first() else {
         return Err(match want {
-            Some(w) => format!("the catalog has no `{name}` image {w} pinned by digest (it has: {})", cat.versions_of(name).join(", ")),
-            None => format!("the catalog has no `{name}` image for Kubernetes {kube} pinned by digest"),
+            Some(w) => format!(
+                "the catalog has no `{name}` image {w} pinned by digest (it has: {})",
+                cat.versions_of(name).join(", ")
+            ),
+            None => {
+                format!("the catalog has no `{name}` image for Kubernetes {kube} pinned by digest")
+            }
         });
     };
-    let Source::Image { reference, digest, manifest_list } = &e.source else { unreachable!() };
+    let Source::Image {
+        reference,
+        digest,
+        manifest_list,
+    } = &e.source
+    else {
+        unreachable!()
+    };
     Ok(Image {
         name: e.name.clone(),
         version: e.version.clone(),
@@ -622,19 +900,53 @@ fn pick_image(cat: &Catalog, name: &str, kube: &str, want: Option<&str>) -> std:
 }
 
 /// `kube_version` and friends: `v1.9.11` or `1.9.11`, present in the catalog.
-fn pick_version(scope: &Scope, var: &str, artifact: &str, cat: &Catalog, diags: &mut Diagnostics, allowed: impl Fn(&str) -> bool, what: &str) -> Option<String> {
+fn pick_version(
+    scope: &Scope,
+    var: &str,
+    artifact: &str,
+    cat: &Catalog,
+    diags: &mut Diagnostics,
+    allowed: impl Fn(&str) -> bool,
+    what: &str,
+) -> Option<String> {
     let n = scope.get(var, diags)?;
     if matches!(n.kind, Kind::Float(_) | Kind::Int(_)) && n.origin == crate::value::Origin::Yaml {
-        diags.push(bad_value(&n, var, format!("expected a version string such as \"{}\", found a number", cat.versions_of(artifact).last().unwrap_or(&""))));
+        diags.push(bad_value(
+            &n,
+            var,
+            format!(
+                "expected a version string such as \"{}\", found a number",
+                cat.versions_of(artifact).last().unwrap_or(&"")
+            ),
+        ));
         return None;
     }
     let s = as_string(&n, var, diags)?;
-    let v = if s.starts_with('v') { s.clone() } else { format!("v{s}") };
-    let known: Vec<&str> = cat.versions_of(artifact).into_iter().filter(|x| allowed(x)).collect();
-    if allowed(&v) && cat.entries.iter().any(|e| e.name == artifact && e.version == v && matches!(e.source, Source::File { .. })) {
+    let v = if s.starts_with('v') {
+        s.clone()
+    } else {
+        format!("v{s}")
+    };
+    let known: Vec<&str> = cat
+        .versions_of(artifact)
+        .into_iter()
+        .filter(|x| allowed(x))
+        .collect();
+    if allowed(&v)
+        && cat.entries.iter().any(|e| {
+            e.name == artifact && e.version == v && matches!(e.source, Source::File { .. })
+        })
+    {
         return Some(v);
     }
-    diags.push(bad_value(&n, var, format!("`{s}` is not supported: bundler builds {what}; pinned versions: {}", known.join(", "))));
+    diags.push(bad_value(
+        &n,
+        var,
+        format!(
+            "`{s}` is not supported: bundler builds {what}; pinned versions: {}",
+            known.join(", ")
+        ),
+    ));
     None
 }
 
@@ -661,24 +973,45 @@ fn pick_docker(scope: &Scope, cat: &Catalog, diags: &mut Diagnostics) -> Option<
     found
 }
 
-fn parse_lb(n: &Node, default_port: u16, domain: String, diags: &mut Diagnostics) -> Option<LoadBalancer> {
+fn parse_lb(
+    n: &Node,
+    default_port: u16,
+    domain: String,
+    diags: &mut Diagnostics,
+) -> Option<LoadBalancer> {
     if n.is_null() {
         return None;
     }
     let Some(_) = n.as_map() else {
-        diags.push(bad_value(n, "loadbalancer_apiserver", format!("expected a mapping with `address` and `port`, found {}", n.type_name())));
+        diags.push(bad_value(
+            n,
+            "loadbalancer_apiserver",
+            format!(
+                "expected a mapping with `address` and `port`, found {}",
+                n.type_name()
+            ),
+        ));
         return None;
     };
     let Some(a) = n.get("address") else {
         diags.push(bad_value(n, "loadbalancer_apiserver", "has no `address`"));
         return None;
     };
-    let addr = address_value(a, "loadbalancer_apiserver.address", "the load balancer", diags)?;
+    let addr = address_value(
+        a,
+        "loadbalancer_apiserver.address",
+        "the load balancer",
+        diags,
+    )?;
     let port = match n.get("port") {
         Some(p) => as_int(p, "loadbalancer_apiserver.port", 1, 65535, diags)? as u16,
         None => default_port,
     };
-    Some(LoadBalancer { address: addr, port, domain_name: domain })
+    Some(LoadBalancer {
+        address: addr,
+        port,
+        domain_name: domain,
+    })
 }
 
 fn address_value(n: &Node, var: &str, host: &str, diags: &mut Diagnostics) -> Option<Ipv4Addr> {
@@ -702,7 +1035,12 @@ fn address_value(n: &Node, var: &str, host: &str, diags: &mut Diagnostics) -> Op
     }
 }
 
-fn host_address(h: &inventory::Host, scope: &Scope, defined: &[&str], diags: &mut Diagnostics) -> Option<Ipv4Addr> {
+fn host_address(
+    h: &inventory::Host,
+    scope: &Scope,
+    defined: &[&str],
+    diags: &mut Diagnostics,
+) -> Option<Ipv4Addr> {
     for var in ["ip", "access_ip", "ansible_host", "ansible_ssh_host"] {
         if scope.raw(var).is_none() {
             continue;
@@ -711,7 +1049,10 @@ fn host_address(h: &inventory::Host, scope: &Scope, defined: &[&str], diags: &mu
         if var.starts_with("ansible") {
             // The SSH target may be a name; only an IPv4 literal tells where services bind.
             if let Some(s) = n.scalar_text() {
-                if parse_ipv4(&s).is_err() && s.parse::<std::net::Ipv6Addr>().is_err() && !s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                if parse_ipv4(&s).is_err()
+                    && s.parse::<std::net::Ipv6Addr>().is_err()
+                    && !s.chars().all(|c| c.is_ascii_digit() || c == '.')
+                {
                     diags.push(bad_value(&n, var, format!("host `{}`: `{s}` is a name, so it does not say which address services bind to", h.name)).note("help: set `ip=` (or `access_ip=`) to the host's IPv4 address"));
                     return None;
                 }
@@ -724,7 +1065,8 @@ fn host_address(h: &inventory::Host, scope: &Scope, defined: &[&str], diags: &mu
         if let Some(near) = nearest(&h.name, defined) {
             d = d.note(format!("help: did you mean `{near}`?"));
         } else {
-            d = d.note("help: define it under `all.hosts` (or `[all]`) with `ip` or `ansible_host`");
+            d = d
+                .note("help: define it under `all.hosts` (or `[all]`) with `ip` or `ansible_host`");
         }
         diags.push(d);
     } else {
@@ -749,7 +1091,11 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + (ca != *cb) as usize)
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -757,7 +1103,12 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 fn is_dns_label(l: &str) -> bool {
-    !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !l.starts_with('-') && !l.ends_with('-')
+    !l.is_empty()
+        && l.len() <= 63
+        && l.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !l.starts_with('-')
+        && !l.ends_with('-')
 }
 
 fn is_dns_name(s: &str) -> bool {

@@ -1,0 +1,8 @@
+//! One integration-test binary for the whole project (ripgrep's layout): each module
+//! covers one capability, and `util` holds the small harness they share.
+
+mod catalog;
+mod inventory_cases;
+mod plan_cli;
+mod proptests;
+mod util;
