@@ -132,13 +132,15 @@ pub fn load(path: &Path) -> Result<Inventory> {
     let file = Arc::new(path.to_path_buf());
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
-        Err(e) => return Err(Error::input(Diagnostic::error(
-            Some(Loc::file_only(path)),
-            format!(
+        Err(e) => {
+            return Err(Error::input(Diagnostic::error(
+                Some(Loc::file_only(path)),
+                format!(
                 "this file is not an inventory: it is not UTF-8 text (invalid byte at offset {})",
                 e.utf8_error().valid_up_to()
             ),
-        ))),
+            )))
+        }
     };
     let format = detect_format(path, &text);
     let raw = match format {
