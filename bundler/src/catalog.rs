@@ -160,13 +160,6 @@ impl Entry {
             Source::Image { digest, .. } => Some(digest),
         }
     }
-    fn key(&self) -> (String, String, String) {
-        let what = match &self.source {
-            Source::File { url, .. } => url.clone(),
-            Source::Image { reference, .. } => reference.clone(),
-        };
-        (self.name.clone(), self.version.clone(), what)
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -186,8 +179,9 @@ impl Catalog {
         }
     }
 
-    /// The embedded catalog with the user's entries laid over it: an entry with the same
-    /// name, version and URL (or image) replaces the embedded one, any other is added.
+    /// The embedded catalog with the user's entries laid over it: the user's entries for a
+    /// name and version replace every embedded entry of that name and version (so a file
+    /// can be pinned to another URL and digest); entries for new versions are added.
     pub fn with_overrides(path: &Path) -> Result<Catalog> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
@@ -195,12 +189,12 @@ impl Catalog {
         })?;
         let user = parse(&text, path, true).map_err(Error::Input)?;
         let mut cat = Catalog::embedded();
-        for e in user {
-            match cat.entries.iter_mut().find(|x| x.key() == e.key()) {
-                Some(slot) => *slot = e,
-                None => cat.entries.push(e),
-            }
-        }
+        cat.entries.retain(|e| {
+            !user
+                .iter()
+                .any(|u| u.name == e.name && u.version == e.version)
+        });
+        cat.entries.extend(user);
         cat.sources.push(path.display().to_string());
         Ok(cat)
     }

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod fetch;
 pub mod inventory;
 pub mod plan;
 pub mod specs;

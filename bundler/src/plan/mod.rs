@@ -35,6 +35,8 @@ pub struct Plan {
     pub artifacts: Vec<Artifact>,
     pub images: Vec<Image>,
     pub packages: Vec<Package>,
+    /// Download mirrors from the inventory's `bundler_mirrors` (tried after `--mirror`).
+    pub mirrors: Vec<String>,
     pub ignored_groups: Vec<String>,
     pub ignored_hosts: Vec<String>,
     pub warnings: Vec<Diagnostic>,
@@ -174,6 +176,7 @@ const CLUSTER_VARS: &[&str] = &[
     "container_manager",
     "pod_infra_version",
     "bundle_name",
+    "bundler_mirrors",
 ];
 
 /// Build the plan. `shown_path` is the inventory path as the user wrote it.
@@ -342,6 +345,25 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
                 &mut diags,
             )
         });
+    let mirrors = match scope.get("bundler_mirrors", &mut diags) {
+        Some(n) => {
+            let list = as_list(&n, "bundler_mirrors", &mut diags).unwrap_or_default();
+            for m in &list {
+                if !(m.starts_with("http://")
+                    || m.starts_with("https://")
+                    || m.starts_with("file://"))
+                {
+                    diags.push(bad_value(
+                        &n,
+                        "bundler_mirrors",
+                        format!("mirror `{m}` must start with http://, https:// or file://"),
+                    ));
+                }
+            }
+            list
+        }
+        None => Vec::new(),
+    };
     let supplementary = match scope.get("supplementary_addresses_in_ssl_keys", &mut diags) {
         Some(n) => {
             as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default()
@@ -804,6 +826,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         artifacts,
         images,
         packages,
+        mirrors,
         ignored_groups: inv.ignored_groups(),
         ignored_hosts,
         warnings: diags.sorted().0,

@@ -1,0 +1,801 @@
+//! Fetch: downloads every file artifact the plan needs into the digest-keyed cache,
+//! verified while streaming, resumable, retried only for transient failures, tried on
+//! mirrors before upstream, and never touching the network when offline.
+
+pub mod cache;
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::catalog::{Algo, Digest};
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+pub use cache::Cache;
+use cache::{hash_file, Hasher, PartialMeta};
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts per URL for transient failures.
+    pub attempts: u32,
+    pub base: Duration,
+    pub max_delay: Duration,
+    /// The most time one artifact may take across all its attempts and URLs.
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        let base_ms = std::env::var("BUNDLER_RETRY_BASE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(base_ms),
+            max_delay: Duration::from_secs(30),
+            deadline: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub cache: PathBuf,
+    /// Base URLs (`http(s)://` or `file://`) under which artifacts are found by file name.
+    pub mirrors: Vec<String>,
+    pub no_upstream: bool,
+    pub offline: bool,
+    pub jobs: usize,
+    pub ca_cert: Option<PathBuf>,
+    /// A transfer with no bytes for this long is treated as failed (and retried).
+    pub stall_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// One file the plan needs.
+#[derive(Clone, Debug)]
+pub struct Want {
+    pub name: String,
+    pub version: String,
+    pub file_name: String,
+    pub digest: Digest,
+    pub upstream: Vec<String>,
+}
+
+impl Want {
+    pub fn from_plan(plan: &Plan) -> Vec<Want> {
+        plan.artifacts
+            .iter()
+            .map(|a| {
+                let (algo, hex) = a.digest.split_once(':').expect("plan digests are algo:hex");
+                let algo = match algo {
+                    "sha512" => Algo::Sha512,
+                    "sha1" => Algo::Sha1,
+                    _ => Algo::Sha256,
+                };
+                let mut upstream = vec![a.url.clone()];
+                upstream.extend(a.alternate_urls.iter().cloned());
+                Want {
+                    name: a.name.clone(),
+                    version: a.version.clone(),
+                    file_name: a.file_name.clone(),
+                    digest: Digest {
+                        algo,
+                        hex: hex.to_string(),
+                    },
+                    upstream,
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Already in the cache and re-verified.
+    Cached,
+    Downloaded,
+    /// Continued from a partial file with a Range request.
+    Resumed,
+    /// Copied from a `file://` mirror.
+    Copied,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Fetched {
+    pub name: String,
+    pub version: String,
+    pub file_name: String,
+    /// The URL the bytes actually came from (for cached files, the cache path).
+    pub url: String,
+    pub expected_digest: String,
+    pub actual_digest: String,
+    pub bytes: u64,
+    /// Bytes that crossed the network or were copied in this run.
+    pub bytes_transferred: u64,
+    pub outcome: Outcome,
+    pub path: PathBuf,
+}
+
+/// What the fetch stage tells whoever shows progress. The library never prints.
+pub enum Event<'a> {
+    Waiting {
+        name: &'a str,
+    },
+    Start {
+        name: &'a str,
+        url: &'a str,
+        total: Option<u64>,
+        offset: u64,
+    },
+    Progress {
+        name: &'a str,
+        done: u64,
+        total: Option<u64>,
+    },
+    Retry {
+        name: &'a str,
+        url: &'a str,
+        attempt: u32,
+        reason: &'a str,
+        delay: Duration,
+    },
+    Damaged {
+        name: &'a str,
+        path: &'a Path,
+    },
+    Done {
+        name: &'a str,
+        outcome: Outcome,
+        bytes: u64,
+    },
+    Failed {
+        name: &'a str,
+        reason: &'a str,
+    },
+}
+
+pub trait Reporter: Sync {
+    fn event(&self, e: &Event);
+}
+
+pub struct Silent;
+impl Reporter for Silent {
+    fn event(&self, _: &Event) {}
+}
+
+/// The one place the project makes an HTTP client.
+pub fn client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::blocking::Client> {
+    let mut b = reqwest::blocking::Client::builder()
+        .user_agent(concat!("bundler/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(20))
+        // In the blocking client this bounds the wait for headers and every single read,
+        // so it is a stall timeout, not a limit on the whole transfer.
+        .timeout(stall);
+    if let Some(p) = ca_cert {
+        let pem = fs::read(p).map_err(|source| Error::Read {
+            path: p.to_path_buf(),
+            source,
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::Usage(format!(
+                "--ca-cert {}: not a PEM certificate: {e}",
+                p.display()
+            ))
+        })?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build()
+        .map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {e}")))
+}
+
+/// `--mirror`, then `BUNDLER_MIRRORS`, then the inventory's `bundler_mirrors`.
+pub fn mirror_list(cli: &[String], plan: &Plan) -> Vec<String> {
+    let mut v: Vec<String> = cli.to_vec();
+    if let Ok(env) = std::env::var("BUNDLER_MIRRORS") {
+        v.extend(
+            env.split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
+    }
+    v.extend(plan.mirrors.iter().cloned());
+    let mut seen = std::collections::BTreeSet::new();
+    v.retain(|m| seen.insert(m.trim_end_matches('/').to_string()));
+    v
+}
+
+pub fn validate_mirrors(m: &[String]) -> Result<()> {
+    for u in m {
+        if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://")) {
+            return Err(Error::Usage(format!(
+                "mirror `{u}` must start with http://, https:// or file://"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The cache folder: `--cache`, else `$BUNDLER_CACHE`, else `$XDG_CACHE_HOME/bundler`, else `~/.cache/bundler`.
+pub fn default_cache(cli: Option<&Path>) -> PathBuf {
+    if let Some(p) = cli {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("BUNDLER_CACHE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p).join("bundler");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("bundler")
+}
+
+enum Fail {
+    /// Worth another attempt at the same URL (after a delay, or the server's Retry-After).
+    Transient(String, Option<Duration>),
+    /// Try the next source, not this one again.
+    Permanent(String),
+}
+
+/// Fetch every wanted file; on failure, the error lists every artifact that failed and why.
+pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<Fetched>> {
+    validate_mirrors(&opts.mirrors)?;
+    let cache = Cache::open(&opts.cache).map_err(|source| Error::Write {
+        path: opts.cache.clone(),
+        source,
+    })?;
+    let client = if opts.offline {
+        None
+    } else {
+        Some(client(opts.ca_cert.as_deref(), opts.stall_timeout)?)
+    };
+    let queue: Mutex<VecDeque<(usize, &Want)>> = Mutex::new(wants.iter().enumerate().collect());
+    let results: Mutex<Vec<(usize, std::result::Result<Fetched, String>)>> = Mutex::new(Vec::new());
+    let jobs = opts.jobs.clamp(1, 16).min(wants.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let Some((i, w)) = queue.lock().unwrap().pop_front() else {
+                    break;
+                };
+                let r = fetch_one(w, opts, &cache, client.as_ref(), rep);
+                if let Err(e) = &r {
+                    rep.event(&Event::Failed {
+                        name: &w.name,
+                        reason: e,
+                    });
+                }
+                results.lock().unwrap().push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for (i, r) in results {
+        match r {
+            Ok(f) => ok.push(f),
+            Err(e) => failed.push((i, e)),
+        }
+    }
+    if failed.is_empty() {
+        return Ok(ok);
+    }
+    if opts.offline {
+        let lines: Vec<String> = failed
+            .iter()
+            .map(|(i, _)| format!("  {}  {}", wants[*i].file_name, wants[*i].digest))
+            .collect();
+        return Err(Error::Failed(format!(
+            "--offline: {} artifact(s) are not in the cache {} or any file:// mirror; bring these files (by name, with these digests):\n{}\nhelp: on a machine with internet run `bundler fetch --inventory ... --export DIR`, carry DIR over, and use `--mirror file://DIR`",
+            failed.len(),
+            opts.cache.display(),
+            lines.join("\n")
+        )));
+    }
+    let lines: Vec<String> = failed.into_iter().map(|(_, e)| e).collect();
+    Err(Error::Failed(format!(
+        "{} artifact(s) could not be fetched; nothing unverified was kept in the cache:\n{}",
+        lines.len(),
+        lines.join("\n")
+    )))
+}
+
+fn fetch_one(
+    w: &Want,
+    opts: &Options,
+    cache: &Cache,
+    client: Option<&reqwest::blocking::Client>,
+    rep: &dyn Reporter,
+) -> std::result::Result<Fetched, String> {
+    let io = |e: std::io::Error| {
+        format!(
+            "{} {}: cache {}: {e}",
+            w.name,
+            w.version,
+            cache.root.display()
+        )
+    };
+    let _lock = match cache.try_lock(&w.digest).map_err(io)? {
+        Some(l) => l,
+        None => {
+            rep.event(&Event::Waiting { name: &w.name });
+            cache.lock(&w.digest).map_err(io)?
+        }
+    };
+    let final_path = cache.path(&w.digest);
+    fs::create_dir_all(final_path.parent().unwrap()).map_err(io)?;
+    if final_path.exists() {
+        let (got, size) = hash_file(&final_path, w.digest.algo).map_err(io)?;
+        if got == w.digest {
+            rep.event(&Event::Done {
+                name: &w.name,
+                outcome: Outcome::Cached,
+                bytes: size,
+            });
+            return Ok(done(
+                w,
+                final_path.display().to_string(),
+                got,
+                size,
+                0,
+                Outcome::Cached,
+                final_path,
+            ));
+        }
+        // Damaged after it was verified (disk, a hand edit): fetch it again.
+        rep.event(&Event::Damaged {
+            name: &w.name,
+            path: &final_path,
+        });
+        fs::remove_file(&final_path).map_err(io)?;
+    }
+
+    let mut sources: Vec<String> = opts
+        .mirrors
+        .iter()
+        .map(|m| format!("{}/{}", m.trim_end_matches('/'), w.file_name))
+        .collect();
+    if !opts.no_upstream {
+        sources.extend(w.upstream.iter().cloned());
+    }
+    let started = Instant::now();
+    let mut reasons = Vec::new();
+    for url in &sources {
+        if let Some(path) = url.strip_prefix("file://") {
+            match copy_from_file(w, Path::new(path), cache, rep) {
+                Ok((digest, size)) => {
+                    let p = cache.commit(&w.digest).map_err(io)?;
+                    rep.event(&Event::Done {
+                        name: &w.name,
+                        outcome: Outcome::Copied,
+                        bytes: size,
+                    });
+                    return Ok(done(w, url.clone(), digest, size, size, Outcome::Copied, p));
+                }
+                Err(e) => reasons.push(format!("{url}: {e}")),
+            }
+            continue;
+        }
+        let Some(client) = client else { continue };
+        let mut transferred = 0u64;
+        let mut resumed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match download(client, url, w, cache, rep, &mut transferred, &mut resumed) {
+                Ok((digest, size)) => {
+                    let p = cache.commit(&w.digest).map_err(io)?;
+                    let outcome = if resumed {
+                        Outcome::Resumed
+                    } else {
+                        Outcome::Downloaded
+                    };
+                    rep.event(&Event::Done {
+                        name: &w.name,
+                        outcome,
+                        bytes: size,
+                    });
+                    return Ok(done(w, url.clone(), digest, size, transferred, outcome, p));
+                }
+                Err(Fail::Permanent(e)) => {
+                    reasons.push(format!("{url} (attempt {attempt}): {e}"));
+                    break;
+                }
+                Err(Fail::Transient(e, retry_after)) => {
+                    let left = opts.retry.deadline.saturating_sub(started.elapsed());
+                    if attempt >= opts.retry.attempts || left.is_zero() {
+                        reasons.push(format!(
+                            "{url} (attempt {attempt} of {}): {e}; giving up on this URL",
+                            opts.retry.attempts
+                        ));
+                        break;
+                    }
+                    let delay = retry_after
+                        .unwrap_or_else(|| backoff(&opts.retry, attempt))
+                        .min(left)
+                        .min(opts.retry.max_delay.max(Duration::from_secs(1)) * 4);
+                    rep.event(&Event::Retry {
+                        name: &w.name,
+                        url,
+                        attempt,
+                        reason: &e,
+                        delay,
+                    });
+                    std::thread::sleep(delay);
+                }
+            }
+        }
+    }
+    if sources.is_empty() {
+        reasons.push("no source: --no-upstream and no mirror".into());
+    }
+    if opts.offline && reasons.is_empty() {
+        reasons.push("not cached, and --offline allows no download".into());
+    }
+    Err(format!(
+        "{} {} ({}, expected {}):\n    {}",
+        w.name,
+        w.version,
+        w.file_name,
+        w.digest,
+        reasons.join("\n    ")
+    ))
+}
+
+fn done(
+    w: &Want,
+    url: String,
+    actual: Digest,
+    bytes: u64,
+    transferred: u64,
+    outcome: Outcome,
+    path: PathBuf,
+) -> Fetched {
+    Fetched {
+        name: w.name.clone(),
+        version: w.version.clone(),
+        file_name: w.file_name.clone(),
+        url,
+        expected_digest: w.digest.to_string(),
+        actual_digest: actual.to_string(),
+        bytes,
+        bytes_transferred: transferred,
+        outcome,
+        path,
+    }
+}
+
+/// Exponential backoff with jitter: a random delay between half and all of base·2^(n-1).
+fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher as _};
+    let full = p
+        .base
+        .saturating_mul(1u32 << (attempt - 1).min(16))
+        .min(p.max_delay);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    let frac = (h.finish() % 1000) as f64 / 1000.0;
+    full.mul_f64(0.5 + frac / 2.0)
+}
+
+fn mismatch(w: &Want, url: &str, got: &Digest) -> String {
+    format!(
+        "digest mismatch for {} {} from {url}: expected {}, got {}; the file was discarded",
+        w.name, w.version, w.digest, got
+    )
+}
+
+fn copy_from_file(
+    w: &Want,
+    path: &Path,
+    cache: &Cache,
+    rep: &dyn Reporter,
+) -> std::result::Result<(Digest, u64), String> {
+    let mut src = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let total = src.metadata().ok().map(|m| m.len());
+    rep.event(&Event::Start {
+        name: &w.name,
+        url: &path.display().to_string(),
+        total,
+        offset: 0,
+    });
+    let part = cache.partial(&w.digest);
+    let mut out = File::create(&part).map_err(|e| e.to_string())?;
+    let mut h = Hasher::new(w.digest.algo);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let r = src
+            .read(&mut buf)
+            .map_err(|e| format!("read {}: {e}", path.display()))?;
+        if r == 0 {
+            break;
+        }
+        h.update(&buf[..r]);
+        out.write_all(&buf[..r]).map_err(|e| e.to_string())?;
+        n += r as u64;
+        rep.event(&Event::Progress {
+            name: &w.name,
+            done: n,
+            total,
+        });
+    }
+    let got = h.finish();
+    if got != w.digest {
+        cache.drop_partial(&w.digest);
+        return Err(mismatch(w, &format!("file://{}", path.display()), &got));
+    }
+    Ok((got, n))
+}
+
+/// One HTTP attempt, resuming from the partial file when the server can prove it is the
+/// same file (a strong ETag or Last-Modified in If-Range); else from zero.
+fn download(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    w: &Want,
+    cache: &Cache,
+    rep: &dyn Reporter,
+    transferred: &mut u64,
+    resumed: &mut bool,
+) -> std::result::Result<(Digest, u64), Fail> {
+    use reqwest::header::{
+        CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
+    };
+    let part = cache.partial(&w.digest);
+    let meta = cache.read_meta(&w.digest);
+    let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let validator = meta
+        .as_ref()
+        .filter(|m| m.url == url)
+        .and_then(|m| m.etag.clone().or_else(|| m.last_modified.clone()));
+    let offset = if have > 0 && validator.is_some() {
+        have
+    } else {
+        0
+    };
+
+    let mut req = client.get(url);
+    if offset > 0 {
+        req = req
+            .header(RANGE, format!("bytes={offset}-"))
+            .header(IF_RANGE, validator.clone().unwrap());
+    }
+    let resp = req.send().map_err(|e| classify(&e))?;
+    let status = resp.status();
+    if status.as_u16() == 416 {
+        cache.drop_partial(&w.digest);
+        return Err(Fail::Transient(
+            "server refused the resume range (416); starting again from zero".into(),
+            Some(Duration::ZERO),
+        ));
+    }
+    if status.as_u16() == 429 || status.is_server_error() {
+        let ra = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err(Fail::Transient(format!("HTTP {status}"), ra));
+    }
+    if !status.is_success() {
+        return Err(Fail::Permanent(format!("HTTP {status}")));
+    }
+    let header = |h| {
+        resp.headers()
+            .get(h)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let etag = header(ETAG).filter(|e| !e.starts_with("W/"));
+    let last_modified = header(LAST_MODIFIED);
+    let length: Option<u64> = header(CONTENT_LENGTH).and_then(|v| v.parse().ok());
+    let (start, total) = if status.as_u16() == 206 {
+        // Content-Range: bytes START-END/TOTAL
+        let cr = header(CONTENT_RANGE).unwrap_or_default();
+        let start: Option<u64> = cr
+            .strip_prefix("bytes ")
+            .and_then(|r| r.split('-').next())
+            .and_then(|s| s.parse().ok());
+        let total: Option<u64> = cr.rsplit('/').next().and_then(|t| t.parse().ok());
+        if start != Some(offset) {
+            cache.drop_partial(&w.digest);
+            return Err(Fail::Transient(
+                format!(
+                    "server answered the resume with an unexpected range `{cr}`; starting again"
+                ),
+                Some(Duration::ZERO),
+            ));
+        }
+        (offset, total)
+    } else {
+        // 200: a fresh copy, either because we asked for one or because the server ignored
+        // the Range or the file changed (If-Range did not match).
+        (0, length)
+    };
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .read(true)
+        .truncate(false)
+        .open(&part)
+        .map_err(|e| Fail::Permanent(e.to_string()))?;
+    let mut h = Hasher::new(w.digest.algo);
+    if start > 0 {
+        // Hash the bytes we already have; they count towards the digest.
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut left = start;
+        f.seek(SeekFrom::Start(0))
+            .map_err(|e| Fail::Permanent(e.to_string()))?;
+        while left > 0 {
+            let want = left.min(buf.len() as u64) as usize;
+            let r = f
+                .read(&mut buf[..want])
+                .map_err(|e| Fail::Permanent(e.to_string()))?;
+            if r == 0 {
+                break;
+            }
+            h.update(&buf[..r]);
+            left -= r as u64;
+        }
+        *resumed = true;
+    } else {
+        f.set_len(0).map_err(|e| Fail::Permanent(e.to_string()))?;
+    }
+    f.seek(SeekFrom::Start(start))
+        .map_err(|e| Fail::Permanent(e.to_string()))?;
+    cache
+        .write_meta(
+            &w.digest,
+            &PartialMeta {
+                url: url.to_string(),
+                etag,
+                last_modified,
+                total,
+            },
+        )
+        .map_err(|e| Fail::Permanent(e.to_string()))?;
+    rep.event(&Event::Start {
+        name: &w.name,
+        url,
+        total,
+        offset: start,
+    });
+
+    let mut resp = resp;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut pos = start;
+    loop {
+        let r = match resp.read(&mut buf) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = f.flush();
+                let why = if e.kind() == std::io::ErrorKind::TimedOut
+                    || e.to_string().contains("timed out")
+                {
+                    "stalled: no bytes within the stall timeout"
+                } else {
+                    "connection broke"
+                };
+                return Err(Fail::Transient(
+                    format!("{why} after {pos} bytes ({e})"),
+                    None,
+                ));
+            }
+        };
+        if r == 0 {
+            break;
+        }
+        h.update(&buf[..r]);
+        f.write_all(&buf[..r])
+            .map_err(|e| Fail::Permanent(format!("writing {}: {e}", part.display())))?;
+        pos += r as u64;
+        *transferred += r as u64;
+        rep.event(&Event::Progress {
+            name: &w.name,
+            done: pos,
+            total,
+        });
+    }
+    f.flush().map_err(|e| Fail::Permanent(e.to_string()))?;
+    if let Some(t) = total {
+        if pos != t {
+            return Err(Fail::Transient(
+                format!("body ended at {pos} of {t} bytes"),
+                None,
+            ));
+        }
+    }
+    let got = h.finish();
+    if got != w.digest {
+        cache.drop_partial(&w.digest);
+        return Err(Fail::Permanent(mismatch(w, url, &got)));
+    }
+    Ok((got, pos))
+}
+
+fn classify(e: &reqwest::Error) -> Fail {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    if e.is_timeout() {
+        Fail::Transient(format!("timed out waiting for the server ({msg})"), None)
+    } else if e.is_connect() || e.is_request() || e.is_body() {
+        Fail::Transient(format!("connection failed ({msg})"), None)
+    } else if e.is_builder() {
+        Fail::Permanent(format!("bad URL ({msg})"))
+    } else {
+        Fail::Transient(msg, None)
+    }
+}
+
+/// `--export DIR`: the fetched files by name plus `SHA256SUMS`, a flat mirror folder.
+pub fn export(fetched: &[Fetched], dir: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut sums = Vec::new();
+    for f in fetched {
+        let dst = dir.join(&f.file_name);
+        let tmp = dir.join(format!(".{}.partial", f.file_name));
+        let w = |source| Error::Write {
+            path: dst.clone(),
+            source,
+        };
+        fs::copy(&f.path, &tmp).map_err(w)?;
+        let (d, _) = hash_file(&tmp, Algo::Sha256).map_err(w)?;
+        // Check the copy against the verified digest too.
+        let (again, _) = hash_file(
+            &tmp,
+            f.expected_digest
+                .split(':')
+                .next()
+                .map(|a| {
+                    if a == "sha512" {
+                        Algo::Sha512
+                    } else if a == "sha1" {
+                        Algo::Sha1
+                    } else {
+                        Algo::Sha256
+                    }
+                })
+                .unwrap(),
+        )
+        .map_err(w)?;
+        if again.to_string() != f.expected_digest {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::Failed(format!(
+                "export: the copy of {} does not match {}",
+                f.file_name, f.expected_digest
+            )));
+        }
+        fs::rename(&tmp, &dst).map_err(w)?;
+        sums.push(format!("{}  {}\n", d.hex, f.file_name));
+    }
+    sums.sort_by(|a, b| a[66..].cmp(&b[66..]));
+    let p = dir.join("SHA256SUMS");
+    cache::write_atomic(&p, sums.concat().as_bytes()).map_err(|source| Error::Write {
+        path: p.clone(),
+        source,
+    })?;
+    Ok(p)
+}
