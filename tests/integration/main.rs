@@ -2,6 +2,9 @@
 //! covers one capability, and `util` holds the small harness they share.
 
 mod catalog;
+mod fetch;
+mod fixtures;
+mod httpd;
 mod inventory_cases;
 mod plan_cli;
 mod proptests;

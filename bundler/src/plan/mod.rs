@@ -397,7 +397,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     if etcd_names.is_empty() {
         diags.error(group_loc(inventory::ETCD), "the `etcd` group is missing or empty; the cluster needs at least one etcd member")
             .notes.push("help: list 1, 3 or 5 hosts in `etcd` (the source document runs etcd on all three hosts)".into());
-    } else if etcd_names.len() % 2 == 0 {
+    } else if etcd_names.len().is_multiple_of(2) {
         diags.warning(group_loc(inventory::ETCD), format!(
             "the etcd group has {} members, an even number: legal, but it tolerates no more failures than {} members would",
             etcd_names.len(),
