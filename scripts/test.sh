@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have openssl || need+=(openssl)
+have etcd || need+=(etcd-server)        # a real TLS etcd cluster on 127.0.0.11-13
+have etcdctl || need+=(etcd-client)
+# kubectl may already come from another package; Debian's kubernetes-client conflicts with it.
+have kubectl || need+=(kubernetes-client)
+have curl || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"

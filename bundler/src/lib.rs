@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod error;
 pub mod fetch;
 pub mod inventory;
+pub mod pki;
 pub mod plan;
 pub mod specs;
 pub mod value;
@@ -23,4 +24,24 @@ pub fn plan(inventory: &Path, catalog: Option<&Path>) -> Result<plan::Plan> {
     };
     let inv = inventory::load(inventory)?;
     plan::build(&inv, &cat, &inventory.display().to_string())
+}
+
+/// The state folder's default place: `bundler-state` beside the inventory.
+pub fn default_state(inventory: &Path) -> std::path::PathBuf {
+    inventory
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("bundler-state")
+}
+
+/// PKI options from the plan's lifetimes, with the real clock read here, at the top.
+pub fn pki_options(plan: &plan::Plan, state: &Path, renew_all: bool) -> pki::Options {
+    pki::Options {
+        state: state.to_path_buf(),
+        now: time::OffsetDateTime::now_utc(),
+        ca_days: plan.certificates.ca_days,
+        leaf_days: plan.certificates.cert_days,
+        renew_all,
+    }
 }

@@ -74,15 +74,86 @@ struct FetchArgs {
     export: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct StateArgs {
+    /// The state folder holding the CAs and everything issued (default: `bundler-state`
+    /// beside the inventory). Keep it safe and private: it holds the root CA keys.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CertsArgs {
+    #[command(subcommand)]
+    action: Option<CertsAction>,
+    #[command(flatten)]
+    state: StateArgs,
+    /// Read the state folder beside this inventory (instead of --state).
+    #[arg(long, short = 'i', value_name = "FILE")]
+    inventory: Option<PathBuf>,
+    /// Exit 1 when a certificate expires within this many days.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    warn_days: i64,
+}
+
+#[derive(Subcommand)]
+enum CertsAction {
+    /// Create what is missing and re-issue what no longer fits the inventory (what build does).
+    Issue {
+        #[command(flatten)]
+        inv: InventoryArgs,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Re-issue every leaf certificate from the same CAs, so the next bundle carries them.
+    Renew {
+        #[command(flatten)]
+        inv: InventoryArgs,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Show what the bundle will hold, without downloading anything.
     Plan(InventoryArgs),
     /// Download and verify every file artifact the plan needs into the cache.
     Fetch(FetchArgs),
+    /// List the cluster's certificates (expiry, names, packages); issue or renew them.
+    Certs(CertsArgs),
+}
+
+fn state_dir(state: &StateArgs, inventory: Option<&std::path::Path>) -> bundler::Result<PathBuf> {
+    match (&state.state, inventory) {
+        (Some(s), _) => Ok(s.clone()),
+        (None, Some(i)) => Ok(bundler::default_state(i)),
+        (None, None) => Err(bundler::Error::Usage(
+            "give --state DIR or --inventory FILE (whose folder holds bundler-state/)".into(),
+        )),
+    }
+}
+
+fn print_changes(p: &bundler::pki::Pki, quiet: bool) {
+    if quiet {
+        return;
+    }
+    for c in &p.changes {
+        eprintln!("{}: {} ({})", c.id, c.action, c.reason);
+    }
+    if p.changes.is_empty() {
+        eprintln!("certificates: all reused from {}", p.state.display());
+    }
+    for w in &p.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 fn main() -> ExitCode {
+    // Behave like a Unix tool when piped into `head`: end quietly instead of panicking.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -131,6 +202,62 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             }
             Ok(())
         }
+        Command::Certs(a) => match &a.action {
+            Some(CertsAction::Issue { inv, state }) | Some(CertsAction::Renew { inv, state }) => {
+                let renew = matches!(a.action, Some(CertsAction::Renew { .. }));
+                let plan = bundler::plan(&inv.inventory, inv.catalog.as_deref())?;
+                let dir = state_dir(state, Some(&inv.inventory))?;
+                let pki = bundler::pki::ensure(&plan, &bundler::pki_options(&plan, &dir, renew))?;
+                if cli.json {
+                    println!("{}", serde_json::to_string_pretty(&pki).unwrap());
+                }
+                print_changes(&pki, cli.quiet);
+                Ok(())
+            }
+            None => {
+                let dir = state_dir(&a.state, a.inventory.as_deref())?;
+                let now = time::OffsetDateTime::now_utc();
+                let certs = bundler::pki::list(&dir, now)?;
+                let expiring: Vec<&bundler::pki::CertInfo> =
+                    certs.iter().filter(|c| c.days_left < a.warn_days).collect();
+                if cli.json {
+                    let doc = serde_json::json!({ "state": dir, "warn_days": a.warn_days, "certificates": certs, "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>() });
+                    println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+                } else if !cli.quiet {
+                    for c in &certs {
+                        println!("{}", c.file.file_name().unwrap().to_string_lossy());
+                        println!("  subject   {}", c.subject);
+                        println!("  issuer    {}", c.issuer);
+                        if !c.names.is_empty() {
+                            println!("  names     {}", c.names.join(", "));
+                        }
+                        println!(
+                            "  expires   {} ({} days left)",
+                            c.not_after.date(),
+                            c.days_left
+                        );
+                        println!(
+                            "  packages  {}",
+                            if c.packages.is_empty() {
+                                "(none)".to_string()
+                            } else {
+                                c.packages.join(", ")
+                            }
+                        );
+                    }
+                }
+                if expiring.is_empty() {
+                    Ok(())
+                } else {
+                    Err(bundler::Error::Failed(format!(
+                        "{} certificate(s) expire within {} days: {}\nhelp: `bundler certs renew --inventory ...` re-issues leaves; then rebuild and roll out the bundle",
+                        expiring.len(),
+                        a.warn_days,
+                        expiring.iter().map(|c| c.file.file_name().unwrap().to_string_lossy().into_owned()).collect::<Vec<_>>().join(", ")
+                    )))
+                }
+            }
+        },
         Command::Fetch(a) => {
             let plan = bundler::plan(&a.inv.inventory, a.inv.catalog.as_deref())?;
             let opts = bundler::fetch::Options {

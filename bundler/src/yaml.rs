@@ -376,6 +376,11 @@ fn yaml11_float(t: &str) -> Option<f64> {
     Some(sign as f64 * v)
 }
 
+/// Write a typed document (kubeconfigs, manifests) as YAML.
+pub fn to_string<T: serde::Serialize>(v: &T) -> String {
+    serde_yaml::to_string(v).expect("plain data serialises")
+}
+
 /// Read a typed document (the artifact catalog) with serde, mapping errors to a location.
 pub fn from_str<T: serde::de::DeserializeOwned>(
     text: &str,

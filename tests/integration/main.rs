@@ -2,10 +2,12 @@
 //! covers one capability, and `util` holds the small harness they share.
 
 mod catalog;
+mod etcd;
 mod fetch;
 mod fixtures;
 mod httpd;
 mod inventory_cases;
+mod pki;
 mod plan_cli;
 mod proptests;
 mod util;

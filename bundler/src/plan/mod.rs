@@ -37,6 +37,8 @@ pub struct Plan {
     pub packages: Vec<Package>,
     /// Download mirrors from the inventory's `bundler_mirrors` (tried after `--mirror`).
     pub mirrors: Vec<String>,
+    /// Certificate lifetimes in days (`bundler_ca_validity_days`, `bundler_cert_validity_days`).
+    pub certificates: CertLifetimes,
     pub ignored_groups: Vec<String>,
     pub ignored_hosts: Vec<String>,
     pub warnings: Vec<Diagnostic>,
@@ -101,6 +103,12 @@ pub struct Etcd {
     pub members: Vec<EtcdMember>,
     pub initial_cluster: String,
     pub client_endpoints: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct CertLifetimes {
+    pub ca_days: i64,
+    pub cert_days: i64,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -177,6 +185,8 @@ const CLUSTER_VARS: &[&str] = &[
     "pod_infra_version",
     "bundle_name",
     "bundler_mirrors",
+    "bundler_ca_validity_days",
+    "bundler_cert_validity_days",
 ];
 
 /// Build the plan. `shown_path` is the inventory path as the user wrote it.
@@ -364,6 +374,12 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         }
         None => Vec::new(),
     };
+    let ca_days = scope
+        .get("bundler_ca_validity_days", &mut diags)
+        .and_then(|n| as_int(&n, "bundler_ca_validity_days", 1, 36500, &mut diags));
+    let cert_days = scope
+        .get("bundler_cert_validity_days", &mut diags)
+        .and_then(|n| as_int(&n, "bundler_cert_validity_days", 1, 36500, &mut diags));
     let supplementary = match scope.get("supplementary_addresses_in_ssl_keys", &mut diags) {
         Some(n) => {
             as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default()
@@ -827,6 +843,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         images,
         packages,
         mirrors,
+        certificates: CertLifetimes {
+            ca_days: ca_days.unwrap(),
+            cert_days: cert_days.unwrap(),
+        },
         ignored_groups: inv.ignored_groups(),
         ignored_hosts,
         warnings: diags.sorted().0,

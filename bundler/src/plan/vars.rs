@@ -35,6 +35,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("dns_mode", "kubedns"),
     ("pod_infra_version", "3.0"),
     ("bundle_name", "k8s"),
+    // bundler's own: CA 10 years, leaves 5 years.
+    ("bundler_ca_validity_days", "3650"),
+    ("bundler_cert_validity_days", "1825"),
 ];
 
 fn default_loc() -> Loc {
