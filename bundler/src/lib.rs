@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod inventory;
 pub mod pki;
 pub mod plan;
+pub mod render;
 pub mod specs;
 pub mod value;
 pub mod yaml;

@@ -10,4 +10,5 @@ mod inventory_cases;
 mod pki;
 mod plan_cli;
 mod proptests;
+mod render;
 mod util;
