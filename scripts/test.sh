@@ -14,6 +14,7 @@ have etcdctl || need+=(etcd-client)
 # kubectl may already come from another package; Debian's kubernetes-client conflicts with it.
 have kubectl || need+=(kubernetes-client)
 have curl || need+=(curl)
+have systemd-analyze || need+=(systemd)    # systemd-analyze verify on the rendered units
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"

@@ -21,6 +21,49 @@ pub struct Cluster {
     pub logs: Vec<PathBuf>,
 }
 
+/// Members started by a test itself (with its own environment), stopped on drop.
+pub struct Running {
+    pub children: Vec<Child>,
+    pub logs: Vec<PathBuf>,
+    pub _guard: MutexGuard<'static, ()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Running {
+    pub fn wait_healthy(&self, health: impl Fn(&str) -> bool) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(60) {
+            if MEMBERS.iter().all(|(_, ip)| health(ip)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "etcd cluster not healthy in 60s:\n{}",
+            self.logs
+                .iter()
+                .map(|l| std::fs::read_to_string(l).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+    }
+}
+
+/// Only one cluster at a time: they share 127.0.0.11-13:2379/2380.
+pub fn lock() -> MutexGuard<'static, ()> {
+    require("etcd");
+    require("etcdctl");
+    ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub struct Tls<'a> {
     pub ca: &'a Path,
     pub server_cert: &'a Path,
@@ -54,9 +97,7 @@ pub fn start(
     env: &[(&str, &str)],
     health: impl Fn(&str) -> bool,
 ) -> Cluster {
-    require("etcd");
-    require("etcdctl");
-    let guard = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = lock();
     let dir = tempfile::tempdir().unwrap();
     let mut children = Vec::new();
     let mut logs = Vec::new();
