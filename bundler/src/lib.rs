@@ -2,6 +2,7 @@
 //! Kubernetes 1.9 cluster with `yum install`. Stages stand side by side
 //! (inventory → plan → ...); the functions here pass each stage's output to the next.
 
+pub mod build;
 pub mod catalog;
 pub mod error;
 pub mod fetch;
@@ -9,6 +10,9 @@ pub mod inventory;
 pub mod pki;
 pub mod plan;
 pub mod render;
+pub mod repo;
+pub mod rpm;
+pub mod signing;
 pub mod specs;
 pub mod value;
 pub mod yaml;

@@ -114,12 +114,29 @@ enum CertsAction {
     },
 }
 
+#[derive(Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    fetch: FetchArgs,
+    /// Where the bundle is written.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
+    output: PathBuf,
+    #[command(flatten)]
+    state: StateArgs,
+    /// Sign packages and repository with this armored OpenPGP secret key (RSA, primary key
+    /// signs) instead of the key bundler generates into the state folder.
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Show what the bundle will hold, without downloading anything.
     Plan(InventoryArgs),
     /// Download and verify every file artifact the plan needs into the cache.
     Fetch(FetchArgs),
+    /// Build the bundle: fetch, certificates, units, signed RPMs and repository.
+    Build(BuildArgs),
     /// List the cluster's certificates (expiry, names, packages); issue or renew them.
     Certs(CertsArgs),
 }
@@ -258,6 +275,42 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 }
             }
         },
+        Command::Build(a) => {
+            let f = &a.fetch;
+            let state = state_dir(&a.state, Some(&f.inv.inventory))?;
+            let source_date = match std::env::var("SOURCE_DATE_EPOCH") {
+                Ok(v) if !v.is_empty() => Some(v.trim().parse::<u64>().map_err(|_| {
+                    bundler::Error::Usage(format!(
+                        "SOURCE_DATE_EPOCH={v} is not a number of seconds"
+                    ))
+                })?),
+                _ => None,
+            };
+            let opts = bundler::build::Options {
+                inventory: f.inv.inventory.clone(),
+                catalog: f.inv.catalog.clone(),
+                output: a.output.clone(),
+                state,
+                cache: bundler::fetch::default_cache(f.cache.as_deref()),
+                mirrors: f.mirror.clone(),
+                no_upstream: f.no_upstream,
+                offline: f.offline,
+                jobs: f.jobs,
+                ca_cert: f.ca_cert.clone(),
+                signing_key: a.signing_key.clone(),
+                source_date,
+                stall_timeout: Duration::from_secs(f.stall_timeout.max(1)),
+                retries: f.retries,
+            };
+            let reporter = progress::Progress::new(cli.quiet || cli.json);
+            let receipt = bundler::build::build(&opts, &reporter)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&receipt).unwrap());
+            } else {
+                println!("{}", receipt.bundle.display());
+            }
+            Ok(())
+        }
         Command::Fetch(a) => {
             let plan = bundler::plan(&a.inv.inventory, a.inv.catalog.as_deref())?;
             let opts = bundler::fetch::Options {

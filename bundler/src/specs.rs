@@ -49,6 +49,12 @@ pub struct PackageDef {
     pub files: Vec<String>,
     #[serde(default)]
     pub images: Vec<String>,
+    /// Services restarted when an upgrade replaces this package's files.
+    #[serde(default)]
+    pub restart: Vec<String>,
+    /// Distribution packages that would fight over the same files, units or ports.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
 }
 
 #[derive(Deserialize)]

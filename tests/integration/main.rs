@@ -7,6 +7,7 @@ mod fetch;
 mod fixtures;
 mod httpd;
 mod inventory_cases;
+mod packages;
 mod pki;
 mod plan_cli;
 mod proptests;

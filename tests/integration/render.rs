@@ -410,8 +410,14 @@ fn rendered_etcd_config_forms_a_real_cluster_and_the_flannel_oneshot_writes_its_
     };
     place("etcd-ca.crt", "/etc/etcd/pki/ca.crt");
     for (f, t) in [("etcd-server", "server"), ("etcd-peer", "peer")] {
-        place(&format!("{f}.crt"), &format!("/etc/etcd/pki/{t}.crt"));
-        place(&format!("{f}.key"), &format!("/etc/etcd/pki/{t}.key"));
+        place(
+            &format!("{f}.crt"),
+            &format!("/etc/etcd/pki/member/{t}.crt"),
+        );
+        place(
+            &format!("{f}.key"),
+            &format!("/etc/etcd/pki/member/{t}.key"),
+        );
     }
     place(
         "flannel-etcd-client.crt",

@@ -23,7 +23,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
-pub use store::{list, CertInfo};
+pub use store::{list, write_private, CertInfo};
 
 pub const DEFAULT_CA_DAYS: i64 = 3650;
 pub const DEFAULT_LEAF_DAYS: i64 = 1825;
@@ -202,7 +202,7 @@ pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<(LeafSpec, Vec<&'static str>, &
                 true,
             ),
             vec!["k8s-etcd"],
-            "/etc/etcd/pki/server",
+            "/etc/etcd/pki/member/server",
         ),
         (
             leaf(
@@ -216,7 +216,7 @@ pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<(LeafSpec, Vec<&'static str>, &
                 true,
             ),
             vec!["k8s-etcd"],
-            "/etc/etcd/pki/peer",
+            "/etc/etcd/pki/member/peer",
         ),
         (
             leaf(

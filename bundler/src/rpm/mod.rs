@@ -1,0 +1,614 @@
+//! Packages: decides what goes into each RPM (upstream binaries, PKI files, rendered files,
+//! scriptlets, dependencies), keeps release numbers stable while content is unchanged, and
+//! writes them with the `rpm` crate (in `write.rs`, the only module that uses it).
+
+mod extract;
+mod scripts;
+mod write;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use crate::error::{Error, Result};
+use crate::fetch::Fetched;
+use crate::pki::Pki;
+use crate::plan::Plan;
+use crate::render::File as Rendered;
+use crate::signing::SigningKey;
+use crate::specs::{PackageKind, Role};
+pub use write::{read_info, RpmDep, RpmFile, RpmInfo};
+
+#[derive(Clone, Debug, Serialize)]
+pub enum Content {
+    Bytes(#[serde(skip)] Vec<u8>),
+    Path(PathBuf),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    #[serde(skip)]
+    pub content: Content,
+    /// sha256 of the content, for the release bookkeeping.
+    pub sha256: String,
+    pub mode: u32,
+    pub user: String,
+    pub group: String,
+    /// `%config(noreplace)`
+    pub config: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DirEntry {
+    pub path: String,
+    pub mode: u32,
+    pub user: String,
+    pub group: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum When {
+    Always,
+    /// `Requires(pre)`: installed before this package's %pre runs.
+    Pre,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Dep {
+    pub name: String,
+    /// Exact `= version-release`, or any version.
+    pub exact: Option<String>,
+    pub when: When,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageSpec {
+    pub name: String,
+    pub kind: PackageKind,
+    pub version: String,
+    pub release: u32,
+    pub summary: String,
+    pub description: String,
+    pub license: String,
+    pub requires: Vec<Dep>,
+    pub conflicts: Vec<String>,
+    pub files: Vec<FileEntry>,
+    pub dirs: Vec<DirEntry>,
+    pub pre: Option<String>,
+    pub post: Option<String>,
+    pub preun: Option<String>,
+    pub postun: Option<String>,
+    /// Build and file times (seconds since the epoch): stable while content is unchanged.
+    pub build_time: u64,
+}
+
+impl PackageSpec {
+    /// What decides whether the package changed (not the release or the time).
+    fn content_hash(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("release");
+        o.remove("build_time");
+        hex::encode(sha2::Sha256::digest(serde_json::to_vec(&v).unwrap()))
+    }
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}-{}-{}.el7.x86_64.rpm",
+            self.name, self.version, self.release
+        )
+    }
+    pub fn evr(&self) -> String {
+        format!("{}-{}.el7", self.version, self.release)
+    }
+}
+
+/// Directories that belong to the system; a package never owns them.
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/etc",
+    "/usr",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/usr/lib/systemd",
+    "/usr/lib/systemd/system",
+    "/usr/libexec",
+    "/usr/share",
+    "/etc/profile.d",
+    "/etc/sysctl.d",
+    "/etc/modules-load.d",
+    "/opt",
+    "/var",
+    "/var/lib",
+    "/var/log",
+    "/run",
+];
+
+fn dir_attrs(path: &str) -> (u32, &'static str) {
+    match path {
+        "/etc/kubernetes/pki" | "/etc/flannel/pki" => (0o700, "root"),
+        "/etc/etcd/pki/member" | "/var/lib/etcd" => (0o700, "etcd"),
+        _ => (0o755, "root"),
+    }
+}
+
+fn owner_of(path: &str) -> &'static str {
+    if path.starts_with("/etc/etcd/pki/member/") {
+        "etcd"
+    } else {
+        "root"
+    }
+}
+
+/// Release bookkeeping in the state folder: a package keeps its release while its content is
+/// unchanged, and gets the next one (and a new time) when it changes.
+#[derive(Serialize, Deserialize, Default)]
+struct Releases {
+    packages: BTreeMap<String, ReleaseRecord>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct ReleaseRecord {
+    version: String,
+    release: u32,
+    content: String,
+    time: u64,
+}
+
+pub struct Options<'a> {
+    pub out_dir: &'a Path,
+    /// Binary packages are cached here between builds (keyed by content and signing key).
+    pub cache_dir: &'a Path,
+    pub state: &'a Path,
+    pub key: &'a SigningKey,
+    /// SOURCE_DATE_EPOCH, when set, fixes every time in every package.
+    pub source_date: Option<u64>,
+    /// The time to record for content seen for the first time.
+    pub now: u64,
+    pub jobs: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Built {
+    pub name: String,
+    pub version: String,
+    pub release: String,
+    pub file_name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    /// Reused from the package cache rather than built.
+    pub cached: bool,
+    /// Release raised by this build because the content changed.
+    pub changed: bool,
+    pub build_time: u64,
+}
+
+/// Every package's definition, from the plan, the PKI, the rendered files and the fetched artifacts.
+pub fn assemble(
+    plan: &Plan,
+    pki: &Pki,
+    rendered: &[Rendered],
+    fetched: &[Fetched],
+    work: &Path,
+    images_dir: Option<&Path>,
+) -> Result<Vec<PackageSpec>> {
+    let mut specs = Vec::new();
+    let defs = crate::specs::packages();
+    let license = "Apache-2.0".to_string();
+    for p in &plan.packages {
+        let def = defs
+            .iter()
+            .find(|d| d.name == p.name)
+            .expect("plan packages come from the spec");
+        let mut files: Vec<FileEntry> = Vec::new();
+        let mut extra_dirs: Vec<&str> = Vec::new();
+        match p.kind {
+            PackageKind::Binary => {
+                let artifact = p.artifact.as_deref().unwrap();
+                let f = fetched.iter().find(|f| f.name == artifact).ok_or_else(|| {
+                    Error::Failed(format!(
+                        "package {}: artifact {artifact} was not fetched",
+                        p.name
+                    ))
+                })?;
+                let dir = work.join(&p.name);
+                let got = extract::files(&f.path, &p.files, &dir).map_err(|e| {
+                    Error::Failed(format!(
+                        "package {}: {} ({}): {e}",
+                        p.name,
+                        f.file_name,
+                        f.path.display()
+                    ))
+                })?;
+                for (name, path, sha) in got {
+                    let dest = match (artifact, name.as_str()) {
+                        ("flannel", "mk-docker-opts.sh") => format!("/usr/libexec/flannel/{name}"),
+                        ("cni-plugins", _) => format!("/opt/cni/bin/{name}"),
+                        _ => format!("/usr/bin/{name}"),
+                    };
+                    files.push(FileEntry {
+                        path: dest,
+                        content: Content::Path(path),
+                        sha256: sha,
+                        mode: 0o755,
+                        user: "root".into(),
+                        group: "root".into(),
+                        config: false,
+                    });
+                }
+            }
+            PackageKind::Images => {
+                extra_dirs.push("/usr/share/bundler/images");
+                if let Some(dir) = images_dir {
+                    for e in std::fs::read_dir(dir)
+                        .map_err(|source| Error::Read {
+                            path: dir.to_path_buf(),
+                            source,
+                        })?
+                        .flatten()
+                    {
+                        let path = e.path();
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let sha = hash_path(&path)?;
+                        files.push(FileEntry {
+                            path: format!("/usr/share/bundler/images/{name}"),
+                            content: Content::Path(path),
+                            sha256: sha,
+                            mode: 0o644,
+                            user: "root".into(),
+                            group: "root".into(),
+                            config: false,
+                        });
+                    }
+                }
+            }
+            PackageKind::Role | PackageKind::Config => {
+                for r in rendered.iter().filter(|r| r.package == p.name) {
+                    let bytes = r.content.clone().into_bytes();
+                    files.push(FileEntry {
+                        path: r.path.clone(),
+                        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+                        content: Content::Bytes(bytes),
+                        mode: r.mode,
+                        user: "root".into(),
+                        group: "root".into(),
+                        config: r.config,
+                    });
+                }
+                for it in pki.items.iter().filter(|i| i.packages.contains(&p.name)) {
+                    let bytes = std::fs::read(&it.path).map_err(|source| Error::Read {
+                        path: it.path.clone(),
+                        source,
+                    })?;
+                    let owner = owner_of(&it.install_path);
+                    files.push(FileEntry {
+                        path: it.install_path.clone(),
+                        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+                        content: Content::Bytes(bytes),
+                        mode: it.mode,
+                        user: owner.into(),
+                        group: owner.into(),
+                        config: false,
+                    });
+                }
+                match p.name.as_str() {
+                    "k8s-etcd" => extra_dirs.extend(["/var/lib/etcd", "/etc/etcd/pki/member"]),
+                    "k8s-master" => {
+                        extra_dirs.extend(["/var/log/kubernetes", "/etc/kubernetes/addons"])
+                    }
+                    "k8s-node" => {
+                        extra_dirs.extend(["/var/lib/kubelet", "/etc/kubernetes/manifests"])
+                    }
+                    "k8s-common" => extra_dirs.extend(["/etc/bundler"]),
+                    _ => {}
+                }
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        // Two entries with one destination would silently lose one of them.
+        for w in files.windows(2) {
+            if w[0].path == w[1].path {
+                return Err(Error::Failed(format!(
+                    "package {}: two files for {}",
+                    p.name, w[0].path
+                )));
+            }
+        }
+        let dirs = own_dirs(files.iter().map(|f| f.path.as_str()), &extra_dirs);
+        let roles: Vec<Role> = def.roles.clone();
+        let (pre, post, preun, postun) = scripts::for_package(p, def, &roles, plan, rendered);
+        let mut requires: Vec<Dep> = p
+            .requires
+            .iter()
+            .filter(|r| *r != "k8s-common")
+            .map(|r| Dep {
+                name: r.clone(),
+                exact: None,
+                when: When::Always,
+            })
+            .collect();
+        if p.name != "k8s-common" {
+            requires.push(Dep {
+                name: "k8s-common".into(),
+                exact: None,
+                when: When::Pre,
+            });
+        }
+        requires.push(Dep {
+            name: "/bin/sh".into(),
+            exact: None,
+            when: When::Pre,
+        });
+        if post.is_some() || preun.is_some() {
+            requires.push(Dep {
+                name: "systemd".into(),
+                exact: None,
+                when: When::Always,
+            });
+        }
+        if p.name == "k8s-etcd" {
+            requires.push(Dep {
+                name: "shadow-utils".into(),
+                exact: None,
+                when: When::Pre,
+            });
+        }
+        if p.name == "k8s-master" {
+            requires.push(Dep {
+                name: "curl".into(),
+                exact: None,
+                when: When::Always,
+            });
+        }
+        if p.name == "k8s-node" {
+            requires.push(Dep {
+                name: "iptables".into(),
+                exact: None,
+                when: When::Always,
+            });
+        }
+        specs.push(PackageSpec {
+            name: p.name.clone(),
+            kind: p.kind,
+            version: p.version.clone(),
+            release: 1,
+            summary: p.summary.clone(),
+            description: format!(
+                "{}.\nBuilt by bundler for cluster {} (Kubernetes {}).",
+                p.summary, plan.bundle_name, plan.versions.kubernetes
+            ),
+            license: license.clone(),
+            requires,
+            conflicts: def.conflicts.clone(),
+            files,
+            dirs,
+            pre,
+            post,
+            preun,
+            postun,
+            build_time: 0,
+        });
+    }
+    // Binary packages must be the same for every cluster: no cluster name in them.
+    for s in specs.iter_mut().filter(|s| s.kind == PackageKind::Binary) {
+        s.description = format!(
+            "{}.\nUnchanged upstream files, packaged by bundler.",
+            s.summary
+        );
+    }
+    // Role packages pin what they require to exact versions, set below once releases are known.
+    Ok(specs)
+}
+
+fn hash_path(p: &Path) -> Result<String> {
+    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256)
+        .map(|(d, _)| d.hex)
+        .map_err(|source| Error::Read {
+            path: p.to_path_buf(),
+            source,
+        })
+}
+
+fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<DirEntry> {
+    fn add(set: &mut BTreeSet<String>, p: &str) {
+        let mut cur = Path::new(p);
+        while let Some(parent) = cur.parent() {
+            let s = parent.to_str().unwrap();
+            if SYSTEM_DIRS.contains(&s) || s.is_empty() {
+                break;
+            }
+            set.insert(s.to_string());
+            cur = parent;
+        }
+    }
+    let mut set = BTreeSet::new();
+    for f in files {
+        add(&mut set, f);
+    }
+    for e in extra {
+        set.insert(e.to_string());
+        add(&mut set, e);
+    }
+    set.into_iter()
+        .map(|p| {
+            let (mode, owner) = dir_attrs(&p);
+            DirEntry {
+                path: p,
+                mode,
+                user: owner.into(),
+                group: owner.into(),
+            }
+        })
+        .collect()
+}
+
+/// Give each package its release (stable while unchanged), pin exact requirements, and
+/// build (or reuse) every RPM into `out_dir`.
+pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> {
+    let rel_path = opts.state.join("releases.json");
+    let mut releases: Releases = std::fs::read_to_string(&rel_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut changed = BTreeSet::new();
+    // Binary packages first: their content does not depend on other packages' releases.
+    specs.sort_by_key(|s| match s.kind {
+        PackageKind::Binary | PackageKind::Images => 0,
+        PackageKind::Config => 1,
+        PackageKind::Role if s.name == "k8s-etcd" => 2,
+        PackageKind::Role => 3,
+    });
+    for i in 0..specs.len() {
+        // Pin requirements on packages already numbered.
+        let evrs: BTreeMap<String, String> = specs[..i]
+            .iter()
+            .map(|s| (s.name.clone(), s.evr()))
+            .collect();
+        let spec = &mut specs[i];
+        for d in spec.requires.iter_mut() {
+            if let Some(evr) = evrs.get(&d.name) {
+                if spec.kind == PackageKind::Role
+                    || (spec.kind == PackageKind::Config && d.when == When::Always)
+                {
+                    d.exact = Some(evr.clone());
+                }
+            }
+        }
+        let content = spec.content_hash();
+        let rec = releases.packages.get(&spec.name).cloned();
+        let (release, time) = match rec {
+            Some(r) if r.content == content && r.version == spec.version => (r.release, r.time),
+            Some(r) if r.version == spec.version => {
+                changed.insert(spec.name.clone());
+                (r.release + 1, opts.now)
+            }
+            _ => {
+                changed.insert(spec.name.clone());
+                (1, opts.now)
+            }
+        };
+        spec.release = release;
+        spec.build_time = opts.source_date.unwrap_or(time);
+        releases.packages.insert(
+            spec.name.clone(),
+            ReleaseRecord {
+                version: spec.version.clone(),
+                release,
+                content,
+                time,
+            },
+        );
+    }
+    // Write the packages, several at a time.
+    std::fs::create_dir_all(opts.out_dir).map_err(|source| Error::Write {
+        path: opts.out_dir.to_path_buf(),
+        source,
+    })?;
+    let results = std::sync::Mutex::new(Vec::new());
+    let queue = std::sync::Mutex::new(specs.iter().collect::<Vec<_>>());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1) {
+            s.spawn(|| loop {
+                let Some(spec) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let r = build_one(spec, opts);
+                results.lock().unwrap().push((spec.name.clone(), r));
+            });
+        }
+    });
+    let mut out = Vec::new();
+    for (name, r) in results.into_inner().unwrap() {
+        let mut b = r.map_err(|e| match e {
+            Error::Failed(m) => Error::Failed(format!("package {name}: {m}")),
+            other => other,
+        })?;
+        b.changed = changed.contains(&name);
+        out.push(b);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::pki::write_private(
+        &rel_path,
+        serde_json::to_string_pretty(&releases).unwrap().as_bytes(),
+    )?;
+    Ok(out)
+}
+
+fn build_one(spec: &PackageSpec, opts: &Options) -> Result<Built> {
+    let file_name = spec.file_name();
+    let dst = opts.out_dir.join(&file_name);
+    // Binary packages are the same for every cluster: reuse a cached copy signed with this key.
+    let cache_key = hex::encode(sha2::Sha256::digest(format!(
+        "{}|{}|{}|{}|{}",
+        spec.content_hash(),
+        spec.release,
+        spec.build_time,
+        opts.key.fingerprint,
+        env!("CARGO_PKG_VERSION")
+    )));
+    let cached = opts
+        .cache_dir
+        .join("rpms")
+        .join(&cache_key)
+        .join(&file_name);
+    let reusable = spec.kind == PackageKind::Binary;
+    if reusable && cached.exists() {
+        copy_atomic(&cached, &dst)?;
+        let (sha256, size) = hash_and_size(&dst)?;
+        return Ok(Built {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            release: format!("{}.el7", spec.release),
+            file_name,
+            path: dst,
+            sha256,
+            size,
+            cached: true,
+            changed: false,
+            build_time: spec.build_time,
+        });
+    }
+    write::write(spec, &dst, opts.key)?;
+    if reusable {
+        let _ = std::fs::create_dir_all(cached.parent().unwrap());
+        let _ = copy_atomic(&dst, &cached);
+    }
+    let (sha256, size) = hash_and_size(&dst)?;
+    Ok(Built {
+        name: spec.name.clone(),
+        version: spec.version.clone(),
+        release: format!("{}.el7", spec.release),
+        file_name,
+        path: dst,
+        sha256,
+        size,
+        cached: false,
+        changed: false,
+        build_time: spec.build_time,
+    })
+}
+
+fn hash_and_size(p: &Path) -> Result<(String, u64)> {
+    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256)
+        .map(|(d, n)| (d.hex, n))
+        .map_err(|source| Error::Read {
+            path: p.to_path_buf(),
+            source,
+        })
+}
+
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let tmp = to.with_extension("rpm.partial");
+    std::fs::copy(from, &tmp).map_err(|source| Error::Write {
+        path: to.to_path_buf(),
+        source,
+    })?;
+    std::fs::rename(&tmp, to).map_err(|source| Error::Write {
+        path: to.to_path_buf(),
+        source,
+    })
+}

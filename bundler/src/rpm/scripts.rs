@@ -1,0 +1,152 @@
+//! Scriptlets with the el7 bodies of the systemd macros. `%pre` refuses a machine that is
+//! not a host of this cluster (and runs the fatal preflight checks) before anything changes;
+//! first install enables and starts exactly this host's services (unless
+//! /etc/bundler/no-autostart exists); upgrade restarts them; erase stops and disables them.
+
+use crate::plan::{Package, Plan};
+use crate::render::File as Rendered;
+use crate::specs::{PackageDef, PackageKind, Role};
+
+type Scripts = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+pub fn for_package(
+    p: &Package,
+    def: &PackageDef,
+    roles: &[Role],
+    _plan: &Plan,
+    rendered: &[Rendered],
+) -> Scripts {
+    match p.kind {
+        PackageKind::Config => common(rendered),
+        PackageKind::Role => role(&p.name, roles),
+        PackageKind::Binary | PackageKind::Images => binary(&p.name, &def.restart),
+    }
+}
+
+const VERIFIED: &str = r#"if [ ! -x /usr/libexec/bundler/host-identity ] || ! /usr/libexec/bundler/host-identity --check >/dev/null; then
+  echo "PKG: k8s-common is not installed here or this machine is not a host of the cluster; not installing" >&2
+  exit 1
+fi"#;
+
+/// k8s-common carries the host list, so its %pre checks this machine against a copy of it
+/// embedded in the scriptlet (its own files are not on disk yet).
+fn common(rendered: &[Rendered]) -> Scripts {
+    let get = |p: &str| {
+        rendered
+            .iter()
+            .find(|r| r.path == p)
+            .map(|r| r.content.clone())
+            .unwrap_or_default()
+    };
+    let hosts = get("/etc/bundler/hosts");
+    let script = get("/usr/libexec/bundler/host-identity");
+    let pre = format!(
+        r#"# Refuse a machine that is not a host of this cluster's inventory, before anything changes.
+tmp=$(mktemp -d 2>/dev/null) || tmp=/tmp/k8s-common-pre.$$
+mkdir -p "$tmp"
+cat > "$tmp/hosts" <<'BUNDLER_HOSTS_EOF'
+{hosts}BUNDLER_HOSTS_EOF
+cat > "$tmp/host-identity" <<'BUNDLER_SCRIPT_EOF'
+{script}BUNDLER_SCRIPT_EOF
+BUNDLER_HOSTS_FILE="$tmp/hosts" sh "$tmp/host-identity" --check
+rc=$?
+rm -rf "$tmp"
+exit $rc
+"#
+    );
+    let post = r#"/usr/libexec/bundler/host-identity --write >/dev/null || :
+systemctl daemon-reload >/dev/null 2>&1 || :
+if [ "$1" -eq 1 ]; then
+  systemctl enable bundler-host-identity.service >/dev/null 2>&1 || :
+fi
+modprobe br_netfilter >/dev/null 2>&1 || :
+modprobe overlay >/dev/null 2>&1 || :
+sysctl -p /etc/sysctl.d/90-kubernetes.conf >/dev/null 2>&1 || :
+exit 0
+"#
+    .to_string();
+    let preun = r#"if [ "$1" -eq 0 ]; then
+  systemctl --no-reload disable bundler-host-identity.service >/dev/null 2>&1 || :
+fi
+exit 0
+"#
+    .to_string();
+    let postun = "systemctl daemon-reload >/dev/null 2>&1 || :\nexit 0\n".to_string();
+    (Some(pre), Some(post), Some(preun), Some(postun))
+}
+
+fn role(name: &str, roles: &[Role]) -> Scripts {
+    let role = roles
+        .first()
+        .copied()
+        .expect("role packages serve one role");
+    let services: Vec<&str> = crate::render::services(role).to_vec();
+    let reversed: Vec<&str> = services.iter().rev().copied().collect();
+    let mut pre = format!(
+        r#"# {name}: only on a {r} host of this cluster, and only if the fatal preflight checks pass.
+/usr/libexec/bundler/host-identity --check {r} || exit 1
+if [ "$1" -eq 1 ]; then
+  /usr/sbin/k8s-preflight --fatal-only {r} || {{ echo "{name}: fix the FATAL checks above, then install again" >&2; exit 1; }}
+fi
+"#,
+        r = role.as_str()
+    );
+    if role == Role::Etcd {
+        pre.push_str("getent group etcd >/dev/null || groupadd -r etcd\ngetent passwd etcd >/dev/null || useradd -r -g etcd -d /var/lib/etcd -s /sbin/nologin -c \"etcd user\" etcd\n");
+    }
+    pre.push_str("exit 0\n");
+    let post = format!(
+        r#"/usr/libexec/bundler/host-identity --write >/dev/null || :
+systemctl daemon-reload >/dev/null 2>&1 || :
+if [ "$1" -eq 1 ] && [ ! -e /etc/bundler/no-autostart ]; then
+  for s in $(/usr/libexec/bundler/host-identity --services {r}); do
+    systemctl enable "$s" >/dev/null 2>&1 || :
+    systemctl start --no-block "$s" >/dev/null 2>&1 || :
+  done
+fi
+exit 0
+"#,
+        r = role.as_str()
+    );
+    let preun = format!(
+        r#"if [ "$1" -eq 0 ]; then
+  for s in {list}; do
+    systemctl --no-reload disable "$s" >/dev/null 2>&1 || :
+    systemctl stop "$s" >/dev/null 2>&1 || :
+  done
+fi
+exit 0
+"#,
+        list = reversed.join(" ")
+    );
+    let postun = format!(
+        r#"systemctl daemon-reload >/dev/null 2>&1 || :
+if [ "$1" -ge 1 ]; then
+  for s in {list}; do
+    systemctl try-restart "$s" >/dev/null 2>&1 || :
+  done
+fi
+exit 0
+"#,
+        list = services.join(" ")
+    );
+    (Some(pre), Some(post), Some(preun), Some(postun))
+}
+
+fn binary(name: &str, restart: &[String]) -> Scripts {
+    let pre = format!("{}\nexit 0\n", VERIFIED.replace("PKG", name));
+    let postun = if restart.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "if [ \"$1\" -ge 1 ]; then\n  for s in {}; do\n    systemctl try-restart \"$s\" >/dev/null 2>&1 || :\n  done\nfi\nexit 0\n",
+            restart.join(" ")
+        ))
+    };
+    (Some(pre), None, None, postun)
+}

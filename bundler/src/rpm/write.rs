@@ -1,0 +1,310 @@
+//! The only module that uses the `rpm` crate: writes a package for CentOS/RHEL 7 (format v4,
+//! gzip payload, RSA signature by the primary key, explicit modes and times, no rich or weak
+//! dependencies) and reads back what the repository metadata needs.
+
+use std::path::Path;
+
+use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
+use serde::Serialize;
+
+use super::{Content, PackageSpec, When};
+use crate::error::{Error, Result};
+use crate::signing::SigningKey;
+
+fn e(what: &str, err: impl std::fmt::Display) -> Error {
+    Error::Failed(format!("{what}: {err}"))
+}
+
+pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<()> {
+    let config = BuildConfig::v4()
+        .compression(CompressionWithLevel::Gzip(6))
+        .source_date(spec.build_time as u32);
+    let mut b = PackageBuilder::new(
+        &spec.name,
+        &spec.version,
+        &spec.license,
+        "x86_64",
+        &spec.summary,
+    );
+    b.using_config(config)
+        .release(format!("{}.el7", spec.release))
+        .description(spec.description.clone())
+        .build_host("bundler")
+        .vendor("bundler")
+        .group("System Environment/Base")
+        .url("https://kubernetes.io");
+    for d in &spec.dirs {
+        b.with_dir_entry(
+            FileOptions::dir(d.path.clone())
+                .permissions(d.mode as u16)
+                .user(d.user.clone())
+                .group(d.group.clone()),
+        )
+        .map_err(|x| e(&format!("directory {}", d.path), x))?;
+    }
+    for f in &spec.files {
+        let mut o = FileOptions::new(f.path.clone())
+            .permissions(f.mode as u16)
+            .user(f.user.clone())
+            .group(f.group.clone());
+        if f.config {
+            o = o.config().noreplace();
+        }
+        match &f.content {
+            Content::Bytes(bytes) => b.with_file_contents(bytes.clone(), o),
+            Content::Path(p) => b.with_file(p, o.modified_at((spec.build_time as u32).into())),
+        }
+        .map_err(|x| e(&format!("file {}", f.path), x))?;
+    }
+    for d in &spec.requires {
+        let dep = match (&d.exact, d.when) {
+            (Some(v), _) => Dependency::eq(d.name.clone(), v.clone()),
+            (None, When::Pre) => Dependency::script_pre(d.name.clone()),
+            (None, When::Always) => Dependency::any(d.name.clone()),
+        };
+        b.requires(dep);
+        if d.exact.is_some() && d.when == When::Pre {
+            b.requires(Dependency::script_pre(d.name.clone()));
+        }
+    }
+    for c in &spec.conflicts {
+        b.conflicts(Dependency::any(c.clone()));
+    }
+    if let Some(s) = &spec.pre {
+        b.pre_install_script(s.clone());
+    }
+    if let Some(s) = &spec.post {
+        b.post_install_script(s.clone());
+    }
+    if let Some(s) = &spec.preun {
+        b.pre_uninstall_script(s.clone());
+    }
+    if let Some(s) = &spec.postun {
+        b.post_uninstall_script(s.clone());
+    }
+    let signer = rpm::signature::pgp::Signer::from_asc_bytes(key.secret_armored.as_bytes())
+        .map_err(|x| e("signing key", x))?;
+    let pkg = b.build_and_sign(signer).map_err(|x| e("building", x))?;
+    let tmp = dst.with_extension("rpm.partial");
+    {
+        let f = std::fs::File::create(&tmp).map_err(|source| Error::Write {
+            path: tmp.clone(),
+            source,
+        })?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        pkg.write(&mut w).map_err(|x| e("writing", x))?;
+        use std::io::Write;
+        w.flush().map_err(|source| Error::Write {
+            path: tmp.clone(),
+            source,
+        })?;
+    }
+    std::fs::rename(&tmp, dst).map_err(|source| Error::Write {
+        path: dst.to_path_buf(),
+        source,
+    })
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RpmDep {
+    pub name: String,
+    /// EQ, LT, LE, GT, GE, or empty.
+    pub flags: String,
+    pub epoch: String,
+    pub version: String,
+    pub release: String,
+    pub pre: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RpmFile {
+    pub path: String,
+    pub dir: bool,
+    pub ghost: bool,
+}
+
+/// Everything the repository metadata says about one package, read from its headers.
+#[derive(Clone, Debug, Serialize)]
+pub struct RpmInfo {
+    pub name: String,
+    pub arch: String,
+    pub epoch: u32,
+    pub version: String,
+    pub release: String,
+    pub summary: String,
+    pub description: String,
+    pub packager: String,
+    pub url: String,
+    pub build_time: u64,
+    pub installed_size: u64,
+    pub archive_size: u64,
+    pub license: String,
+    pub vendor: String,
+    pub group: String,
+    pub build_host: String,
+    pub source_rpm: String,
+    pub header_start: u64,
+    pub header_end: u64,
+    pub provides: Vec<RpmDep>,
+    pub requires: Vec<RpmDep>,
+    pub conflicts: Vec<RpmDep>,
+    pub obsoletes: Vec<RpmDep>,
+    pub files: Vec<RpmFile>,
+}
+
+fn deps(v: Vec<rpm::Dependency>) -> Vec<RpmDep> {
+    v.into_iter()
+        .map(|d| {
+            let f = d.flags;
+            let flags = if f.contains(rpm::DependencyFlags::LE) {
+                "LE"
+            } else if f.contains(rpm::DependencyFlags::GE) {
+                "GE"
+            } else if f.contains(rpm::DependencyFlags::EQUAL) {
+                "EQ"
+            } else if f.contains(rpm::DependencyFlags::LESS) {
+                "LT"
+            } else if f.contains(rpm::DependencyFlags::GREATER) {
+                "GT"
+            } else {
+                ""
+            };
+            let pre = f.intersects(
+                rpm::DependencyFlags::SCRIPT_PRE
+                    | rpm::DependencyFlags::SCRIPT_POST
+                    | rpm::DependencyFlags::PREREQ,
+            );
+            let (epoch, rest) = match d.version.split_once(':') {
+                Some((e, r)) => (e.to_string(), r.to_string()),
+                None => (
+                    if d.version.is_empty() {
+                        String::new()
+                    } else {
+                        "0".into()
+                    },
+                    d.version.clone(),
+                ),
+            };
+            let (version, release) = match rest.split_once('-') {
+                Some((v, r)) => (v.to_string(), r.to_string()),
+                None => (rest, String::new()),
+            };
+            RpmDep {
+                name: d.name,
+                flags: flags.into(),
+                epoch,
+                version,
+                release,
+                pre,
+            }
+        })
+        .collect()
+}
+
+/// Read a package's headers (not its payload) for the repository metadata.
+pub fn read_info(path: &Path) -> Result<RpmInfo> {
+    let f = std::fs::File::open(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut r = std::io::BufReader::new(f);
+    let md = rpm::PackageMetadata::parse(&mut r)
+        .map_err(|x| e(&format!("reading {}", path.display()), x))?;
+    let hdr = &md.header;
+    let g = |t: rpm::IndexTag| {
+        hdr.get_entry_data_as_string(t)
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let gi = |t: rpm::IndexTag| -> u64 {
+        hdr.get_entry_data_as_u64(t)
+            .ok()
+            .or_else(|| hdr.get_entry_data_as_u32(t).ok().map(u64::from))
+            .unwrap_or(0)
+    };
+    let (header_start, header_end) = header_range(path)?;
+    let files = md
+        .get_file_entries()
+        .map_err(|x| e("file list", x))?
+        .into_iter()
+        .map(|f| RpmFile {
+            path: f.path().to_string_lossy().into_owned(),
+            dir: f.mode().file_type() == rpm::FileType::Dir,
+            ghost: f.flags().contains(rpm::FileFlags::GHOST),
+        })
+        .collect();
+    Ok(RpmInfo {
+        name: md.get_name().map_err(|x| e("name", x))?.to_string(),
+        arch: md.get_arch().map_err(|x| e("arch", x))?.to_string(),
+        epoch: md.get_epoch().unwrap_or(0),
+        version: md.get_version().map_err(|x| e("version", x))?.to_string(),
+        release: md.get_release().map_err(|x| e("release", x))?.to_string(),
+        summary: g(rpm::IndexTag::RPMTAG_SUMMARY),
+        description: g(rpm::IndexTag::RPMTAG_DESCRIPTION),
+        packager: g(rpm::IndexTag::RPMTAG_PACKAGER),
+        url: g(rpm::IndexTag::RPMTAG_URL),
+        build_time: gi(rpm::IndexTag::RPMTAG_BUILDTIME),
+        installed_size: {
+            let l = gi(rpm::IndexTag::RPMTAG_LONGSIZE);
+            if l > 0 {
+                l
+            } else {
+                gi(rpm::IndexTag::RPMTAG_SIZE)
+            }
+        },
+        archive_size: {
+            let l = md
+                .signature
+                .get_entry_data_as_u64(rpm::IndexSignatureTag::RPMSIGTAG_LONGARCHIVESIZE)
+                .ok()
+                .or_else(|| {
+                    md.signature
+                        .get_entry_data_as_u32(rpm::IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE)
+                        .ok()
+                        .map(u64::from)
+                });
+            l.unwrap_or_else(|| gi(rpm::IndexTag::RPMTAG_ARCHIVESIZE))
+        },
+        license: g(rpm::IndexTag::RPMTAG_LICENSE),
+        vendor: g(rpm::IndexTag::RPMTAG_VENDOR),
+        group: g(rpm::IndexTag::RPMTAG_GROUP),
+        build_host: g(rpm::IndexTag::RPMTAG_BUILDHOST),
+        source_rpm: g(rpm::IndexTag::RPMTAG_SOURCERPM),
+        header_start,
+        header_end,
+        provides: deps(md.get_provides().map_err(|x| e("provides", x))?),
+        requires: deps(md.get_requires().map_err(|x| e("requires", x))?),
+        conflicts: deps(md.get_conflicts().map_err(|x| e("conflicts", x))?),
+        obsoletes: deps(md.get_obsoletes().map_err(|x| e("obsoletes", x))?),
+        files,
+    })
+}
+
+/// The main header's byte range as createrepo_c reports it: after the 96-byte lead and the
+/// signature header (padded to 8 bytes), for the main header's intro, index and data.
+fn header_range(path: &Path) -> Result<(u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut intro = [0u8; 16];
+    let mut read_intro = |f: &mut std::fs::File, at: u64| -> Result<u64> {
+        f.seek(SeekFrom::Start(at)).map_err(io)?;
+        f.read_exact(&mut intro).map_err(io)?;
+        if intro[..3] != [0x8e, 0xad, 0xe8] {
+            return Err(Error::Failed(format!(
+                "{}: no RPM header at byte {at}",
+                path.display()
+            )));
+        }
+        let count = u32::from_be_bytes(intro[8..12].try_into().unwrap()) as u64;
+        let data = u32::from_be_bytes(intro[12..16].try_into().unwrap()) as u64;
+        Ok(16 + 16 * count + data)
+    };
+    let sig = read_intro(&mut f, 96)?;
+    let start = 96 + sig + (8 - sig % 8) % 8;
+    let main = read_intro(&mut f, start)?;
+    Ok((start, start + main))
+}

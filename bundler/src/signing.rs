@@ -1,0 +1,124 @@
+//! The OpenPGP key that signs every RPM and the repository metadata. yum 3.4.3 and rpm 4.11
+//! need an RSA key whose *primary* key signs (no signing subkey), OpenPGP v4. The key is
+//! generated into the state folder (0600) or supplied by the user (`--signing-key`).
+
+use std::path::{Path, PathBuf};
+
+use pgp::composed::{
+    ArmorOptions, Deserializable, DetachedSignature, KeyType, SecretKeyParamsBuilder,
+    SignedPublicKey, SignedSecretKey,
+};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::crypto::public_key::PublicKeyAlgorithm;
+use pgp::types::{KeyDetails, Password};
+
+use crate::error::{Error, Result};
+
+pub struct SigningKey {
+    key: SignedSecretKey,
+    /// The armored secret key, as the rpm crate's signer reads it.
+    pub secret_armored: String,
+    /// The armored public key, shipped beside the repository.
+    pub public_armored: String,
+    /// Upper-case hex fingerprint.
+    pub fingerprint: String,
+    /// Where it came from (state folder or the user's file).
+    pub source: PathBuf,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Failed(format!("signing key: {what}: {e}"))
+}
+
+impl SigningKey {
+    /// The key in `state/signing/`, generated on first use; or the user's own key file.
+    pub fn load_or_create(
+        state: &Path,
+        user_key: Option<&Path>,
+        cluster: &str,
+    ) -> Result<SigningKey> {
+        if let Some(p) = user_key {
+            let text = std::fs::read_to_string(p).map_err(|source| Error::Read {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            return Self::from_armored(&text, p).map_err(|e| match e {
+                Error::Failed(m) => Error::Usage(format!("--signing-key {}: {m}", p.display())),
+                other => other,
+            });
+        }
+        let dir = state.join("signing");
+        let path = dir.join("repo-signing.key");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+                path: path.clone(),
+                source,
+            })?;
+            return Self::from_armored(&text, &path);
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let mut b = SecretKeyParamsBuilder::default();
+        b.key_type(KeyType::Rsa(3072))
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id(format!(
+                "bundler repository signing key for {cluster} <bundler@{cluster}.invalid>"
+            ));
+        let params = b.build().map_err(|e| err("parameters", e))?;
+        let key = params
+            .generate(rand::thread_rng())
+            .map_err(|e| err("generation", e))?;
+        let armored = key
+            .to_armored_string(ArmorOptions::default())
+            .map_err(|e| err("armor", e))?;
+        crate::pki::write_private(&path, armored.as_bytes())?;
+        let sk = Self::from_armored(&armored, &path)?;
+        crate::pki::write_private(
+            &dir.join("repo-signing.pub.asc"),
+            sk.public_armored.as_bytes(),
+        )?;
+        Ok(sk)
+    }
+
+    fn from_armored(text: &str, source: &Path) -> Result<SigningKey> {
+        let (key, _) = SignedSecretKey::from_string(text)
+            .map_err(|e| err("not an armored OpenPGP secret key", e))?;
+        if key.primary_key.algorithm() != PublicKeyAlgorithm::RSA {
+            return Err(Error::Failed(format!(
+                "the primary key is {:?}; CentOS 7's rpm 4.11 and yum only verify RSA signatures made by the primary key",
+                key.primary_key.algorithm()
+            )));
+        }
+        let public = key.to_public_key();
+        let public_armored = SignedPublicKey::to_armored_string(&public, ArmorOptions::default())
+            .map_err(|e| err("armor", e))?;
+        Ok(SigningKey {
+            fingerprint: hex::encode_upper(key.primary_key.fingerprint().as_bytes()),
+            key,
+            secret_armored: text.to_string(),
+            public_armored,
+            source: source.to_path_buf(),
+        })
+    }
+
+    /// An ASCII-armoured detached signature (repomd.xml.asc).
+    pub fn sign_detached(&self, data: &[u8]) -> Result<String> {
+        let sig = DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &self.key.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            data,
+        )
+        .map_err(|e| err("signing", e))?;
+        sig.to_armored_string(ArmorOptions::default())
+            .map_err(|e| err("armor", e))
+    }
+}

@@ -1,0 +1,236 @@
+//! Per-role RPMs and the signed repository, checked with Debian's rpm, rpmkeys,
+//! createrepo_c, dnf (installs into empty roots), rpmlint and gnupg.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::etcd::require;
+use crate::fixtures;
+use crate::httpd::Server;
+use crate::util::{bundler, root, run, Run};
+
+/// A build folder: fixture artifacts on a local server, a catalog pointing there, an inventory.
+pub struct Build {
+    pub dir: tempfile::TempDir,
+    pub server: Server,
+}
+
+impl Build {
+    pub fn new(inventory: &str) -> Build {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start();
+        let fx = fixtures::artifacts(1);
+        for f in &fx {
+            server.put(&format!("/up/{}", f.file_name), f.bytes.clone());
+        }
+        std::fs::write(
+            dir.path().join("catalog.yaml"),
+            fixtures::catalog(&fx, &format!("{}/up", server.base)),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("hosts.yaml"), inventory).unwrap();
+        Build { dir, server }
+    }
+    pub fn example() -> Build {
+        Build::new(&std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap())
+    }
+    pub fn p(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn build(&self, extra: &[&str]) -> Run {
+        run(bundler()
+            .current_dir(self.dir.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args([
+                "build",
+                "--json",
+                "--quiet",
+                "--inventory",
+                "hosts.yaml",
+                "--catalog",
+                "catalog.yaml",
+                "--cache",
+                "cache",
+                "--output",
+                "out",
+            ])
+            .args(extra))
+    }
+    pub fn bundle(&self) -> PathBuf {
+        self.p("out/k8s-1.9.11")
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.bundle().join("repo")
+    }
+    pub fn rpms(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.repo().join("Packages"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+    pub fn rpm(&self, name: &str) -> PathBuf {
+        self.rpms()
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with(&format!("{name}-"))
+                    && p.file_name().unwrap().to_str().unwrap()[name.len() + 1..]
+                        .starts_with(|c: char| c.is_ascii_digit())
+            })
+            .unwrap_or_else(|| panic!("no {name} rpm"))
+    }
+}
+
+pub fn sh(cmd: &mut Command) -> (bool, String) {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+pub fn rpmq(p: &Path, args: &[&str]) -> String {
+    require("rpm");
+    let (ok, out) = sh(Command::new("rpm")
+        .args(["-qp", "--nosignature"])
+        .args(args)
+        .arg(p));
+    assert!(ok, "rpm -qp {args:?} {}: {out}", p.display());
+    out
+}
+
+#[test]
+fn packages_are_el7_compatible() {
+    let b = Build::example();
+    let r = b.build(&[]);
+    r.code(0);
+    let rpms = b.rpms();
+    let names: Vec<String> = rpms.iter().map(|p| rpmq(p, &["--qf", "%{NAME}"])).collect();
+    for want in [
+        "k8s-common",
+        "k8s-etcd",
+        "k8s-master",
+        "k8s-node",
+        "k8s-etcd-bin",
+        "k8s-kube-master-bin",
+        "k8s-kube-node-bin",
+        "k8s-flannel-bin",
+        "k8s-docker-bin",
+        "k8s-cni-bin",
+        "k8s-images",
+    ] {
+        assert!(names.contains(&want.to_string()), "{want} in {names:?}");
+    }
+    for p in &rpms {
+        let reqs = rpmq(p, &["--requires"]);
+        for bad in [
+            "PayloadIsZstd",
+            "LargeFiles",
+            "RichDependencies",
+            " or ",
+            " and ",
+            "^",
+        ] {
+            assert!(!reqs.contains(bad), "{}: {bad} in\n{reqs}", p.display());
+        }
+        let q = rpmq(
+            p,
+            &[
+                "--qf",
+                "%{PAYLOADCOMPRESSOR} %{FILEDIGESTALGO} %{RPMVERSION}\n",
+            ],
+        );
+        assert!(q.starts_with("gzip 8 "), "{}: {q}", p.display());
+        let scripts = rpmq(p, &["--scripts"]);
+        assert!(
+            scripts.contains("preinstall scriptlet"),
+            "{}: %pre present",
+            p.display()
+        );
+    }
+    // Keys 0600 in 0700 folders; config flags as intended.
+    let files = rpmq(
+        &b.rpm("k8s-master"),
+        &[
+            "--qf",
+            "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEMODES:perms} %{FILEUSERNAME}\n]",
+        ],
+    );
+    let line = |path: &str| {
+        files
+            .lines()
+            .find(|l| l.starts_with(&format!("{path} ")))
+            .unwrap_or_else(|| panic!("{path} in\n{files}"))
+            .to_string()
+    };
+    assert!(line("/etc/kubernetes/pki/apiserver.key").ends_with(" -rw------- root"));
+    assert!(line("/etc/kubernetes/pki").contains("drwx------"));
+    assert!(
+        line("/etc/kubernetes/apiserver.env").contains(" cn "),
+        "{}",
+        line("/etc/kubernetes/apiserver.env")
+    );
+    assert!(
+        !line("/usr/lib/systemd/system/kube-apiserver.service").contains(" c"),
+        "units are not %config"
+    );
+    let etcd = rpmq(
+        &b.rpm("k8s-etcd"),
+        &[
+            "--qf",
+            "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME}\n]",
+        ],
+    );
+    assert!(
+        etcd.contains("/etc/etcd/pki/member/server.key -rw------- etcd"),
+        "{etcd}"
+    );
+    assert!(
+        etcd.contains("/etc/etcd/pki/member drwx------ etcd"),
+        "{etcd}"
+    );
+    // Exact pins and conflicts.
+    let reqs = rpmq(&b.rpm("k8s-master"), &["--requires"]);
+    assert!(
+        reqs.contains("k8s-kube-master-bin = 1.9.11-1.el7"),
+        "{reqs}"
+    );
+    assert!(reqs.contains("k8s-etcd = 1.9.11-1.el7"), "{reqs}");
+    assert!(rpmq(&b.rpm("k8s-docker-bin"), &["--conflicts"]).contains("docker-ce"));
+    assert!(rpmq(&b.rpm("k8s-etcd-bin"), &["--conflicts"]).contains("etcd"));
+    // No root CA key anywhere in any package.
+    let state = b.p("bundler-state/pki");
+    let roots = [
+        std::fs::read(state.join("kubernetes-ca.key")).unwrap(),
+        std::fs::read(state.join("etcd-ca.key")).unwrap(),
+    ];
+    for p in &rpms {
+        let listing = rpmq(p, &["-l"]);
+        assert!(
+            !listing.contains("kubernetes-ca.key") && !listing.contains("etcd-ca.key"),
+            "{}",
+            p.display()
+        );
+        let (ok, content) = sh(Command::new("sh").arg("-c").arg(format!(
+            "rpm2cpio '{}' | cpio -i --to-stdout --quiet 2>/dev/null",
+            p.display()
+        )));
+        assert!(ok);
+        for k in &roots {
+            assert!(
+                !content.contains(std::str::from_utf8(k).unwrap()),
+                "{} contains a root CA key",
+                p.display()
+            );
+        }
+    }
+}
