@@ -50,6 +50,7 @@ fn entries(out: &mut String, tag: &str, deps: &[RpmDep], skip: impl Fn(&RpmDep) 
                     && x.flags == d.flags
                     && x.version == d.version
                     && x.release == d.release
+                    && x.pre == d.pre
             })
         {
             continue;
@@ -119,6 +120,10 @@ fn primary(pkgs: &[Pkg]) -> String {
         });
         entries(&mut o, "conflicts", &i.conflicts, |_| false);
         entries(&mut o, "obsoletes", &i.obsoletes, |_| false);
+        entries(&mut o, "suggests", &i.suggests, |_| false);
+        entries(&mut o, "enhances", &i.enhances, |_| false);
+        entries(&mut o, "recommends", &i.recommends, |_| false);
+        entries(&mut o, "supplements", &i.supplements, |_| false);
         for f in i.files.iter().filter(|f| primary_file(&f.path)) {
             match (f.dir, f.ghost) {
                 (true, _) => {

@@ -149,6 +149,11 @@ pub struct RpmInfo {
     pub requires: Vec<RpmDep>,
     pub conflicts: Vec<RpmDep>,
     pub obsoletes: Vec<RpmDep>,
+    /// Weak dependencies: el7 ignores them, the metadata still lists them.
+    pub recommends: Vec<RpmDep>,
+    pub suggests: Vec<RpmDep>,
+    pub supplements: Vec<RpmDep>,
+    pub enhances: Vec<RpmDep>,
     pub files: Vec<RpmFile>,
 }
 
@@ -239,8 +244,8 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         epoch: md.get_epoch().unwrap_or(0),
         version: md.get_version().map_err(|x| e("version", x))?.to_string(),
         release: md.get_release().map_err(|x| e("release", x))?.to_string(),
-        summary: g(rpm::IndexTag::RPMTAG_SUMMARY),
-        description: g(rpm::IndexTag::RPMTAG_DESCRIPTION),
+        summary: md.get_summary().unwrap_or_default().to_string(),
+        description: md.get_description().unwrap_or_default().to_string(),
         packager: g(rpm::IndexTag::RPMTAG_PACKAGER),
         url: g(rpm::IndexTag::RPMTAG_URL),
         build_time: gi(rpm::IndexTag::RPMTAG_BUILDTIME),
@@ -267,7 +272,7 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         },
         license: g(rpm::IndexTag::RPMTAG_LICENSE),
         vendor: g(rpm::IndexTag::RPMTAG_VENDOR),
-        group: g(rpm::IndexTag::RPMTAG_GROUP),
+        group: md.get_group().unwrap_or_default().to_string(),
         build_host: g(rpm::IndexTag::RPMTAG_BUILDHOST),
         source_rpm: g(rpm::IndexTag::RPMTAG_SOURCERPM),
         header_start,
@@ -276,6 +281,10 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         requires: deps(md.get_requires().map_err(|x| e("requires", x))?),
         conflicts: deps(md.get_conflicts().map_err(|x| e("conflicts", x))?),
         obsoletes: deps(md.get_obsoletes().map_err(|x| e("obsoletes", x))?),
+        recommends: deps(md.get_recommends().unwrap_or_default()),
+        suggests: deps(md.get_suggests().unwrap_or_default()),
+        supplements: deps(md.get_supplements().unwrap_or_default()),
+        enhances: deps(md.get_enhances().unwrap_or_default()),
         files,
     })
 }
