@@ -2,6 +2,7 @@
 //! covers one capability, and `util` holds the small harness they share.
 
 mod catalog;
+mod dnf;
 mod etcd;
 mod fetch;
 mod fixtures;

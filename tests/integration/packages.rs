@@ -12,7 +12,8 @@ use crate::util::{bundler, root, run, Run};
 /// A build folder: fixture artifacts on a local server, a catalog pointing there, an inventory.
 pub struct Build {
     pub dir: tempfile::TempDir,
-    pub server: Server,
+    /// Serves the fixture artifacts for as long as the build folder lives.
+    pub _server: Server,
 }
 
 impl Build {
@@ -29,7 +30,7 @@ impl Build {
         )
         .unwrap();
         std::fs::write(dir.path().join("hosts.yaml"), inventory).unwrap();
-        Build { dir, server }
+        Build { dir, _server: server }
     }
     pub fn example() -> Build {
         Build::new(&std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap())
