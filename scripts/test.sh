@@ -15,6 +15,16 @@ have etcdctl || need+=(etcd-client)
 have kubectl || need+=(kubernetes-client)
 have curl || need+=(curl)
 have systemd-analyze || need+=(systemd)    # systemd-analyze verify on the rendered units
+# Packages and repositories, checked with the real tools (el7-rpm.md).
+have rpm || need+=(rpm)
+have rpmkeys || need+=(rpm)
+have rpm2cpio || need+=(rpm2cpio)
+have cpio || need+=(cpio)
+have createrepo_c || need+=(createrepo-c)
+have dnf || need+=(dnf)
+have rpmlint || need+=(rpmlint)
+have gpg || need+=(gnupg)
+have busybox || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"

@@ -168,7 +168,16 @@ fn other(pkgs: &[Pkg]) -> String {
     let mut o = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<otherdata xmlns=\"http://linux.duke.edu/metadata/other\" packages=\"{}\">\n", pkgs.len());
     for p in pkgs {
         let i = &p.info;
-        let _ = writeln!(o, "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version epoch=\"{}\" ver=\"{}\" rel=\"{}\"/>\n</package>", p.sha256, esc(&i.name), esc(&i.arch), i.epoch, esc(&i.version), esc(&i.release));
+        let _ = writeln!(o, "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version epoch=\"{}\" ver=\"{}\" rel=\"{}\"/>", p.sha256, esc(&i.name), esc(&i.arch), i.epoch, esc(&i.version), esc(&i.release));
+        for (author, date, text) in &i.changelog {
+            let _ = writeln!(
+                o,
+                "  <changelog author=\"{}\" date=\"{date}\">{}</changelog>",
+                esc(author),
+                esc(text)
+            );
+        }
+        o.push_str("</package>\n");
     }
     o.push_str("</otherdata>\n");
     o

@@ -30,7 +30,10 @@ impl Build {
         )
         .unwrap();
         std::fs::write(dir.path().join("hosts.yaml"), inventory).unwrap();
-        Build { dir, _server: server }
+        Build {
+            dir,
+            _server: server,
+        }
     }
     pub fn example() -> Build {
         Build::new(&std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap())
@@ -431,4 +434,40 @@ fn repodata_matches_createrepo_c_field_by_field() {
             );
         }
     }
+}
+
+#[test]
+fn rpmlint_is_clean_apart_from_the_reasoned_filters() {
+    require("rpmlint");
+    let b = Build::example();
+    b.build(&[]).code(0);
+    let rc = root().join("packaging/rpmlint/bundler.rpmlintrc");
+    let (_, out) = sh(Command::new("rpmlint").arg("-r").arg(&rc).args(b.rpms()));
+    assert!(
+        out.contains(&format!(
+            "{} packages and 0 specfiles checked; 0 errors, 0 warnings",
+            b.rpms().len()
+        )),
+        "rpmlint:\n{out}"
+    );
+    // Each filter has a reason written above it.
+    let text = std::fs::read_to_string(&rc).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("addFilter"))
+    {
+        let mut j = i;
+        while j > 0 && lines[j - 1].starts_with("addFilter") {
+            j -= 1;
+        }
+        assert!(
+            j > 0 && lines[j - 1].starts_with('#'),
+            "filter without a reason: {l}"
+        );
+    }
+    // Without the filters rpmlint does find things, so this check can fail.
+    let (_, raw) = sh(Command::new("rpmlint").args(b.rpms()));
+    assert!(!raw.contains("0 errors, 0 warnings"), "{raw}");
 }

@@ -70,6 +70,8 @@ pub struct PackageSpec {
     pub kind: PackageKind,
     pub version: String,
     pub release: u32,
+    /// `noarch` for packages of configuration and scripts, `x86_64` for binaries and images.
+    pub arch: String,
     pub summary: String,
     pub description: String,
     pub license: String,
@@ -96,8 +98,8 @@ impl PackageSpec {
     }
     pub fn file_name(&self) -> String {
         format!(
-            "{}-{}-{}.el7.x86_64.rpm",
-            self.name, self.version, self.release
+            "{}-{}-{}.el7.{}.rpm",
+            self.name, self.version, self.release, self.arch
         )
     }
     pub fn evr(&self) -> String {
@@ -198,7 +200,14 @@ pub fn assemble(
 ) -> Result<Vec<PackageSpec>> {
     let mut specs = Vec::new();
     let defs = crate::specs::packages();
-    let license = "Apache-2.0".to_string();
+    // el7 packaging names licenses the Fedora way ("ASL 2.0"), as rpmlint there expects.
+    let license_of = |artifact: Option<&str>| {
+        if artifact == Some("docker") {
+            "ASL 2.0 and MIT".to_string()
+        } else {
+            "ASL 2.0".to_string()
+        }
+    };
     for p in &plan.packages {
         let def = defs
             .iter()
@@ -381,7 +390,12 @@ pub fn assemble(
                 "{}.\nBuilt by bundler for cluster {} (Kubernetes {}).",
                 p.summary, plan.bundle_name, plan.versions.kubernetes
             ),
-            license: license.clone(),
+            arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) {
+                "noarch".into()
+            } else {
+                "x86_64".into()
+            },
+            license: license_of(p.artifact.as_deref()),
             requires,
             conflicts: def.conflicts.clone(),
             files,

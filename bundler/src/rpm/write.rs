@@ -23,13 +23,22 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<()> {
         &spec.name,
         &spec.version,
         &spec.license,
-        "x86_64",
+        &spec.arch,
         &spec.summary,
     );
     b.using_config(config)
         .release(format!("{}.el7", spec.release))
         .description(spec.description.clone())
         .build_host("bundler")
+        .packager("bundler <bundler@localhost>")
+        .add_changelog_entry(
+            "bundler <bundler@localhost>",
+            format!(
+                "- {} {}-{}.el7 built by bundler",
+                spec.name, spec.version, spec.release
+            ),
+            spec.build_time as u32,
+        )
         .vendor("bundler")
         .group("System Environment/Base")
         .url("https://kubernetes.io");
@@ -155,6 +164,8 @@ pub struct RpmInfo {
     pub supplements: Vec<RpmDep>,
     pub enhances: Vec<RpmDep>,
     pub files: Vec<RpmFile>,
+    /// (author, time, text), as other.xml lists them.
+    pub changelog: Vec<(String, u64, String)>,
 }
 
 fn deps(v: Vec<rpm::Dependency>) -> Vec<RpmDep> {
@@ -285,6 +296,12 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         suggests: deps(md.get_suggests().unwrap_or_default()),
         supplements: deps(md.get_supplements().unwrap_or_default()),
         enhances: deps(md.get_enhances().unwrap_or_default()),
+        changelog: md
+            .get_changelog_entries()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.name, c.timestamp, c.description))
+            .collect(),
         files,
     })
 }
