@@ -36,8 +36,10 @@ pub struct Stage {
 
 #[derive(Debug, Serialize)]
 pub struct Receipt {
+    /// The tarball.
     pub bundle: PathBuf,
-    pub repository: PathBuf,
+    pub bundle_sha256: String,
+    pub release: u32,
     pub versions: crate::plan::Versions,
     pub signing_key_fingerprint: String,
     pub artifacts: Vec<fetch::Fetched>,
@@ -61,14 +63,32 @@ impl Timer {
     }
 }
 
+/// Test hooks: `BUNDLER_TEST_FAIL_AT=<stage>` makes that stage fail, `BUNDLER_TEST_KILL_AT=<stage>`
+/// kills the process (SIGKILL) as the stage starts, so tests can show a failed or killed build
+/// leaves the output folder as it was.
+fn checkpoint(name: &str) -> Result<()> {
+    if std::env::var("BUNDLER_TEST_KILL_AT").is_ok_and(|v| v == name) {
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+    if std::env::var("BUNDLER_TEST_FAIL_AT").is_ok_and(|v| v == name) {
+        return Err(Error::Failed(format!(
+            "stage {name} failed: injected by BUNDLER_TEST_FAIL_AT"
+        )));
+    }
+    Ok(())
+}
+
 fn stage<T>(name: &str, r: Result<T>) -> Result<T> {
+    checkpoint(name)?;
     r.map_err(|e| match e {
         Error::Failed(m) => Error::Failed(format!("stage {name} failed: {m}")),
         other => other,
     })
 }
 
-/// A staging folder inside the output folder, removed unless kept.
+/// A staging folder in the cache, removed when the build ends (a killed build's is removed by the next).
 struct Staging(PathBuf);
 impl Drop for Staging {
     fn drop(&mut self) {
@@ -117,15 +137,15 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let rendered = stage("render", crate::render::render(&plan))?;
     timer.lap("render");
 
-    std::fs::create_dir_all(&o.output).map_err(|source| Error::Write {
-        path: o.output.clone(),
+    // Work happens in the cache folder; the output folder only ever sees the finished tarball.
+    let staging_root = o.cache.join("staging");
+    clean_stale(&staging_root);
+    let staging = Staging(staging_root.join(format!("{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&staging.0);
+    std::fs::create_dir_all(&staging.0).map_err(|source| Error::Write {
+        path: staging.0.clone(),
         source,
     })?;
-    let staging = Staging(
-        o.output
-            .join(format!(".bundler-staging-{}", std::process::id())),
-    );
-    let _ = std::fs::remove_dir_all(&staging.0);
     let work = staging.0.join("work");
     let key = stage(
         "packages",
@@ -161,47 +181,90 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let repo_time = o
         .source_date
         .unwrap_or_else(|| built.iter().map(|b| b.build_time).max().unwrap_or(0));
+    let bundle_dir = staging.0.join("bundle");
     let _repo = stage("repository", crate::repo::write(&repo_dir, &key, repo_time))?;
-    std::fs::write(
-        staging
-            .0
-            .join("bundle")
-            .join(format!("{}.repo", plan.bundle_name)),
-        crate::repo::repo_file(&plan.bundle_name, "/var/lib/bundler/repo"),
-    )
-    .map_err(|source| Error::Write {
-        path: staging.0.clone(),
-        source,
-    })?;
     timer.lap("repository");
 
-    // Move the finished bundle folder into place.
-    let name = format!(
-        "{}-{}",
+    checkpoint("bundle")?;
+    let release = crate::bundle::release(&o.state, &built, &plan)?;
+    let stem = format!(
+        "{}-{}-{}",
         plan.bundle_name,
-        plan.versions.kubernetes.trim_start_matches('v')
+        plan.versions.kubernetes.trim_start_matches('v'),
+        release
     );
-    let final_dir = o.output.join(&name);
-    let old = o.output.join(format!(".{name}.old-{}", std::process::id()));
-    if final_dir.exists() {
-        std::fs::rename(&final_dir, &old).map_err(|source| Error::Write {
-            path: final_dir.clone(),
+    let files = stage("bundle", crate::render::render_with(&plan, release))?;
+    let werr = |path: &Path, source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    for f in files.iter().filter(|f| f.package == "bundle") {
+        let p = bundle_dir.join(&f.path);
+        std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| werr(&p, e))?;
+        std::fs::write(&p, &f.content).map_err(|e| werr(&p, e))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode))
+            .map_err(|e| werr(&p, e))?;
+    }
+    let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
+    std::fs::write(
+        &repo_file,
+        crate::repo::repo_file(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo")),
+    )
+    .map_err(|e| werr(&repo_file, e))?;
+    let inventory_sha = std::fs::read(&o.inventory)
+        .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)))
+        .map_err(|source| Error::Read {
+            path: o.inventory.clone(),
             source,
         })?;
-    }
-    if let Err(source) = std::fs::rename(staging.0.join("bundle"), &final_dir) {
-        let _ = std::fs::rename(&old, &final_dir);
-        return Err(Error::Write {
-            path: final_dir,
+    let contents = crate::bundle::Contents {
+        plan: &plan,
+        inventory_sha256: &inventory_sha,
+        fetched: &fetched,
+        built: &built,
+        key_fingerprint: &key.fingerprint,
+        stem: &stem,
+        time: repo_time,
+    };
+    let mpath = bundle_dir.join("manifest.json");
+    std::fs::write(
+        &mpath,
+        serde_json::to_string_pretty(&crate::bundle::manifest(&contents)).unwrap() + "\n",
+    )
+    .map_err(|e| werr(&mpath, e))?;
+    let spath = bundle_dir.join("sbom.spdx.json");
+    std::fs::write(
+        &spath,
+        serde_json::to_string_pretty(&crate::bundle::sbom(&contents)).unwrap() + "\n",
+    )
+    .map_err(|e| werr(&spath, e))?;
+    crate::bundle::write_sums(&bundle_dir)?;
+    let tar_name = format!("{stem}.tar");
+    let staged_tar = staging.0.join(&tar_name);
+    stage(
+        "bundle",
+        crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar),
+    )?;
+    let bundle_sha256 = crate::fetch::cache::hash_file(&staged_tar, crate::catalog::Algo::Sha256)
+        .map(|(d, _)| d.hex)
+        .map_err(|source| Error::Read {
+            path: staged_tar.clone(),
             source,
-        });
-    }
-    let _ = std::fs::remove_dir_all(&old);
+        })?;
+    checkpoint("publish")?;
+    std::fs::create_dir_all(&o.output).map_err(|source| Error::Write {
+        path: o.output.clone(),
+        source,
+    })?;
+    let final_tar = o.output.join(&tar_name);
+    publish(&staged_tar, &final_tar)?;
     timer.lap("bundle");
 
     Ok(Receipt {
-        repository: final_dir.join("repo"),
-        bundle: final_dir,
+        bundle: final_tar,
+        bundle_sha256,
+        release,
         versions: plan.versions.clone(),
         signing_key_fingerprint: key.fingerprint.clone(),
         artifacts: fetched,
@@ -211,6 +274,39 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     })
 }
 
-pub fn default_output() -> PathBuf {
-    Path::new("out").to_path_buf()
+/// Move the finished tarball into the output folder in one step: a rename on one file
+/// system; across file systems a copy to a hidden file beside it, then a rename.
+fn publish(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    let tmp = to.with_file_name(format!(
+        ".{}.partial",
+        to.file_name().unwrap().to_string_lossy()
+    ));
+    let w = |source| Error::Write {
+        path: to.to_path_buf(),
+        source,
+    };
+    std::fs::copy(from, &tmp).map_err(w)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(w)?;
+    std::fs::rename(&tmp, to).map_err(w)
+}
+
+/// Staging folders of build processes that no longer run (killed) are removed.
+fn clean_stale(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let pid: Option<i32> = e.file_name().to_str().and_then(|n| n.parse().ok());
+        if let Some(pid) = pid {
+            let alive = unsafe { libc::kill(pid, 0) } == 0;
+            if !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! (inventory → plan → ...); the functions here pass each stage's output to the next.
 
 pub mod build;
+pub mod bundle;
 pub mod catalog;
 pub mod error;
 pub mod fetch;

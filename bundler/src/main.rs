@@ -129,14 +129,25 @@ struct BuildArgs {
     signing_key: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct VerifyArgs {
+    /// The bundle tarball (or its unpacked folder).
+    bundle: PathBuf,
+    /// Verify signatures against this public key (armored) instead of the bundle's own.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Show what the bundle will hold, without downloading anything.
     Plan(InventoryArgs),
     /// Download and verify every file artifact the plan needs into the cache.
     Fetch(FetchArgs),
-    /// Build the bundle: fetch, certificates, units, signed RPMs and repository.
+    /// Build the bundle: fetch, certificates, units, signed RPMs and repository, one tarball.
     Build(BuildArgs),
+    /// Check a bundle: SHA256SUMS, every RPM signature, the repository signature, the manifest.
+    Verify(VerifyArgs),
     /// List the cluster's certificates (expiry, names, packages); issue or renew them.
     Certs(CertsArgs),
 }
@@ -310,6 +321,36 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 println!("{}", receipt.bundle.display());
             }
             Ok(())
+        }
+        Command::Verify(a) => {
+            let v = bundler::bundle::verify(&a.bundle, a.key.as_deref())?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap());
+            } else if !cli.quiet {
+                let bad = v.checks.iter().filter(|c| !c.ok).count();
+                println!(
+                    "{}: {} checks, {} failed (key {})",
+                    v.bundle.display(),
+                    v.checks.len(),
+                    bad,
+                    v.key_fingerprint
+                );
+            }
+            if v.ok {
+                Ok(())
+            } else {
+                let lines: Vec<String> = v
+                    .checks
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| format!("  {}: {}: {}", c.file, c.check, c.detail))
+                    .collect();
+                Err(bundler::Error::Failed(format!(
+                    "{} does not verify:\n{}",
+                    v.bundle.display(),
+                    lines.join("\n")
+                )))
+            }
         }
         Command::Fetch(a) => {
             let plan = bundler::plan(&a.inv.inventory, a.inv.catalog.as_deref())?;

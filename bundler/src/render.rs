@@ -314,7 +314,7 @@ fn image_ref(plan: &Plan, name: &str) -> Option<String> {
 }
 
 /// The values templates see. Everything is cluster-wide; nothing here is per host.
-pub fn context(plan: &Plan) -> serde_json::Value {
+pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
     let n = &plan.network;
     let flannel = json!({"Network": n.pod_cidr.to_string(), "SubnetLen": n.node_prefix, "Backend": {"Type": "vxlan"}});
     let version = |name: &str| {
@@ -342,6 +342,8 @@ pub fn context(plan: &Plan) -> serde_json::Value {
             "token": format!("{}-etcd", plan.bundle_name),
         },
         "flannel_config": serde_json::to_string(&flannel).unwrap(),
+        "key_file": crate::repo::KEY_FILE,
+        "bundle": {"file_stem": format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), bundle_release)},
         "images": {
             "pause": image_ref(plan, "pause"),
             "kube_dns": image_ref(plan, "kube-dns"),
@@ -364,6 +366,11 @@ pub fn context(plan: &Plan) -> serde_json::Value {
 
 /// Render every template that applies to this plan, sorted by install path.
 pub fn render(plan: &Plan) -> Result<Vec<File>> {
+    render_with(plan, 1)
+}
+
+/// Render with the bundle's release known (it names the tarball the bundle files mention).
+pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(
@@ -377,7 +384,7 @@ pub fn render(plan: &Plan) -> Result<Vec<File>> {
         env.add_template(t.name, t.text)
             .map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.name)))?;
     }
-    let ctx = context(plan);
+    let ctx = context(plan, bundle_release);
     let mut out = Vec::new();
     for t in &all {
         let wanted = match t.when {

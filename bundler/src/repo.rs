@@ -278,7 +278,7 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64) -> Result<Repo> {
     w(staging.join("repomd.xml"), repomd.as_bytes())?;
     w(
         staging.join("repomd.xml.asc"),
-        key.sign_detached(repomd.as_bytes())?.as_bytes(),
+        key.sign_detached(repomd.as_bytes(), timestamp)?.as_bytes(),
     )?;
     let _ = std::fs::remove_dir_all(&repodata);
     std::fs::rename(&staging, &repodata).map_err(|source| Error::Write {

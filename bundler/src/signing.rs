@@ -24,6 +24,8 @@ pub struct SigningKey {
     pub fingerprint: String,
     /// Where it came from (state folder or the user's file).
     pub source: PathBuf,
+    /// When the key was made: no signature may be older (verifiers refuse that).
+    pub created: u64,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -100,6 +102,7 @@ impl SigningKey {
         let public_armored = SignedPublicKey::to_armored_string(&public, ArmorOptions::default())
             .map_err(|e| err("armor", e))?;
         Ok(SigningKey {
+            created: key.primary_key.created_at().as_secs() as u64,
             fingerprint: hex::encode_upper(key.primary_key.fingerprint().as_bytes()),
             key,
             secret_armored: text.to_string(),
@@ -108,17 +111,52 @@ impl SigningKey {
         })
     }
 
-    /// An ASCII-armoured detached signature (repomd.xml.asc).
-    pub fn sign_detached(&self, data: &[u8]) -> Result<String> {
-        let sig = DetachedSignature::sign_binary_data(
+    /// An ASCII-armoured detached signature (repomd.xml.asc), made at time `at` so the same
+    /// data and key always give the same signature (RSA PKCS#1 v1.5 is deterministic).
+    pub fn sign_detached(&self, data: &[u8], at: u64) -> Result<String> {
+        use pgp::composed::SubpacketConfig;
+        use pgp::packet::{Subpacket, SubpacketData};
+        let k = &self.key.primary_key;
+        let sub = |d| Subpacket::regular(d).map_err(|e| err("subpacket", e));
+        let at = at.max(self.created);
+        let hashed = vec![
+            sub(SubpacketData::SignatureCreationTime(
+                pgp::types::Timestamp::from_secs(at as u32),
+            ))?,
+            sub(SubpacketData::IssuerFingerprint(k.fingerprint()))?,
+        ];
+        let unhashed = vec![sub(SubpacketData::IssuerKeyId(k.legacy_key_id()))?];
+        let sig = DetachedSignature::sign_binary_data_with_subpackets(
             rand::thread_rng(),
-            &self.key.primary_key,
+            k,
             &Password::empty(),
             HashAlgorithm::Sha256,
             data,
+            SubpacketConfig::UserDefined { hashed, unhashed },
         )
         .map_err(|e| err("signing", e))?;
         sig.to_armored_string(ArmorOptions::default())
             .map_err(|e| err("armor", e))
     }
+}
+
+/// Check an armoured detached signature over `data` against an armoured public key.
+pub fn verify_detached(
+    public_armored: &str,
+    data: &[u8],
+    signature_armored: &str,
+) -> std::result::Result<(), String> {
+    let (key, _) = SignedPublicKey::from_string(public_armored)
+        .map_err(|e| format!("not an OpenPGP public key: {e}"))?;
+    let (sig, _) = DetachedSignature::from_string(signature_armored)
+        .map_err(|e| format!("not an OpenPGP signature: {e}"))?;
+    sig.verify(&key.primary_key, data)
+        .map_err(|e| format!("signature does not verify: {e}"))
+}
+
+/// The fingerprint of an armoured public key.
+pub fn public_fingerprint(public_armored: &str) -> std::result::Result<String, String> {
+    let (key, _) = SignedPublicKey::from_string(public_armored)
+        .map_err(|e| format!("not an OpenPGP public key: {e}"))?;
+    Ok(hex::encode_upper(key.primary_key.fingerprint().as_bytes()))
 }

@@ -60,8 +60,31 @@ impl Build {
             ])
             .args(extra))
     }
+    /// The newest bundle tarball in the output folder.
+    pub fn tarball(&self) -> PathBuf {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.p("out"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "tar"))
+            .collect();
+        v.sort_by_key(|p| {
+            let s = p.file_stem().unwrap().to_string_lossy().into_owned();
+            s.rsplit('-').next().unwrap().parse::<u32>().unwrap()
+        });
+        v.pop().expect("a bundle tarball")
+    }
+    /// The newest bundle, unpacked (once per release).
     pub fn bundle(&self) -> PathBuf {
-        self.p("out/k8s-1.9.11")
+        let tar = self.tarball();
+        let stem = tar.file_stem().unwrap().to_string_lossy().into_owned();
+        let dest = self.p(&format!("unpacked/{stem}"));
+        if !dest.exists() {
+            std::fs::create_dir_all(&dest).unwrap();
+            tar::Archive::new(std::fs::File::open(&tar).unwrap())
+                .unpack(&dest)
+                .unwrap();
+        }
+        dest.join(&stem)
     }
     pub fn repo(&self) -> PathBuf {
         self.bundle().join("repo")

@@ -23,7 +23,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
-pub use store::{list, write_private, CertInfo};
+pub use store::{list, random_bytes, write_private, CertInfo};
 
 pub const DEFAULT_CA_DAYS: i64 = 3650;
 pub const DEFAULT_LEAF_DAYS: i64 = 1825;

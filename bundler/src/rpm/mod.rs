@@ -19,7 +19,7 @@ use crate::plan::Plan;
 use crate::render::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
-pub use write::{read_info, RpmDep, RpmFile, RpmInfo};
+pub use write::{read_info, verify_signature, RpmDep, RpmFile, RpmInfo};
 
 #[derive(Clone, Debug, Serialize)]
 pub enum Content {

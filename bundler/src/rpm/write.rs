@@ -93,7 +93,11 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<()> {
     }
     let signer = rpm::signature::pgp::Signer::from_asc_bytes(key.secret_armored.as_bytes())
         .map_err(|x| e("signing key", x))?;
-    let pkg = b.build_and_sign(signer).map_err(|x| e("building", x))?;
+    let mut pkg = b.build().map_err(|x| e("building", x))?;
+    // Signed "at" the build time, but never before the key existed (verifiers refuse that).
+    let at = spec.build_time.max(key.created) as u32;
+    pkg.sign_with_timestamp(signer, at)
+        .map_err(|x| e("signing", x))?;
     let tmp = dst.with_extension("rpm.partial");
     {
         let f = std::fs::File::create(&tmp).map_err(|source| Error::Write {
@@ -333,4 +337,15 @@ fn header_range(path: &Path) -> Result<(u64, u64)> {
     let start = 96 + sig + (8 - sig % 8) % 8;
     let main = read_intro(&mut f, start)?;
     Ok((start, start + main))
+}
+
+/// Check a package's signature (header and payload) and digests against an armoured public key.
+pub fn verify_signature(path: &Path, public_armored: &str) -> std::result::Result<(), String> {
+    let pkg = rpm::Package::open(path).map_err(|x| format!("not a readable RPM: {x}"))?;
+    pkg.verify_digests()
+        .map_err(|x| format!("digest mismatch: {x}"))?;
+    let v = rpm::signature::pgp::Verifier::from_asc_bytes(public_armored.as_bytes())
+        .map_err(|x| format!("key: {x}"))?;
+    pkg.verify_signature(v)
+        .map_err(|x| format!("signature does not verify: {x}"))
 }
