@@ -32,6 +32,13 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# ansible-playbook --syntax-check on the bundle's playbook (ansible-core from PyPI).
+if ! have ansible-playbook; then
+  echo "==> installing ansible-core"
+  python3 -m pip install --quiet --disable-pip-version-check ansible-core
+  hash -r
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

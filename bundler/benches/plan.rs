@@ -7,36 +7,20 @@ use std::time::Instant;
 fn yaml(n: usize) -> String {
     let mut s = String::from("all:\n  hosts:\n");
     for i in 0..n {
-        let _ = writeln!(
-            s,
-            "    node{i:04}:\n      ansible_host: 172.16.{}.{}\n      ip: 172.16.{}.{}",
-            i / 250,
-            i % 250 + 1,
-            i / 250,
-            i % 250 + 1
-        );
+        let _ = writeln!(s, "    node{i:04}:\n      ansible_host: 172.16.{}.{}\n      ip: 172.16.{}.{}", i / 250, i % 250 + 1, i / 250, i % 250 + 1);
     }
     s.push_str("  children:\n    kube_control_plane:\n      hosts:\n        node0000:\n        node0001:\n        node0002:\n    etcd:\n      hosts:\n        node0000:\n        node0001:\n        node0002:\n    kube_node:\n      hosts:\n");
     for i in 3..n {
         let _ = writeln!(s, "        node{i:04}:");
     }
-    s.push_str(
-        "  vars:\n    kube_pods_subnet: 10.64.0.0/14\n    kube_service_addresses: 10.233.0.0/18\n",
-    );
+    s.push_str("  vars:\n    kube_pods_subnet: 10.64.0.0/14\n    kube_service_addresses: 10.233.0.0/18\n");
     s
 }
 
 fn ini(n: usize) -> String {
     let mut s = String::from("[all]\n");
     for i in 0..n {
-        let _ = writeln!(
-            s,
-            "node{i:04} ansible_host=172.16.{}.{} ip=172.16.{}.{}",
-            i / 250,
-            i % 250 + 1,
-            i / 250,
-            i % 250 + 1
-        );
+        let _ = writeln!(s, "node{i:04} ansible_host=172.16.{}.{} ip=172.16.{}.{}", i / 250, i % 250 + 1, i / 250, i % 250 + 1);
     }
     s.push_str("[kube_control_plane]\nnode[0000:0002]\n[etcd]\nnode[0000:0002]\n[kube_node]\n");
     let _ = writeln!(s, "node[0003:{:04}]", n - 1);
@@ -47,11 +31,7 @@ fn ini(n: usize) -> String {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
 }
 
@@ -80,8 +60,5 @@ fn main() {
             times[runs - 1]
         );
     }
-    println!(
-        "peak resident memory of the benchmark process: {} KiB",
-        peak_rss_kib()
-    );
+    println!("peak resident memory of the benchmark process: {} KiB", peak_rss_kib());
 }

@@ -55,10 +55,7 @@ struct Timer {
 
 impl Timer {
     fn lap(&mut self, name: &str) {
-        self.stages.push(Stage {
-            name: name.into(),
-            seconds: (self.t.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        });
+        self.stages.push(Stage { name: name.into(), seconds: (self.t.elapsed().as_secs_f64() * 1000.0).round() / 1000.0 });
         self.t = Instant::now();
     }
 }
@@ -73,9 +70,7 @@ fn checkpoint(name: &str) -> Result<()> {
         }
     }
     if std::env::var("BUNDLER_TEST_FAIL_AT").is_ok_and(|v| v == name) {
-        return Err(Error::Failed(format!(
-            "stage {name} failed: injected by BUNDLER_TEST_FAIL_AT"
-        )));
+        return Err(Error::Failed(format!("stage {name} failed: injected by BUNDLER_TEST_FAIL_AT")));
     }
     Ok(())
 }
@@ -97,14 +92,8 @@ impl Drop for Staging {
 }
 
 pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
-    let mut timer = Timer {
-        stages: Vec::new(),
-        t: Instant::now(),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let mut timer = Timer { stages: Vec::new(), t: Instant::now() };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
 
     let plan = crate::plan(&o.inventory, o.catalog.as_deref())?;
     timer.lap("plan");
@@ -117,21 +106,12 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         jobs: o.jobs,
         ca_cert: o.ca_cert.clone(),
         stall_timeout: o.stall_timeout,
-        retry: fetch::RetryPolicy {
-            attempts: o.retries.max(1),
-            ..Default::default()
-        },
+        retry: fetch::RetryPolicy { attempts: o.retries.max(1), ..Default::default() },
     };
-    let fetched = stage(
-        "fetch",
-        fetch::fetch(&fetch::Want::from_plan(&plan), &fopts, rep),
-    )?;
+    let fetched = stage("fetch", fetch::fetch(&fetch::Want::from_plan(&plan), &fopts, rep))?;
     timer.lap("fetch");
 
-    let pki = stage(
-        "pki",
-        crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)),
-    )?;
+    let pki = stage("pki", crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)))?;
     timer.lap("pki");
 
     let rendered = stage("render", crate::render::render(&plan))?;
@@ -142,23 +122,10 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     clean_stale(&staging_root);
     let staging = Staging(staging_root.join(format!("{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);
-    std::fs::create_dir_all(&staging.0).map_err(|source| Error::Write {
-        path: staging.0.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&staging.0).map_err(|source| Error::Write { path: staging.0.clone(), source })?;
     let work = staging.0.join("work");
-    let key = stage(
-        "packages",
-        crate::signing::SigningKey::load_or_create(
-            &o.state,
-            o.signing_key.as_deref(),
-            &plan.bundle_name,
-        ),
-    )?;
-    let specs = stage(
-        "packages",
-        crate::rpm::assemble(&plan, &pki, &rendered, &fetched, &work, None),
-    )?;
+    let key = stage("packages", crate::signing::SigningKey::load_or_create(&o.state, o.signing_key.as_deref(), &plan.bundle_name))?;
+    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, &work, None))?;
     let repo_dir = staging.0.join("bundle").join("repo");
     let built = stage(
         "packages",
@@ -178,46 +145,28 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let _ = std::fs::remove_dir_all(&work);
     timer.lap("packages");
 
-    let repo_time = o
-        .source_date
-        .unwrap_or_else(|| built.iter().map(|b| b.build_time).max().unwrap_or(0));
+    let repo_time = o.source_date.unwrap_or_else(|| built.iter().map(|b| b.build_time).max().unwrap_or(0));
     let bundle_dir = staging.0.join("bundle");
     let _repo = stage("repository", crate::repo::write(&repo_dir, &key, repo_time))?;
     timer.lap("repository");
 
     checkpoint("bundle")?;
     let release = crate::bundle::release(&o.state, &built, &plan)?;
-    let stem = format!(
-        "{}-{}-{}",
-        plan.bundle_name,
-        plan.versions.kubernetes.trim_start_matches('v'),
-        release
-    );
+    let stem = format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), release);
     let files = stage("bundle", crate::render::render_with(&plan, release))?;
-    let werr = |path: &Path, source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let werr = |path: &Path, source| Error::Write { path: path.to_path_buf(), source };
     for f in files.iter().filter(|f| f.package == "bundle") {
         let p = bundle_dir.join(&f.path);
         std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| werr(&p, e))?;
         std::fs::write(&p, &f.content).map_err(|e| werr(&p, e))?;
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode))
-            .map_err(|e| werr(&p, e))?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).map_err(|e| werr(&p, e))?;
     }
     let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
-    std::fs::write(
-        &repo_file,
-        crate::repo::repo_file(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo")),
-    )
-    .map_err(|e| werr(&repo_file, e))?;
+    std::fs::write(&repo_file, crate::repo::repo_file(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo"))).map_err(|e| werr(&repo_file, e))?;
     let inventory_sha = std::fs::read(&o.inventory)
         .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)))
-        .map_err(|source| Error::Read {
-            path: o.inventory.clone(),
-            source,
-        })?;
+        .map_err(|source| Error::Read { path: o.inventory.clone(), source })?;
     let contents = crate::bundle::Contents {
         plan: &plan,
         inventory_sha256: &inventory_sha,
@@ -228,36 +177,20 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         time: repo_time,
     };
     let mpath = bundle_dir.join("manifest.json");
-    std::fs::write(
-        &mpath,
-        serde_json::to_string_pretty(&crate::bundle::manifest(&contents)).unwrap() + "\n",
-    )
-    .map_err(|e| werr(&mpath, e))?;
+    std::fs::write(&mpath, serde_json::to_string_pretty(&crate::bundle::manifest(&contents)).unwrap() + "\n").map_err(|e| werr(&mpath, e))?;
     let spath = bundle_dir.join("sbom.spdx.json");
-    std::fs::write(
-        &spath,
-        serde_json::to_string_pretty(&crate::bundle::sbom(&contents)).unwrap() + "\n",
-    )
-    .map_err(|e| werr(&spath, e))?;
+    std::fs::write(&spath, serde_json::to_string_pretty(&crate::bundle::sbom(&contents)).unwrap() + "\n").map_err(|e| werr(&spath, e))?;
     crate::bundle::write_sums(&bundle_dir)?;
     let tar_name = format!("{stem}.tar");
     let staged_tar = staging.0.join(&tar_name);
-    stage(
-        "bundle",
-        crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar),
-    )?;
+    stage("bundle", crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar))?;
     let bundle_sha256 = crate::fetch::cache::hash_file(&staged_tar, crate::catalog::Algo::Sha256)
         .map(|(d, _)| d.hex)
-        .map_err(|source| Error::Read {
-            path: staged_tar.clone(),
-            source,
-        })?;
+        .map_err(|source| Error::Read { path: staged_tar.clone(), source })?;
     checkpoint("publish")?;
-    std::fs::create_dir_all(&o.output).map_err(|source| Error::Write {
-        path: o.output.clone(),
-        source,
-    })?;
-    let final_tar = o.output.join(&tar_name);
+    std::fs::create_dir_all(&o.output).map_err(|source| Error::Write { path: o.output.clone(), source })?;
+    let output = std::fs::canonicalize(&o.output).map_err(|source| Error::Read { path: o.output.clone(), source })?;
+    let final_tar = output.join(&tar_name);
     publish(&staged_tar, &final_tar)?;
     timer.lap("bundle");
 
@@ -280,18 +213,10 @@ fn publish(from: &Path, to: &Path) -> Result<()> {
     if std::fs::rename(from, to).is_ok() {
         return Ok(());
     }
-    let tmp = to.with_file_name(format!(
-        ".{}.partial",
-        to.file_name().unwrap().to_string_lossy()
-    ));
-    let w = |source| Error::Write {
-        path: to.to_path_buf(),
-        source,
-    };
+    let tmp = to.with_file_name(format!(".{}.partial", to.file_name().unwrap().to_string_lossy()));
+    let w = |source| Error::Write { path: to.to_path_buf(), source };
     std::fs::copy(from, &tmp).map_err(w)?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(w)?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(w)?;
     std::fs::rename(&tmp, to).map_err(w)
 }
 

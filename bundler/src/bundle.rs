@@ -30,30 +30,18 @@ pub fn release(state: &Path, built: &[Built], plan: &Plan) -> Result<u32> {
         h.update(format!("{} {}\n", b.file_name, b.sha256).as_bytes());
     }
     let content = hex::encode(h.finalize());
-    let old: Option<Record> = std::fs::read_to_string(&p)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+    let old: Option<Record> = std::fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str(&t).ok());
     let release = match old {
         Some(r) if r.content == content => return Ok(r.release),
         Some(r) => r.release + 1,
         None => 1,
     };
-    crate::pki::write_private(
-        &p,
-        serde_json::to_string_pretty(&Record { release, content })
-            .unwrap()
-            .as_bytes(),
-    )?;
+    crate::pki::write_private(&p, serde_json::to_string_pretty(&Record { release, content }).unwrap().as_bytes())?;
     Ok(release)
 }
 
 fn sha_file(p: &Path) -> Result<String> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256)
-        .map(|(d, _)| d.hex)
-        .map_err(|source| Error::Read {
-            path: p.to_path_buf(),
-            source,
-        })
+    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 pub struct Contents<'a> {
@@ -86,22 +74,13 @@ pub fn manifest(c: &Contents) -> serde_json::Value {
 }
 
 fn spdx_id(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
 }
 
 /// An SPDX 2.3 document covering upstream binaries, RPMs and images.
 pub fn sbom(c: &Contents) -> serde_json::Value {
     let p = c.plan;
-    let created = time::OffsetDateTime::from_unix_timestamp(c.time as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let created = time::OffsetDateTime::from_unix_timestamp(c.time as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let created = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         created.year(),
@@ -126,10 +105,7 @@ pub fn sbom(c: &Contents) -> serde_json::Value {
     }
     for i in &p.images {
         let id = format!("SPDXRef-Image-{}", spdx_id(&i.name));
-        let (repo, tag) = i
-            .reference
-            .rsplit_once(':')
-            .unwrap_or((&i.reference, &i.version));
+        let (repo, tag) = i.reference.rsplit_once(':').unwrap_or((&i.reference, &i.version));
         packages.push(json!({
             "SPDXID": id, "name": i.name, "versionInfo": i.version, "downloadLocation": format!("{repo}@{}", i.digest), "filesAnalyzed": false,
             "checksums": [{"algorithm": "SHA256", "checksumValue": i.digest.trim_start_matches("sha256:")}],
@@ -171,14 +147,8 @@ fn walk(dir: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(|source| Error::Read {
-            path: d.clone(),
-            source,
-        })? {
-            let e = e.map_err(|source| Error::Read {
-                path: d.clone(),
-                source,
-            })?;
+        for e in std::fs::read_dir(&d).map_err(|source| Error::Read { path: d.clone(), source })? {
+            let e = e.map_err(|source| Error::Read { path: d.clone(), source })?;
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -196,18 +166,12 @@ pub fn write_sums(dir: &Path) -> Result<()> {
     for f in walk(dir)?.into_iter().filter(|f| f != "SHA256SUMS") {
         s.push_str(&format!("{}  {f}\n", sha_file(&dir.join(&f))?));
     }
-    std::fs::write(dir.join("SHA256SUMS"), s).map_err(|source| Error::Write {
-        path: dir.join("SHA256SUMS"),
-        source,
-    })
+    std::fs::write(dir.join("SHA256SUMS"), s).map_err(|source| Error::Write { path: dir.join("SHA256SUMS"), source })
 }
 
 /// A reproducible, uncompressed tar (the RPMs inside are compressed already).
 pub fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<()> {
-    let w = |source| Error::Write {
-        path: out.to_path_buf(),
-        source,
-    };
+    let w = |source| Error::Write { path: out.to_path_buf(), source };
     let f = std::fs::File::create(out).map_err(w)?;
     let mut t = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, f));
     let header = |size: u64, mode: u32, kind: tar::EntryType| {
@@ -234,14 +198,7 @@ pub fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<()> {
     }
     let mut entries: BTreeMap<String, Option<PathBuf>> = BTreeMap::new();
     for d in dirs {
-        entries.insert(
-            if d.is_empty() {
-                format!("{top}/")
-            } else {
-                format!("{top}/{d}/")
-            },
-            None,
-        );
+        entries.insert(if d.is_empty() { format!("{top}/") } else { format!("{top}/{d}/") }, None);
     }
     for f in files {
         entries.insert(format!("{top}/{f}"), Some(dir.join(&f)));
@@ -254,26 +211,11 @@ pub fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<()> {
             }
             Some(p) => {
                 use std::os::unix::fs::PermissionsExt;
-                let md = std::fs::metadata(&p).map_err(|source| Error::Read {
-                    path: p.clone(),
-                    source,
-                })?;
-                let mode = if md.permissions().mode() & 0o111 != 0 {
-                    0o755
-                } else {
-                    0o644
-                };
+                let md = std::fs::metadata(&p).map_err(|source| Error::Read { path: p.clone(), source })?;
+                let mode = if md.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
                 let mut h = header(md.len(), mode, tar::EntryType::Regular);
-                let file = std::fs::File::open(&p).map_err(|source| Error::Read {
-                    path: p.clone(),
-                    source,
-                })?;
-                t.append_data(
-                    &mut h,
-                    &name,
-                    std::io::BufReader::with_capacity(1 << 20, file),
-                )
-                .map_err(w)?;
+                let file = std::fs::File::open(&p).map_err(|source| Error::Read { path: p.clone(), source })?;
+                t.append_data(&mut h, &name, std::io::BufReader::with_capacity(1 << 20, file)).map_err(w)?;
             }
         }
     }
@@ -306,44 +248,21 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         bundle.to_path_buf()
     } else {
         let t = tempfile_dir()?;
-        let f = std::fs::File::open(bundle).map_err(|source| Error::Read {
-            path: bundle.to_path_buf(),
-            source,
-        })?;
-        tar::Archive::new(std::io::BufReader::new(f))
-            .unpack(&t.0)
-            .map_err(|e| {
-                Error::Failed(format!("{} is not a bundle tarball: {e}", bundle.display()))
-            })?;
-        let top = std::fs::read_dir(&t.0)
-            .map_err(|source| Error::Read {
-                path: t.0.clone(),
-                source,
-            })?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| p.is_dir());
-        let top = top
-            .ok_or_else(|| Error::Failed(format!("{} holds no bundle folder", bundle.display())))?;
+        let f = std::fs::File::open(bundle).map_err(|source| Error::Read { path: bundle.to_path_buf(), source })?;
+        tar::Archive::new(std::io::BufReader::new(f)).unpack(&t.0).map_err(|e| Error::Failed(format!("{} is not a bundle tarball: {e}", bundle.display())))?;
+        let top =
+            std::fs::read_dir(&t.0).map_err(|source| Error::Read { path: t.0.clone(), source })?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir());
+        let top = top.ok_or_else(|| Error::Failed(format!("{} holds no bundle folder", bundle.display())))?;
         _tmp = t;
         top
     };
     let mut checks = Vec::new();
     let mut add = |file: &str, check: &str, r: std::result::Result<(), String>| {
-        checks.push(Check {
-            file: file.into(),
-            check: check.into(),
-            ok: r.is_ok(),
-            detail: r.err().unwrap_or_default(),
-        });
+        checks.push(Check { file: file.into(), check: check.into(), ok: r.is_ok(), detail: r.err().unwrap_or_default() });
     };
     // SHA256SUMS: every file listed, every listed file right.
     let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap_or_default();
-    let listed: BTreeMap<String, String> = sums
-        .lines()
-        .filter_map(|l| l.split_once("  "))
-        .map(|(h, f)| (f.to_string(), h.to_string()))
-        .collect();
+    let listed: BTreeMap<String, String> = sums.lines().filter_map(|l| l.split_once("  ")).map(|(h, f)| (f.to_string(), h.to_string())).collect();
     if listed.is_empty() {
         add("SHA256SUMS", "present", Err("missing or empty".into()));
     }
@@ -353,15 +272,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
             None => add(f, "sha256", Err("not listed in SHA256SUMS".into())),
             Some(want) => {
                 let got = sha_file(&dir.join(f))?;
-                add(
-                    f,
-                    "sha256",
-                    if &got == want {
-                        Ok(())
-                    } else {
-                        Err(format!("sha256 {got}, SHA256SUMS says {want}"))
-                    },
-                );
+                add(f, "sha256", if &got == want { Ok(()) } else { Err(format!("sha256 {got}, SHA256SUMS says {want}")) });
             }
         }
     }
@@ -369,62 +280,34 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         add(f, "sha256", Err("listed in SHA256SUMS but missing".into()));
     }
     // The key: given out of band, or the bundle's own.
-    let bundled_key =
-        std::fs::read_to_string(dir.join("repo").join(crate::repo::KEY_FILE)).unwrap_or_default();
+    let bundled_key = std::fs::read_to_string(dir.join("repo").join(crate::repo::KEY_FILE)).unwrap_or_default();
     let key_text = match key {
-        Some(k) => std::fs::read_to_string(k).map_err(|source| Error::Read {
-            path: k.to_path_buf(),
-            source,
-        })?,
+        Some(k) => std::fs::read_to_string(k).map_err(|source| Error::Read { path: k.to_path_buf(), source })?,
         None => bundled_key.clone(),
     };
-    let fingerprint = crate::signing::public_fingerprint(&key_text)
-        .map_err(|e| Error::Usage(format!("the verification key: {e}")))?;
+    let fingerprint = crate::signing::public_fingerprint(&key_text).map_err(|e| Error::Usage(format!("the verification key: {e}")))?;
     if key.is_some() {
-        let same = crate::signing::public_fingerprint(&bundled_key)
-            .map(|f| f == fingerprint)
-            .unwrap_or(false);
+        let same = crate::signing::public_fingerprint(&bundled_key).map(|f| f == fingerprint).unwrap_or(false);
         add(
             &format!("repo/{}", crate::repo::KEY_FILE),
             "matches --key",
-            if same {
-                Ok(())
-            } else {
-                Err("the bundle's key is not the key given with --key".into())
-            },
+            if same { Ok(()) } else { Err("the bundle's key is not the key given with --key".into()) },
         );
     }
     // Repository signature.
     let repomd = std::fs::read(dir.join("repo/repodata/repomd.xml")).unwrap_or_default();
     let asc = std::fs::read_to_string(dir.join("repo/repodata/repomd.xml.asc")).unwrap_or_default();
-    add(
-        "repo/repodata/repomd.xml",
-        "signature",
-        crate::signing::verify_detached(&key_text, &repomd, &asc),
-    );
+    add("repo/repodata/repomd.xml", "signature", crate::signing::verify_detached(&key_text, &repomd, &asc));
     // Every RPM's signature and digests.
-    let rpms: Vec<&String> = files
-        .iter()
-        .filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm"))
-        .collect();
+    let rpms: Vec<&String> = files.iter().filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm")).collect();
     for f in &rpms {
-        add(
-            f,
-            "signature",
-            crate::rpm::verify_signature(&dir.join(f), &key_text),
-        );
+        add(f, "signature", crate::rpm::verify_signature(&dir.join(f), &key_text));
     }
     // The manifest matches the contents.
-    let manifest: serde_json::Value = std::fs::read(dir.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
+    let manifest: serde_json::Value =
+        std::fs::read(dir.join("manifest.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(serde_json::Value::Null);
     match manifest["rpms"].as_array() {
-        None => add(
-            "manifest.json",
-            "readable",
-            Err("missing or not JSON".into()),
-        ),
+        None => add("manifest.json", "readable", Err("missing or not JSON".into())),
         Some(list) => {
             let mut named = BTreeSet::new();
             for r in list {
@@ -450,12 +333,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         }
     }
     let ok = checks.iter().all(|c| c.ok);
-    Ok(Verification {
-        bundle: bundle.to_path_buf(),
-        key_fingerprint: fingerprint,
-        ok,
-        checks,
-    })
+    Ok(Verification { bundle: bundle.to_path_buf(), key_fingerprint: fingerprint, ok, checks })
 }
 
 struct TmpDir(PathBuf);
@@ -466,14 +344,7 @@ impl Drop for TmpDir {
 }
 
 fn tempfile_dir() -> Result<TmpDir> {
-    let base = std::env::temp_dir().join(format!(
-        "bundler-verify-{}-{}",
-        std::process::id(),
-        hex::encode(crate::pki::random_bytes(4)?)
-    ));
-    std::fs::create_dir_all(&base).map_err(|source| Error::Write {
-        path: base.clone(),
-        source,
-    })?;
+    let base = std::env::temp_dir().join(format!("bundler-verify-{}-{}", std::process::id(), hex::encode(crate::pki::random_bytes(4)?)));
+    std::fs::create_dir_all(&base).map_err(|source| Error::Write { path: base.clone(), source })?;
     Ok(TmpDir(base))
 }

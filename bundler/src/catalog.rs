@@ -66,23 +66,11 @@ impl Digest {
             Algo::Sha256 => 64,
             Algo::Sha512 => 128,
         };
-        let h = s
-            .strip_prefix("sha256:")
-            .filter(|_| algo == Algo::Sha256)
-            .unwrap_or(s);
-        if h.len() != want
-            || !h
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
-            return Err(format!(
-                "`{s}` is not a {want}-character lowercase hex {algo:?} digest"
-            ));
+        let h = s.strip_prefix("sha256:").filter(|_| algo == Algo::Sha256).unwrap_or(s);
+        if h.len() != want || !h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return Err(format!("`{s}` is not a {want}-character lowercase hex {algo:?} digest"));
         }
-        Ok(Digest {
-            algo,
-            hex: h.to_string(),
-        })
+        Ok(Digest { algo, hex: h.to_string() })
     }
 }
 
@@ -126,16 +114,8 @@ struct RawEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
-    File {
-        url: String,
-        file_name: String,
-        digests: Vec<Digest>,
-    },
-    Image {
-        reference: String,
-        digest: Digest,
-        manifest_list: bool,
-    },
+    File { url: String, file_name: String, digests: Vec<Digest> },
+    Image { reference: String, digest: Digest, manifest_list: bool },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -171,41 +151,25 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn embedded() -> Catalog {
-        let entries = parse(EMBEDDED, Path::new("specs/catalog.yaml"), false)
-            .expect("embedded catalog is valid (tested)");
-        Catalog {
-            entries,
-            sources: vec!["embedded".into()],
-        }
+        let entries = parse(EMBEDDED, Path::new("specs/catalog.yaml"), false).expect("embedded catalog is valid (tested)");
+        Catalog { entries, sources: vec!["embedded".into()] }
     }
 
     /// The embedded catalog with the user's entries laid over it: the user's entries for a
     /// name and version replace every embedded entry of that name and version (so a file
     /// can be pinned to another URL and digest); entries for new versions are added.
     pub fn with_overrides(path: &Path) -> Result<Catalog> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
         let user = parse(&text, path, true).map_err(Error::Input)?;
         let mut cat = Catalog::embedded();
-        cat.entries.retain(|e| {
-            !user
-                .iter()
-                .any(|u| u.name == e.name && u.version == e.version)
-        });
+        cat.entries.retain(|e| !user.iter().any(|u| u.name == e.name && u.version == e.version));
         cat.entries.extend(user);
         cat.sources.push(path.display().to_string());
         Ok(cat)
     }
 
     pub fn versions_of(&self, name: &str) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .entries
-            .iter()
-            .filter(|e| e.name == name)
-            .map(|e| e.version.as_str())
-            .collect();
+        let mut v: Vec<&str> = self.entries.iter().filter(|e| e.name == name).map(|e| e.version.as_str()).collect();
         v.sort_by(|a, b| version_cmp(a, b));
         v.dedup();
         v
@@ -214,11 +178,7 @@ impl Catalog {
     /// Entries for one name and version; the first is the primary, the rest are other
     /// sources for the same file (the same name at another URL).
     pub fn find(&self, name: &str, version: &str) -> Vec<&Entry> {
-        let mut v: Vec<&Entry> = self
-            .entries
-            .iter()
-            .filter(|e| e.name == name && e.version == version)
-            .collect();
+        let mut v: Vec<&Entry> = self.entries.iter().filter(|e| e.name == name && e.version == version).collect();
         v.sort_by_key(|e| std::cmp::Reverse(e.best_digest().map(|d| d.algo)));
         v
     }
@@ -236,21 +196,12 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
         };
         let source = match (&r.url, &r.image) {
             (Some(url), None) => {
-                if !(url.starts_with("https://")
-                    || url.starts_with("http://")
-                    || url.starts_with("file://"))
-                {
-                    bad(format!(
-                        "url `{url}` must start with https://, http:// or file://"
-                    ));
+                if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file://")) {
+                    bad(format!("url `{url}` must start with https://, http:// or file://"));
                     continue;
                 }
                 let mut digests = Vec::new();
-                for (algo, v) in [
-                    (Algo::Sha1, &r.sha1),
-                    (Algo::Sha256, &r.sha256),
-                    (Algo::Sha512, &r.sha512),
-                ] {
+                for (algo, v) in [(Algo::Sha1, &r.sha1), (Algo::Sha256, &r.sha256), (Algo::Sha512, &r.sha512)] {
                     if let Some(v) = v {
                         match Digest::parse(algo, v) {
                             Ok(d) => digests.push(d),
@@ -267,11 +218,7 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
                     bad(format!("url `{url}` does not end in a file name"));
                     continue;
                 }
-                Source::File {
-                    url: url.clone(),
-                    file_name,
-                    digests,
-                }
+                Source::File { url: url.clone(), file_name, digests }
             }
             (None, Some(image)) => {
                 let Some(d) = &r.digest else {
@@ -279,24 +226,17 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
                     continue;
                 };
                 match Digest::parse(Algo::Sha256, d) {
-                    Ok(digest) if d.starts_with("sha256:") => Source::Image {
-                        reference: image.clone(),
-                        digest,
-                        manifest_list: r.media.as_deref() == Some("manifest-list"),
-                    },
+                    Ok(digest) if d.starts_with("sha256:") => {
+                        Source::Image { reference: image.clone(), digest, manifest_list: r.media.as_deref() == Some("manifest-list") }
+                    }
                     _ => {
-                        bad(format!(
-                            "image digest `{d}` must be `sha256:` and 64 lowercase hex characters"
-                        ));
+                        bad(format!("image digest `{d}` must be `sha256:` and 64 lowercase hex characters"));
                         continue;
                     }
                 }
             }
             _ => {
-                bad(
-                    "give either `url` with a digest or `image` with `digest`, not both or neither"
-                        .into(),
-                );
+                bad("give either `url` with a digest or `image` with `digest`, not both or neither".into());
                 continue;
             }
         };
@@ -329,11 +269,7 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
 /// Compare versions like `v1.9.10` > `v1.9.9`, `17.12.1-ce` > `17.12.0-ce`.
 pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn parts(s: &str) -> Vec<u64> {
-        s.trim_start_matches('v')
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|p| !p.is_empty())
-            .map(|p| p.parse().unwrap_or(0))
-            .collect()
+        s.trim_start_matches('v').split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse().unwrap_or(0)).collect()
     }
     parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
 }
@@ -346,20 +282,11 @@ mod tests {
     fn embedded_parses() {
         let c = Catalog::embedded();
         assert!(c.entries.len() >= 60);
-        assert_eq!(
-            c.find("kubernetes-server", "v1.9.11")[0]
-                .best_digest()
-                .unwrap()
-                .algo,
-            Algo::Sha512
-        );
+        assert_eq!(c.find("kubernetes-server", "v1.9.11")[0].best_digest().unwrap().algo, Algo::Sha512);
     }
 
     #[test]
     fn versions_sort_numerically() {
-        assert_eq!(
-            version_cmp("v1.9.10", "v1.9.9"),
-            std::cmp::Ordering::Greater
-        );
+        assert_eq!(version_cmp("v1.9.10", "v1.9.9"), std::cmp::Ordering::Greater);
     }
 }

@@ -15,18 +15,10 @@ pub struct Loc {
 
 impl Loc {
     pub fn new(file: &Arc<PathBuf>, line: u32, col: u32) -> Loc {
-        Loc {
-            file: file.clone(),
-            line,
-            col,
-        }
+        Loc { file: file.clone(), line, col }
     }
     pub fn file_only(file: &Path) -> Loc {
-        Loc {
-            file: Arc::new(file.to_path_buf()),
-            line: 0,
-            col: 0,
-        }
+        Loc { file: Arc::new(file.to_path_buf()), line: 0, col: 0 }
     }
 }
 
@@ -59,20 +51,10 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(loc: Option<Loc>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            loc,
-            message: message.into(),
-            notes: Vec::new(),
-        }
+        Diagnostic { severity: Severity::Error, loc, message: message.into(), notes: Vec::new() }
     }
     pub fn warning(loc: Option<Loc>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            loc,
-            message: message.into(),
-            notes: Vec::new(),
-        }
+        Diagnostic { severity: Severity::Warning, loc, message: message.into(), notes: Vec::new() }
     }
     pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
@@ -105,18 +87,9 @@ impl serde::Serialize for Diagnostic {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("Diagnostic", 6)?;
         st.serialize_field("severity", &self.severity)?;
-        st.serialize_field(
-            "file",
-            &self.loc.as_ref().map(|l| l.file.display().to_string()),
-        )?;
-        st.serialize_field(
-            "line",
-            &self.loc.as_ref().filter(|l| l.line > 0).map(|l| l.line),
-        )?;
-        st.serialize_field(
-            "column",
-            &self.loc.as_ref().filter(|l| l.line > 0).map(|l| l.col),
-        )?;
+        st.serialize_field("file", &self.loc.as_ref().map(|l| l.file.display().to_string()))?;
+        st.serialize_field("line", &self.loc.as_ref().filter(|l| l.line > 0).map(|l| l.line))?;
+        st.serialize_field("column", &self.loc.as_ref().filter(|l| l.line > 0).map(|l| l.col))?;
         st.serialize_field("message", &self.message)?;
         st.serialize_field("notes", &self.notes)?;
         st.end()
@@ -147,9 +120,7 @@ impl Diagnostics {
     }
     /// Errors first, each group in file order, duplicates dropped.
     pub fn sorted(mut self) -> Diagnostics {
-        self.0.sort_by(|a, b| {
-            (a.severity, &a.loc, &a.message).cmp(&(b.severity, &b.loc, &b.message))
-        });
+        self.0.sort_by(|a, b| (a.severity, &a.loc, &a.message).cmp(&(b.severity, &b.loc, &b.message)));
         self.0.dedup();
         self
     }
@@ -171,15 +142,9 @@ pub enum Error {
     #[error("{}", render_diags(.0))]
     Input(Diagnostics),
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -189,10 +154,7 @@ pub enum Error {
 fn render_diags(d: &Diagnostics) -> String {
     let errors = d.0.iter().filter(|d| d.is_error()).count();
     let mut out: Vec<String> = d.0.iter().map(|d| d.to_string()).collect();
-    out.push(format!(
-        "{errors} error{} found; nothing was downloaded or written",
-        if errors == 1 { "" } else { "s" }
-    ));
+    out.push(format!("{errors} error{} found; nothing was downloaded or written", if errors == 1 { "" } else { "s" }));
     out.join("\n")
 }
 

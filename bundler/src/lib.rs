@@ -34,11 +34,7 @@ pub fn plan(inventory: &Path, catalog: Option<&Path>) -> Result<plan::Plan> {
 
 /// The state folder's default place: `bundler-state` beside the inventory.
 pub fn default_state(inventory: &Path) -> std::path::PathBuf {
-    inventory
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join("bundler-state")
+    inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("bundler-state")
 }
 
 /// PKI options from the plan's lifetimes, with the real clock read here, at the top.

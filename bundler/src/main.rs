@@ -10,11 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "bundler",
-    version,
-    about = "Build an air-gapped Kubernetes 1.9 bundle from an Ansible/kubespray inventory"
-)]
+#[command(name = "bundler", version, about = "Build an air-gapped Kubernetes 1.9 bundle from an Ansible/kubespray inventory")]
 struct Cli {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
@@ -156,9 +152,7 @@ fn state_dir(state: &StateArgs, inventory: Option<&std::path::Path>) -> bundler:
     match (&state.state, inventory) {
         (Some(s), _) => Ok(s.clone()),
         (None, Some(i)) => Ok(bundler::default_state(i)),
-        (None, None) => Err(bundler::Error::Usage(
-            "give --state DIR or --inventory FILE (whose folder holds bundler-state/)".into(),
-        )),
+        (None, None) => Err(bundler::Error::Usage("give --state DIR or --inventory FILE (whose folder holds bundler-state/)".into())),
     }
 }
 
@@ -217,10 +211,7 @@ fn run(cli: &Cli) -> bundler::Result<()> {
         Command::Plan(a) => {
             let plan = bundler::plan(&a.inventory, a.catalog.as_deref())?;
             if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan).expect("plan serialises")
-                );
+                println!("{}", serde_json::to_string_pretty(&plan).expect("plan serialises"));
             } else if !cli.quiet {
                 print!("{}", plan.to_text());
             } else {
@@ -246,8 +237,7 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 let dir = state_dir(&a.state, a.inventory.as_deref())?;
                 let now = time::OffsetDateTime::now_utc();
                 let certs = bundler::pki::list(&dir, now)?;
-                let expiring: Vec<&bundler::pki::CertInfo> =
-                    certs.iter().filter(|c| c.days_left < a.warn_days).collect();
+                let expiring: Vec<&bundler::pki::CertInfo> = certs.iter().filter(|c| c.days_left < a.warn_days).collect();
                 if cli.json {
                     let doc = serde_json::json!({ "state": dir, "warn_days": a.warn_days, "certificates": certs, "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>() });
                     println!("{}", serde_json::to_string_pretty(&doc).unwrap());
@@ -259,19 +249,8 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                         if !c.names.is_empty() {
                             println!("  names     {}", c.names.join(", "));
                         }
-                        println!(
-                            "  expires   {} ({} days left)",
-                            c.not_after.date(),
-                            c.days_left
-                        );
-                        println!(
-                            "  packages  {}",
-                            if c.packages.is_empty() {
-                                "(none)".to_string()
-                            } else {
-                                c.packages.join(", ")
-                            }
-                        );
+                        println!("  expires   {} ({} days left)", c.not_after.date(), c.days_left);
+                        println!("  packages  {}", if c.packages.is_empty() { "(none)".to_string() } else { c.packages.join(", ") });
                     }
                 }
                 if expiring.is_empty() {
@@ -290,11 +269,9 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             let f = &a.fetch;
             let state = state_dir(&a.state, Some(&f.inv.inventory))?;
             let source_date = match std::env::var("SOURCE_DATE_EPOCH") {
-                Ok(v) if !v.is_empty() => Some(v.trim().parse::<u64>().map_err(|_| {
-                    bundler::Error::Usage(format!(
-                        "SOURCE_DATE_EPOCH={v} is not a number of seconds"
-                    ))
-                })?),
+                Ok(v) if !v.is_empty() => {
+                    Some(v.trim().parse::<u64>().map_err(|_| bundler::Error::Usage(format!("SOURCE_DATE_EPOCH={v} is not a number of seconds")))?)
+                }
                 _ => None,
             };
             let opts = bundler::build::Options {
@@ -328,28 +305,13 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap());
             } else if !cli.quiet {
                 let bad = v.checks.iter().filter(|c| !c.ok).count();
-                println!(
-                    "{}: {} checks, {} failed (key {})",
-                    v.bundle.display(),
-                    v.checks.len(),
-                    bad,
-                    v.key_fingerprint
-                );
+                println!("{}: {} checks, {} failed (key {})", v.bundle.display(), v.checks.len(), bad, v.key_fingerprint);
             }
             if v.ok {
                 Ok(())
             } else {
-                let lines: Vec<String> = v
-                    .checks
-                    .iter()
-                    .filter(|c| !c.ok)
-                    .map(|c| format!("  {}: {}: {}", c.file, c.check, c.detail))
-                    .collect();
-                Err(bundler::Error::Failed(format!(
-                    "{} does not verify:\n{}",
-                    v.bundle.display(),
-                    lines.join("\n")
-                )))
+                let lines: Vec<String> = v.checks.iter().filter(|c| !c.ok).map(|c| format!("  {}: {}: {}", c.file, c.check, c.detail)).collect();
+                Err(bundler::Error::Failed(format!("{} does not verify:\n{}", v.bundle.display(), lines.join("\n"))))
             }
         }
         Command::Fetch(a) => {
@@ -362,10 +324,7 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 jobs: a.jobs,
                 ca_cert: a.ca_cert.clone(),
                 stall_timeout: Duration::from_secs(a.stall_timeout.max(1)),
-                retry: bundler::fetch::RetryPolicy {
-                    attempts: a.retries.max(1),
-                    ..Default::default()
-                },
+                retry: bundler::fetch::RetryPolicy { attempts: a.retries.max(1), ..Default::default() },
             };
             let wants = bundler::fetch::Want::from_plan(&plan);
             let reporter = progress::Progress::new(cli.quiet || cli.json);
@@ -378,17 +337,9 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 let doc = serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "export": export });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap());
             } else if !cli.quiet {
-                eprintln!(
-                    "{} artifact(s) verified in {}",
-                    fetched.len(),
-                    opts.cache.display()
-                );
+                eprintln!("{} artifact(s) verified in {}", fetched.len(), opts.cache.display());
                 if let Some(p) = export {
-                    eprintln!(
-                        "mirror folder written: {} (use it with --mirror file://{})",
-                        p.display(),
-                        p.parent().unwrap().display()
-                    );
+                    eprintln!("mirror folder written: {} (use it with --mirror file://{})", p.display(), p.parent().unwrap().display());
                 }
             }
             Ok(())

@@ -19,10 +19,7 @@ impl Progress {
         if quiet {
             Progress::Quiet
         } else if std::io::stderr().is_terminal() {
-            Progress::Bars(
-                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                Mutex::new(HashMap::new()),
-            )
+            Progress::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new()))
         } else {
             Progress::Log(Mutex::new(HashMap::new()))
         }
@@ -50,12 +47,7 @@ impl Reporter for Progress {
                 Event::Waiting { name } => {
                     eprintln!("{name}: waiting for another bundler process fetching the same file")
                 }
-                Event::Start {
-                    name,
-                    url,
-                    total,
-                    offset,
-                } => {
+                Event::Start { name, url, total, offset } => {
                     last.lock().unwrap().insert(name.to_string(), 0);
                     let size = total.map(mib).unwrap_or_else(|| "unknown size".into());
                     if *offset > 0 {
@@ -64,11 +56,7 @@ impl Reporter for Progress {
                         eprintln!("{name}: fetching {url} ({size})");
                     }
                 }
-                Event::Progress {
-                    name,
-                    done,
-                    total: Some(t),
-                } if *t > 0 => {
+                Event::Progress { name, done, total: Some(t) } if *t > 0 => {
                     let decile = done * 10 / t;
                     let mut l = last.lock().unwrap();
                     let prev = l.entry(name.to_string()).or_insert(0);
@@ -78,39 +66,22 @@ impl Reporter for Progress {
                     }
                 }
                 Event::Progress { .. } => {}
-                Event::Retry {
-                    name,
-                    url,
-                    attempt,
-                    reason,
-                    delay,
-                } => eprintln!(
-                    "{name}: attempt {attempt} at {url} failed: {reason}; retrying in {:.1}s",
-                    delay.as_secs_f64()
-                ),
-                Event::Damaged { name, path } => eprintln!(
-                    "{name}: cached file {} no longer matches its digest; fetching it again",
-                    path.display()
-                ),
-                Event::Done {
-                    name,
-                    outcome,
-                    bytes,
-                } => eprintln!("{name}: {} ({})", outcome_word(*outcome), mib(*bytes)),
+                Event::Retry { name, url, attempt, reason, delay } => {
+                    eprintln!("{name}: attempt {attempt} at {url} failed: {reason}; retrying in {:.1}s", delay.as_secs_f64())
+                }
+                Event::Damaged { name, path } => eprintln!("{name}: cached file {} no longer matches its digest; fetching it again", path.display()),
+                Event::Done { name, outcome, bytes } => eprintln!("{name}: {} ({})", outcome_word(*outcome), mib(*bytes)),
                 Event::Failed { name, .. } => eprintln!("{name}: failed"),
             },
             Progress::Bars(mp, bars) => {
                 let mut bars = bars.lock().unwrap();
                 match e {
-                    Event::Start {
-                        name,
-                        total,
-                        offset,
-                        ..
-                    } => {
+                    Event::Start { name, total, offset, .. } => {
                         let pb = mp.add(ProgressBar::new(total.unwrap_or(0)));
                         pb.set_style(
-                            ProgressStyle::with_template("{prefix:>18} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}").unwrap().progress_chars("=> "),
+                            ProgressStyle::with_template("{prefix:>18} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                                .unwrap()
+                                .progress_chars("=> "),
                         );
                         pb.set_prefix(name.to_string());
                         pb.set_position(*offset);
@@ -123,41 +94,20 @@ impl Reporter for Progress {
                             pb.set_position(*done);
                         }
                     }
-                    Event::Done {
-                        name,
-                        outcome,
-                        bytes,
-                    } => match bars.get(*name) {
+                    Event::Done { name, outcome, bytes } => match bars.get(*name) {
                         Some(pb) => pb.finish_with_message(outcome_word(*outcome)),
                         None => {
-                            let _ = mp.println(format!(
-                                "{name:>18} {} ({})",
-                                outcome_word(*outcome),
-                                mib(*bytes)
-                            ));
+                            let _ = mp.println(format!("{name:>18} {} ({})", outcome_word(*outcome), mib(*bytes)));
                         }
                     },
-                    Event::Retry {
-                        name,
-                        attempt,
-                        reason,
-                        delay,
-                        ..
-                    } => {
-                        let _ = mp.println(format!(
-                            "{name:>18} attempt {attempt} failed: {reason}; retrying in {:.1}s",
-                            delay.as_secs_f64()
-                        ));
+                    Event::Retry { name, attempt, reason, delay, .. } => {
+                        let _ = mp.println(format!("{name:>18} attempt {attempt} failed: {reason}; retrying in {:.1}s", delay.as_secs_f64()));
                     }
                     Event::Waiting { name } => {
-                        let _ =
-                            mp.println(format!("{name:>18} waiting for another bundler process"));
+                        let _ = mp.println(format!("{name:>18} waiting for another bundler process"));
                     }
                     Event::Damaged { name, path } => {
-                        let _ = mp.println(format!(
-                            "{name:>18} cached file {} is damaged; fetching again",
-                            path.display()
-                        ));
+                        let _ = mp.println(format!("{name:>18} cached file {} is damaged; fetching again", path.display()));
                     }
                     Event::Failed { name, .. } => {
                         if let Some(pb) = bars.get(*name) {

@@ -44,285 +44,70 @@ macro_rules! tpl {
         tpl!($name, $path, $pkg, $mode, $config, When::Always)
     };
     ($name:literal, $path:literal, $pkg:literal, $mode:literal, $config:literal, $when:expr) => {
-        Tpl {
-            name: $name,
-            text: include_str!(concat!("../../packaging/", $name)),
-            path: $path,
-            package: $pkg,
-            mode: $mode,
-            config: $config,
-            when: $when,
-        }
+        Tpl { name: $name, text: include_str!(concat!("../../packaging/", $name)), path: $path, package: $pkg, mode: $mode, config: $config, when: $when }
     };
 }
 
 fn templates() -> Vec<Tpl> {
     vec![
         // Every host: who am I, host settings, flannel, preflight.
-        tpl!(
-            "host/hosts",
-            "/etc/bundler/hosts",
-            "k8s-common",
-            0o644,
-            false
-        ),
-        tpl!(
-            "host/cluster.env",
-            "/etc/bundler/cluster.env",
-            "k8s-common",
-            0o644,
-            false
-        ),
-        tpl!(
-            "libexec/host-identity",
-            "/usr/libexec/bundler/host-identity",
-            "k8s-common",
-            0o755,
-            false
-        ),
-        tpl!(
-            "units/bundler-host-identity.service",
-            "/usr/lib/systemd/system/bundler-host-identity.service",
-            "k8s-common",
-            0o644,
-            false
-        ),
-        tpl!(
-            "host/sysctl.conf",
-            "/etc/sysctl.d/90-kubernetes.conf",
-            "k8s-common",
-            0o644,
-            true
-        ),
-        tpl!(
-            "host/modules-load.conf",
-            "/etc/modules-load.d/kubernetes.conf",
-            "k8s-common",
-            0o644,
-            true
-        ),
-        tpl!(
-            "tools/k8s-preflight",
-            "/usr/sbin/k8s-preflight",
-            "k8s-common",
-            0o755,
-            false
-        ),
-        tpl!(
-            "units/flanneld.service",
-            "/usr/lib/systemd/system/flanneld.service",
-            "k8s-common",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/flanneld.conf",
-            "/etc/flannel/flanneld.conf",
-            "k8s-common",
-            0o644,
-            true
-        ),
+        tpl!("host/hosts", "/etc/bundler/hosts", "k8s-common", 0o644, false),
+        tpl!("host/cluster.env", "/etc/bundler/cluster.env", "k8s-common", 0o644, false),
+        tpl!("libexec/host-identity", "/usr/libexec/bundler/host-identity", "k8s-common", 0o755, false),
+        tpl!("units/bundler-host-identity.service", "/usr/lib/systemd/system/bundler-host-identity.service", "k8s-common", 0o644, false),
+        tpl!("host/sysctl.conf", "/etc/sysctl.d/90-kubernetes.conf", "k8s-common", 0o644, true),
+        tpl!("host/modules-load.conf", "/etc/modules-load.d/kubernetes.conf", "k8s-common", 0o644, true),
+        tpl!("tools/k8s-preflight", "/usr/sbin/k8s-preflight", "k8s-common", 0o755, false),
+        tpl!("units/flanneld.service", "/usr/lib/systemd/system/flanneld.service", "k8s-common", 0o644, false),
+        tpl!("config/flanneld.conf", "/etc/flannel/flanneld.conf", "k8s-common", 0o644, true),
         // etcd members.
-        tpl!(
-            "units/etcd.service",
-            "/usr/lib/systemd/system/etcd.service",
-            "k8s-etcd",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/etcd.conf",
-            "/etc/etcd/etcd.conf",
-            "k8s-etcd",
-            0o644,
-            true
-        ),
+        tpl!("units/etcd.service", "/usr/lib/systemd/system/etcd.service", "k8s-etcd", 0o644, false),
+        tpl!("config/etcd.conf", "/etc/etcd/etcd.conf", "k8s-etcd", 0o644, true),
         // Control plane.
-        tpl!(
-            "units/kube-apiserver.service",
-            "/usr/lib/systemd/system/kube-apiserver.service",
-            "k8s-master",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/apiserver.env",
-            "/etc/kubernetes/apiserver.env",
-            "k8s-master",
-            0o644,
-            true
-        ),
-        tpl!(
-            "units/kube-controller-manager.service",
-            "/usr/lib/systemd/system/kube-controller-manager.service",
-            "k8s-master",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/controller-manager.env",
-            "/etc/kubernetes/controller-manager.env",
-            "k8s-master",
-            0o644,
-            true
-        ),
-        tpl!(
-            "units/kube-scheduler.service",
-            "/usr/lib/systemd/system/kube-scheduler.service",
-            "k8s-master",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/scheduler.env",
-            "/etc/kubernetes/scheduler.env",
-            "k8s-master",
-            0o644,
-            true
-        ),
-        tpl!(
-            "units/flannel-network-config.service",
-            "/usr/lib/systemd/system/flannel-network-config.service",
-            "k8s-master",
-            0o644,
-            false
-        ),
-        tpl!(
-            "libexec/flannel-network-config",
-            "/usr/libexec/bundler/flannel-network-config",
-            "k8s-master",
-            0o755,
-            false
-        ),
-        tpl!(
-            "units/k8s-addons.service",
-            "/usr/lib/systemd/system/k8s-addons.service",
-            "k8s-master",
-            0o644,
-            false
-        ),
-        tpl!(
-            "libexec/apply-addons",
-            "/usr/libexec/bundler/apply-addons",
-            "k8s-master",
-            0o755,
-            false
-        ),
-        tpl!(
-            "addons/kube-dns.yaml",
-            "/etc/kubernetes/addons/kube-dns.yaml",
-            "k8s-master",
-            0o644,
-            false,
-            When::Dns
-        ),
-        tpl!(
-            "addons/dashboard.yaml",
-            "/etc/kubernetes/addons/dashboard.yaml",
-            "k8s-master",
-            0o644,
-            false,
-            When::Dashboard
-        ),
-        tpl!(
-            "host/kubectl.sh",
-            "/etc/profile.d/kubectl.sh",
-            "k8s-master",
-            0o644,
-            false
-        ),
-        tpl!(
-            "tools/k8s-status",
-            "/usr/sbin/k8s-status",
-            "k8s-master",
-            0o755,
-            false
-        ),
-        tpl!(
-            "tools/k8s-smoke-test",
-            "/usr/sbin/k8s-smoke-test",
-            "k8s-master",
-            0o755,
-            false
-        ),
+        tpl!("units/kube-apiserver.service", "/usr/lib/systemd/system/kube-apiserver.service", "k8s-master", 0o644, false),
+        tpl!("config/apiserver.env", "/etc/kubernetes/apiserver.env", "k8s-master", 0o644, true),
+        tpl!("units/kube-controller-manager.service", "/usr/lib/systemd/system/kube-controller-manager.service", "k8s-master", 0o644, false),
+        tpl!("config/controller-manager.env", "/etc/kubernetes/controller-manager.env", "k8s-master", 0o644, true),
+        tpl!("units/kube-scheduler.service", "/usr/lib/systemd/system/kube-scheduler.service", "k8s-master", 0o644, false),
+        tpl!("config/scheduler.env", "/etc/kubernetes/scheduler.env", "k8s-master", 0o644, true),
+        tpl!("units/flannel-network-config.service", "/usr/lib/systemd/system/flannel-network-config.service", "k8s-master", 0o644, false),
+        tpl!("libexec/flannel-network-config", "/usr/libexec/bundler/flannel-network-config", "k8s-master", 0o755, false),
+        tpl!("units/k8s-addons.service", "/usr/lib/systemd/system/k8s-addons.service", "k8s-master", 0o644, false),
+        tpl!("libexec/apply-addons", "/usr/libexec/bundler/apply-addons", "k8s-master", 0o755, false),
+        tpl!("addons/kube-dns.yaml", "/etc/kubernetes/addons/kube-dns.yaml", "k8s-master", 0o644, false, When::Dns),
+        tpl!("addons/dashboard.yaml", "/etc/kubernetes/addons/dashboard.yaml", "k8s-master", 0o644, false, When::Dashboard),
+        tpl!("host/kubectl.sh", "/etc/profile.d/kubectl.sh", "k8s-master", 0o644, false),
+        tpl!("tools/k8s-status", "/usr/sbin/k8s-status", "k8s-master", 0o755, false),
+        tpl!("tools/k8s-smoke-test", "/usr/sbin/k8s-smoke-test", "k8s-master", 0o755, false),
         // Nodes.
-        tpl!(
-            "units/docker.service",
-            "/usr/lib/systemd/system/docker.service",
-            "k8s-node",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/daemon.json",
-            "/etc/docker/daemon.json",
-            "k8s-node",
-            0o644,
-            true
-        ),
-        tpl!(
-            "units/k8s-load-images.service",
-            "/usr/lib/systemd/system/k8s-load-images.service",
-            "k8s-node",
-            0o644,
-            false
-        ),
-        tpl!(
-            "libexec/load-images",
-            "/usr/libexec/bundler/load-images",
-            "k8s-node",
-            0o755,
-            false
-        ),
-        tpl!(
-            "units/kubelet.service",
-            "/usr/lib/systemd/system/kubelet.service",
-            "k8s-node",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/kubelet.env",
-            "/etc/kubernetes/kubelet.env",
-            "k8s-node",
-            0o644,
-            true
-        ),
-        tpl!(
-            "units/kube-proxy.service",
-            "/usr/lib/systemd/system/kube-proxy.service",
-            "k8s-node",
-            0o644,
-            false
-        ),
-        tpl!(
-            "config/kube-proxy.env",
-            "/etc/kubernetes/kube-proxy.env",
-            "k8s-node",
-            0o644,
-            true
-        ),
+        tpl!("units/docker.service", "/usr/lib/systemd/system/docker.service", "k8s-node", 0o644, false),
+        tpl!("config/daemon.json", "/etc/docker/daemon.json", "k8s-node", 0o644, true),
+        tpl!("units/k8s-load-images.service", "/usr/lib/systemd/system/k8s-load-images.service", "k8s-node", 0o644, false),
+        tpl!("libexec/load-images", "/usr/libexec/bundler/load-images", "k8s-node", 0o755, false),
+        tpl!("units/kubelet.service", "/usr/lib/systemd/system/kubelet.service", "k8s-node", 0o644, false),
+        tpl!("config/kubelet.env", "/etc/kubernetes/kubelet.env", "k8s-node", 0o644, true),
+        tpl!("units/kube-proxy.service", "/usr/lib/systemd/system/kube-proxy.service", "k8s-node", 0o644, false),
+        tpl!("config/kube-proxy.env", "/etc/kubernetes/kube-proxy.env", "k8s-node", 0o644, true),
+        // The bundle itself (paths relative to the bundle's top folder).
+        tpl!("bundle/install.sh", "install.sh", "bundle", 0o755, false),
+        tpl!("bundle/README.md", "README.md", "bundle", 0o644, false),
+        tpl!("bundle/ansible/site.yml", "ansible/site.yml", "bundle", 0o644, false),
+        tpl!("bundle/ansible/install.yml", "ansible/tasks/install.yml", "bundle", 0o644, false),
+        tpl!("host/hosts", "hosts", "bundle", 0o644, false),
+        tpl!("libexec/host-identity", "lib/host-identity", "bundle", 0o755, false),
     ]
 }
 
 /// The image name:tag kubelet and the manifests use (the archives are tagged so).
 fn image_ref(plan: &Plan, name: &str) -> Option<String> {
-    plan.images
-        .iter()
-        .find(|i| i.name == name)
-        .map(|i| i.reference.clone())
+    plan.images.iter().find(|i| i.name == name).map(|i| i.reference.clone())
 }
 
 /// The values templates see. Everything is cluster-wide; nothing here is per host.
 pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
     let n = &plan.network;
     let flannel = json!({"Network": n.pod_cidr.to_string(), "SubnetLen": n.node_prefix, "Backend": {"Type": "vxlan"}});
-    let version = |name: &str| {
-        plan.images
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.version.clone())
-    };
+    let version = |name: &str| plan.images.iter().find(|i| i.name == name).map(|i| i.version.clone());
     json!({
         "cluster": {
             "name": plan.bundle_name,
@@ -373,16 +158,10 @@ pub fn render(plan: &Plan) -> Result<Vec<File>> {
 pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-            .expect("valid syntax config"),
-    );
+    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
     let all = templates();
     for t in &all {
-        env.add_template(t.name, t.text)
-            .map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.name)))?;
+        env.add_template(t.name, t.text).map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.name)))?;
     }
     let ctx = context(plan, bundle_release);
     let mut out = Vec::new();
@@ -405,14 +184,7 @@ pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
             }
             Error::Failed(msg)
         })?;
-        out.push(File {
-            path: t.path.into(),
-            package: t.package.into(),
-            mode: t.mode,
-            config: t.config,
-            template: t.name.into(),
-            content,
-        });
+        out.push(File { path: t.path.into(), package: t.package.into(), mode: t.mode, config: t.config, template: t.name.into(), content });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
@@ -431,12 +203,6 @@ pub fn services(role: crate::specs::Role) -> &'static [&'static str] {
             "kube-scheduler.service",
             "k8s-addons.service",
         ],
-        Node => &[
-            "flanneld.service",
-            "docker.service",
-            "k8s-load-images.service",
-            "kubelet.service",
-            "kube-proxy.service",
-        ],
+        Node => &["flanneld.service", "docker.service", "k8s-load-images.service", "kubelet.service", "kube-proxy.service"],
     }
 }

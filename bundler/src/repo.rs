@@ -44,15 +44,7 @@ fn primary_file(p: &str) -> bool {
 fn entries(out: &mut String, tag: &str, deps: &[RpmDep], skip: impl Fn(&RpmDep) -> bool) {
     let mut seen: Vec<&RpmDep> = Vec::new();
     for d in deps {
-        if skip(d)
-            || seen.iter().any(|x| {
-                x.name == d.name
-                    && x.flags == d.flags
-                    && x.version == d.version
-                    && x.release == d.release
-                    && x.pre == d.pre
-            })
-        {
+        if skip(d) || seen.iter().any(|x| x.name == d.name && x.flags == d.flags && x.version == d.version && x.release == d.release && x.pre == d.pre) {
             continue;
         }
         seen.push(d);
@@ -64,13 +56,7 @@ fn entries(out: &mut String, tag: &str, deps: &[RpmDep], skip: impl Fn(&RpmDep) 
     for d in seen {
         let _ = write!(out, "      <rpm:entry name=\"{}\"", esc(&d.name));
         if !d.flags.is_empty() {
-            let _ = write!(
-                out,
-                " flags=\"{}\" epoch=\"{}\" ver=\"{}\"",
-                d.flags,
-                if d.epoch.is_empty() { "0" } else { &d.epoch },
-                esc(&d.version)
-            );
+            let _ = write!(out, " flags=\"{}\" epoch=\"{}\" ver=\"{}\"", d.flags, if d.epoch.is_empty() { "0" } else { &d.epoch }, esc(&d.version));
             if !d.release.is_empty() {
                 let _ = write!(out, " rel=\"{}\"", esc(&d.release));
             }
@@ -111,12 +97,7 @@ fn primary(pkgs: &[Pkg]) -> String {
         entries(&mut o, "requires", &i.requires, |d| {
             d.name.starts_with("rpmlib(")
                 || own_files.contains(&d.name.as_str())
-                || i.provides.iter().any(|p| {
-                    p.name == d.name
-                        && p.flags == d.flags
-                        && p.version == d.version
-                        && p.release == d.release
-                })
+                || i.provides.iter().any(|p| p.name == d.name && p.flags == d.flags && p.version == d.version && p.release == d.release)
         });
         entries(&mut o, "conflicts", &i.conflicts, |_| false);
         entries(&mut o, "obsoletes", &i.obsoletes, |_| false);
@@ -144,10 +125,20 @@ fn primary(pkgs: &[Pkg]) -> String {
 }
 
 fn filelists(pkgs: &[Pkg]) -> String {
-    let mut o = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"{}\">\n", pkgs.len());
+    let mut o =
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"{}\">\n", pkgs.len());
     for p in pkgs {
         let i = &p.info;
-        let _ = writeln!(o, "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version epoch=\"{}\" ver=\"{}\" rel=\"{}\"/>", p.sha256, esc(&i.name), esc(&i.arch), i.epoch, esc(&i.version), esc(&i.release));
+        let _ = writeln!(
+            o,
+            "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version epoch=\"{}\" ver=\"{}\" rel=\"{}\"/>",
+            p.sha256,
+            esc(&i.name),
+            esc(&i.arch),
+            i.epoch,
+            esc(&i.version),
+            esc(&i.release)
+        );
         for f in &i.files {
             let t = if f.dir {
                 " type=\"dir\""
@@ -168,14 +159,18 @@ fn other(pkgs: &[Pkg]) -> String {
     let mut o = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<otherdata xmlns=\"http://linux.duke.edu/metadata/other\" packages=\"{}\">\n", pkgs.len());
     for p in pkgs {
         let i = &p.info;
-        let _ = writeln!(o, "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version epoch=\"{}\" ver=\"{}\" rel=\"{}\"/>", p.sha256, esc(&i.name), esc(&i.arch), i.epoch, esc(&i.version), esc(&i.release));
+        let _ = writeln!(
+            o,
+            "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version epoch=\"{}\" ver=\"{}\" rel=\"{}\"/>",
+            p.sha256,
+            esc(&i.name),
+            esc(&i.arch),
+            i.epoch,
+            esc(&i.version),
+            esc(&i.release)
+        );
         for (author, date, text) in &i.changelog {
-            let _ = writeln!(
-                o,
-                "  <changelog author=\"{}\" date=\"{date}\">{}</changelog>",
-                esc(author),
-                esc(text)
-            );
+            let _ = writeln!(o, "  <changelog author=\"{}\" date=\"{date}\">{}</changelog>", esc(author), esc(text));
         }
         o.push_str("</package>\n");
     }
@@ -185,9 +180,7 @@ fn other(pkgs: &[Pkg]) -> String {
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     // mtime 0 and no file name: the same XML always gives the same bytes.
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::new(6));
+    let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::new(6));
     gz.write_all(data).unwrap();
     gz.finish().unwrap()
 }
@@ -200,10 +193,7 @@ fn sha(b: &[u8]) -> String {
 pub fn write(dir: &Path, key: &SigningKey, timestamp: u64) -> Result<Repo> {
     let pkg_dir = dir.join("Packages");
     let mut names: Vec<String> = std::fs::read_dir(&pkg_dir)
-        .map_err(|source| Error::Read {
-            path: pkg_dir.clone(),
-            source,
-        })?
+        .map_err(|source| Error::Read { path: pkg_dir.clone(), source })?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".rpm"))
@@ -213,53 +203,24 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64) -> Result<Repo> {
     for n in &names {
         let path = pkg_dir.join(n);
         let info = read_info(&path)?;
-        let (d, size) = crate::fetch::cache::hash_file(&path, crate::catalog::Algo::Sha256)
-            .map_err(|source| Error::Read {
-                path: path.clone(),
-                source,
-            })?;
+        let (d, size) = crate::fetch::cache::hash_file(&path, crate::catalog::Algo::Sha256).map_err(|source| Error::Read { path: path.clone(), source })?;
         // The file time yum records is the build time, so metadata does not depend on when the file was copied.
-        let f = std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+        let f = std::fs::File::options().write(true).open(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
         f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(info.build_time))
-            .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-        pkgs.push(Pkg {
-            mtime: info.build_time,
-            info,
-            sha256: d.hex,
-            size,
-            href: format!("Packages/{n}"),
-        });
+            .map_err(|source| Error::Write { path: path.clone(), source })?;
+        pkgs.push(Pkg { mtime: info.build_time, info, sha256: d.hex, size, href: format!("Packages/{n}") });
     }
     let repodata = dir.join("repodata");
     let staging = dir.join(".repodata.tmp");
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|source| Error::Write {
-        path: staging.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&staging).map_err(|source| Error::Write { path: staging.clone(), source })?;
     let mut repomd = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<repomd xmlns=\"http://linux.duke.edu/metadata/repo\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n  <revision>{timestamp}</revision>\n");
-    for (kind, xml) in [
-        ("primary", primary(&pkgs)),
-        ("filelists", filelists(&pkgs)),
-        ("other", other(&pkgs)),
-    ] {
+    for (kind, xml) in [("primary", primary(&pkgs)), ("filelists", filelists(&pkgs)), ("other", other(&pkgs))] {
         let gz = gzip(xml.as_bytes());
         let gz_sha = sha(&gz);
         let name = format!("{gz_sha}-{kind}.xml.gz");
         let p = staging.join(&name);
-        std::fs::write(&p, &gz).map_err(|source| Error::Write {
-            path: p.clone(),
-            source,
-        })?;
+        std::fs::write(&p, &gz).map_err(|source| Error::Write { path: p.clone(), source })?;
         let _ = write!(
             repomd,
             "  <data type=\"{kind}\">\n    <checksum type=\"sha256\">{gz_sha}</checksum>\n    <open-checksum type=\"sha256\">{}</open-checksum>\n    <location href=\"repodata/{name}\"/>\n    <timestamp>{timestamp}</timestamp>\n    <size>{}</size>\n    <open-size>{}</open-size>\n  </data>\n",
@@ -269,31 +230,13 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64) -> Result<Repo> {
         );
     }
     repomd.push_str("</repomd>\n");
-    let w = |p: PathBuf, b: &[u8]| {
-        std::fs::write(&p, b).map_err(|source| Error::Write {
-            path: p.clone(),
-            source,
-        })
-    };
+    let w = |p: PathBuf, b: &[u8]| std::fs::write(&p, b).map_err(|source| Error::Write { path: p.clone(), source });
     w(staging.join("repomd.xml"), repomd.as_bytes())?;
-    w(
-        staging.join("repomd.xml.asc"),
-        key.sign_detached(repomd.as_bytes(), timestamp)?.as_bytes(),
-    )?;
+    w(staging.join("repomd.xml.asc"), key.sign_detached(repomd.as_bytes(), timestamp)?.as_bytes())?;
     let _ = std::fs::remove_dir_all(&repodata);
-    std::fs::rename(&staging, &repodata).map_err(|source| Error::Write {
-        path: repodata.clone(),
-        source,
-    })?;
+    std::fs::rename(&staging, &repodata).map_err(|source| Error::Write { path: repodata.clone(), source })?;
     w(dir.join(KEY_FILE), key.public_armored.as_bytes())?;
-    Ok(Repo {
-        dir: dir.to_path_buf(),
-        repomd_sha256: sha(repomd.as_bytes()),
-        packages: pkgs
-            .iter()
-            .map(|p| (p.href.clone(), p.sha256.clone()))
-            .collect(),
-    })
+    Ok(Repo { dir: dir.to_path_buf(), repomd_sha256: sha(repomd.as_bytes()), packages: pkgs.iter().map(|p| (p.href.clone(), p.sha256.clone())).collect() })
 }
 
 /// A `.repo` file for a repository unpacked at `dir` on the host.

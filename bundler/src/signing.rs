@@ -4,10 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pgp::composed::{
-    ArmorOptions, Deserializable, DetachedSignature, KeyType, SecretKeyParamsBuilder,
-    SignedPublicKey, SignedSecretKey,
-};
+use pgp::composed::{ArmorOptions, Deserializable, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey};
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::types::{KeyDetails, Password};
@@ -34,16 +31,9 @@ fn err(what: &str, e: impl std::fmt::Display) -> Error {
 
 impl SigningKey {
     /// The key in `state/signing/`, generated on first use; or the user's own key file.
-    pub fn load_or_create(
-        state: &Path,
-        user_key: Option<&Path>,
-        cluster: &str,
-    ) -> Result<SigningKey> {
+    pub fn load_or_create(state: &Path, user_key: Option<&Path>, cluster: &str) -> Result<SigningKey> {
         if let Some(p) = user_key {
-            let text = std::fs::read_to_string(p).map_err(|source| Error::Read {
-                path: p.to_path_buf(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(p).map_err(|source| Error::Read { path: p.to_path_buf(), source })?;
             return Self::from_armored(&text, p).map_err(|e| match e {
                 Error::Failed(m) => Error::Usage(format!("--signing-key {}: {m}", p.display())),
                 other => other,
@@ -52,16 +42,10 @@ impl SigningKey {
         let dir = state.join("signing");
         let path = dir.join("repo-signing.key");
         if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
             return Self::from_armored(&text, &path);
         }
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
-            path: dir.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
@@ -70,28 +54,18 @@ impl SigningKey {
         b.key_type(KeyType::Rsa(3072))
             .can_certify(true)
             .can_sign(true)
-            .primary_user_id(format!(
-                "bundler repository signing key for {cluster} <bundler@{cluster}.invalid>"
-            ));
+            .primary_user_id(format!("bundler repository signing key for {cluster} <bundler@{cluster}.invalid>"));
         let params = b.build().map_err(|e| err("parameters", e))?;
-        let key = params
-            .generate(rand::thread_rng())
-            .map_err(|e| err("generation", e))?;
-        let armored = key
-            .to_armored_string(ArmorOptions::default())
-            .map_err(|e| err("armor", e))?;
+        let key = params.generate(rand::thread_rng()).map_err(|e| err("generation", e))?;
+        let armored = key.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))?;
         crate::pki::write_private(&path, armored.as_bytes())?;
         let sk = Self::from_armored(&armored, &path)?;
-        crate::pki::write_private(
-            &dir.join("repo-signing.pub.asc"),
-            sk.public_armored.as_bytes(),
-        )?;
+        crate::pki::write_private(&dir.join("repo-signing.pub.asc"), sk.public_armored.as_bytes())?;
         Ok(sk)
     }
 
     fn from_armored(text: &str, source: &Path) -> Result<SigningKey> {
-        let (key, _) = SignedSecretKey::from_string(text)
-            .map_err(|e| err("not an armored OpenPGP secret key", e))?;
+        let (key, _) = SignedSecretKey::from_string(text).map_err(|e| err("not an armored OpenPGP secret key", e))?;
         if key.primary_key.algorithm() != PublicKeyAlgorithm::RSA {
             return Err(Error::Failed(format!(
                 "the primary key is {:?}; CentOS 7's rpm 4.11 and yum only verify RSA signatures made by the primary key",
@@ -99,8 +73,7 @@ impl SigningKey {
             )));
         }
         let public = key.to_public_key();
-        let public_armored = SignedPublicKey::to_armored_string(&public, ArmorOptions::default())
-            .map_err(|e| err("armor", e))?;
+        let public_armored = SignedPublicKey::to_armored_string(&public, ArmorOptions::default()).map_err(|e| err("armor", e))?;
         Ok(SigningKey {
             created: key.primary_key.created_at().as_secs() as u64,
             fingerprint: hex::encode_upper(key.primary_key.fingerprint().as_bytes()),
@@ -120,9 +93,7 @@ impl SigningKey {
         let sub = |d| Subpacket::regular(d).map_err(|e| err("subpacket", e));
         let at = at.max(self.created);
         let hashed = vec![
-            sub(SubpacketData::SignatureCreationTime(
-                pgp::types::Timestamp::from_secs(at as u32),
-            ))?,
+            sub(SubpacketData::SignatureCreationTime(pgp::types::Timestamp::from_secs(at as u32)))?,
             sub(SubpacketData::IssuerFingerprint(k.fingerprint()))?,
         ];
         let unhashed = vec![sub(SubpacketData::IssuerKeyId(k.legacy_key_id()))?];
@@ -135,28 +106,19 @@ impl SigningKey {
             SubpacketConfig::UserDefined { hashed, unhashed },
         )
         .map_err(|e| err("signing", e))?;
-        sig.to_armored_string(ArmorOptions::default())
-            .map_err(|e| err("armor", e))
+        sig.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))
     }
 }
 
 /// Check an armoured detached signature over `data` against an armoured public key.
-pub fn verify_detached(
-    public_armored: &str,
-    data: &[u8],
-    signature_armored: &str,
-) -> std::result::Result<(), String> {
-    let (key, _) = SignedPublicKey::from_string(public_armored)
-        .map_err(|e| format!("not an OpenPGP public key: {e}"))?;
-    let (sig, _) = DetachedSignature::from_string(signature_armored)
-        .map_err(|e| format!("not an OpenPGP signature: {e}"))?;
-    sig.verify(&key.primary_key, data)
-        .map_err(|e| format!("signature does not verify: {e}"))
+pub fn verify_detached(public_armored: &str, data: &[u8], signature_armored: &str) -> std::result::Result<(), String> {
+    let (key, _) = SignedPublicKey::from_string(public_armored).map_err(|e| format!("not an OpenPGP public key: {e}"))?;
+    let (sig, _) = DetachedSignature::from_string(signature_armored).map_err(|e| format!("not an OpenPGP signature: {e}"))?;
+    sig.verify(&key.primary_key, data).map_err(|e| format!("signature does not verify: {e}"))
 }
 
 /// The fingerprint of an armoured public key.
 pub fn public_fingerprint(public_armored: &str) -> std::result::Result<String, String> {
-    let (key, _) = SignedPublicKey::from_string(public_armored)
-        .map_err(|e| format!("not an OpenPGP public key: {e}"))?;
+    let (key, _) = SignedPublicKey::from_string(public_armored).map_err(|e| format!("not an OpenPGP public key: {e}"))?;
     Ok(hex::encode_upper(key.primary_key.fingerprint().as_bytes()))
 }

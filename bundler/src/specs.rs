@@ -64,8 +64,7 @@ struct SpecFile {
 }
 
 pub fn packages() -> Vec<PackageDef> {
-    let f: SpecFile = crate::yaml::from_str(EMBEDDED, std::path::Path::new("specs/packages.yaml"))
-        .expect("embedded package spec is valid (tested)");
+    let f: SpecFile = crate::yaml::from_str(EMBEDDED, std::path::Path::new("specs/packages.yaml")).expect("embedded package spec is valid (tested)");
     f.packages
 }
 
@@ -76,11 +75,7 @@ mod tests {
         let p = super::packages();
         for d in &p {
             for r in &d.requires {
-                assert!(
-                    p.iter().any(|x| &x.name == r),
-                    "{} requires unknown {r}",
-                    d.name
-                );
+                assert!(p.iter().any(|x| &x.name == r), "{} requires unknown {r}", d.name);
             }
         }
     }

@@ -38,12 +38,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(kind: Kind, loc: Loc, origin: Origin) -> Node {
-        Node {
-            kind,
-            loc,
-            origin,
-            raw: None,
-        }
+        Node { kind, loc, origin, raw: None }
     }
     pub fn str(s: &str, loc: Loc, origin: Origin) -> Node {
         Node::new(Kind::Str(s.to_string()), loc, origin)
@@ -66,10 +61,7 @@ impl Node {
         }
     }
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?
-            .iter()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, _, v)| v)
+        self.as_map()?.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| v)
     }
     pub fn is_null(&self) -> bool {
         matches!(self.kind, Kind::Null)

@@ -34,11 +34,8 @@ enum Frame {
 pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
     let whole = Loc::file_only(file);
     if text.len() > MAX_BYTES {
-        return Err(Diagnostic::error(
-            Some(whole),
-            format!("file is {} bytes; bundler reads YAML files up to {} bytes", text.len(), MAX_BYTES),
-        )
-        .note("help: an inventory or variables file this large is almost certainly not one; check the path"));
+        return Err(Diagnostic::error(Some(whole), format!("file is {} bytes; bundler reads YAML files up to {} bytes", text.len(), MAX_BYTES))
+            .note("help: an inventory or variables file this large is almost certainly not one; check the path"));
     }
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -52,10 +49,7 @@ pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
             Ok(x) => x,
             Err(e) => {
                 let m = e.marker();
-                return Err(Diagnostic::error(
-                    Some(loc_of(file, m)),
-                    format!("this is not valid YAML: {}", e.info()),
-                ));
+                return Err(Diagnostic::error(Some(loc_of(file, m)), format!("this is not valid YAML: {}", e.info())));
             }
         };
         let loc = loc_of(file, &mark);
@@ -64,21 +58,15 @@ pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
             Event::DocumentStart => {
                 docs += 1;
                 if docs > 1 {
-                    return Err(Diagnostic::error(
-                        Some(loc),
-                        "the file holds more than one YAML document",
-                    )
-                    .note("help: an inventory is a single document; remove the extra `---`"));
+                    return Err(Diagnostic::error(Some(loc), "the file holds more than one YAML document")
+                        .note("help: an inventory is a single document; remove the extra `---`"));
                 }
                 None
             }
             Event::StreamEnd => break,
             Event::Alias(id) => {
                 let Some(n) = anchors.get(&id) else {
-                    return Err(Diagnostic::error(
-                        Some(loc),
-                        "alias refers to an unknown anchor",
-                    ));
+                    return Err(Diagnostic::error(Some(loc), "alias refers to an unknown anchor"));
                 };
                 nodes += count(n);
                 if nodes > MAX_NODES {
@@ -119,10 +107,7 @@ pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(entries, _, l, anchor)) => {
                     nodes += 1;
-                    Some((
-                        Node::new(Kind::Map(apply_merge_keys(entries)?), l, Origin::Yaml),
-                        anchor,
-                    ))
+                    Some((Node::new(Kind::Map(apply_merge_keys(entries)?), l, Origin::Yaml), anchor))
                 }
                 _ => unreachable!("parser emits balanced events"),
             },
@@ -142,10 +127,7 @@ pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
                         Kind::Str(s) => s.clone(),
                         Kind::Null => String::new(),
                         Kind::Seq(_) | Kind::Map(_) => {
-                            return Err(Diagnostic::error(
-                                Some(node.loc),
-                                "a mapping key must be a plain value, not a list or mapping",
-                            ))
+                            return Err(Diagnostic::error(Some(node.loc), "a mapping key must be a plain value, not a list or mapping"))
                         }
                         _ => node.scalar_text().unwrap_or_default(),
                     };
@@ -168,18 +150,12 @@ pub fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, Diagnostic> {
 }
 
 fn too_big(loc: Loc) -> Diagnostic {
-    Diagnostic::error(
-        Some(loc),
-        format!("the document expands to more than {MAX_NODES} values (aliases included); refusing to read it"),
-    )
-    .note("note: this is the shape of a YAML alias bomb; a real inventory is far smaller")
+    Diagnostic::error(Some(loc), format!("the document expands to more than {MAX_NODES} values (aliases included); refusing to read it"))
+        .note("note: this is the shape of a YAML alias bomb; a real inventory is far smaller")
 }
 
 fn too_deep(loc: Loc) -> Diagnostic {
-    Diagnostic::error(
-        Some(loc),
-        format!("values are nested more than {MAX_DEPTH} levels deep; refusing to read it"),
-    )
+    Diagnostic::error(Some(loc), format!("values are nested more than {MAX_DEPTH} levels deep; refusing to read it"))
 }
 
 fn count(n: &Node) -> usize {
@@ -191,9 +167,7 @@ fn count(n: &Node) -> usize {
 }
 
 /// `<<: *base` and `<<: [*a, *b]`: keys of the merged mappings that the mapping lacks.
-fn apply_merge_keys(
-    entries: Vec<(String, Loc, Node)>,
-) -> Result<Vec<(String, Loc, Node)>, Diagnostic> {
+fn apply_merge_keys(entries: Vec<(String, Loc, Node)>) -> Result<Vec<(String, Loc, Node)>, Diagnostic> {
     if !entries.iter().any(|(k, _, _)| k == "<<") {
         return Ok(entries);
     }
@@ -204,22 +178,12 @@ fn apply_merge_keys(
             let sources = match v.kind {
                 Kind::Map(_) => vec![v],
                 Kind::Seq(items) => items,
-                _ => {
-                    return Err(Diagnostic::error(
-                        Some(v.loc),
-                        "`<<` must merge a mapping or a list of mappings",
-                    ))
-                }
+                _ => return Err(Diagnostic::error(Some(v.loc), "`<<` must merge a mapping or a list of mappings")),
             };
             for s in sources {
                 match s.kind {
                     Kind::Map(m) => merged.extend(m),
-                    _ => {
-                        return Err(Diagnostic::error(
-                            Some(s.loc),
-                            "`<<` must merge a mapping or a list of mappings",
-                        ))
-                    }
+                    _ => return Err(Diagnostic::error(Some(s.loc), "`<<` must merge a mapping or a list of mappings")),
                 }
             }
         } else {
@@ -248,24 +212,15 @@ fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>, loc: Loc) -> Node 
         Kind::Str(_) => None,
         _ => Some(text.to_string()),
     };
-    Node {
-        kind,
-        loc,
-        origin: Origin::Yaml,
-        raw,
-    }
+    Node { kind, loc, origin: Origin::Yaml, raw }
 }
 
 /// YAML 1.1 implicit typing as PyYAML (and so Ansible) does it.
 pub fn resolve_plain(t: &str) -> Kind {
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Kind::Null,
-        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Kind::Bool(true)
-        }
-        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Kind::Bool(false)
-        }
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return Kind::Bool(true),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Kind::Bool(false),
         _ => {}
     }
     if let Some(i) = yaml11_int(t) {
@@ -305,18 +260,12 @@ fn yaml11_int(t: &str) -> Option<i64> {
         // sexagesimal: 1:30 is 90
         let mut parts = body.split(':');
         let first = parts.next()?;
-        if !first.starts_with(|c: char| ('1'..='9').contains(&c))
-            || !first.chars().all(|c| c.is_ascii_digit() || c == '_')
-        {
+        if !first.starts_with(|c: char| ('1'..='9').contains(&c)) || !first.chars().all(|c| c.is_ascii_digit() || c == '_') {
             return None;
         }
         let mut v: i64 = first.replace('_', "").parse().ok()?;
         for p in parts {
-            if p.is_empty()
-                || p.len() > 2
-                || !p.chars().all(|c| c.is_ascii_digit())
-                || p.parse::<i64>().ok()? > 59
-            {
+            if p.is_empty() || p.len() > 2 || !p.chars().all(|c| c.is_ascii_digit()) || p.parse::<i64>().ok()? > 59 {
                 return None;
             }
             v = v.checked_mul(60)?.checked_add(p.parse().ok()?)?;
@@ -328,9 +277,7 @@ fn yaml11_int(t: &str) -> Option<i64> {
         }
         i64::from_str_radix(&clean, 8).ok()?
     } else {
-        if !body.starts_with(|c: char| c.is_ascii_digit())
-            || !body.chars().all(|c| c.is_ascii_digit() || c == '_')
-        {
+        if !body.starts_with(|c: char| c.is_ascii_digit()) || !body.chars().all(|c| c.is_ascii_digit() || c == '_') {
             return None;
         }
         clean.parse().ok()?
@@ -354,20 +301,14 @@ fn yaml11_float(t: &str) -> Option<f64> {
     };
     let dot = mantissa.find('.')?;
     let (int, frac) = (&mantissa[..dot], &mantissa[dot + 1..]);
-    let ok_int = int.is_empty()
-        || (int.starts_with(|c: char| c.is_ascii_digit())
-            && int.chars().all(|c| c.is_ascii_digit() || c == '_'));
-    let ok_frac = frac.chars().all(|c| c.is_ascii_digit() || c == '_')
-        && (!int.is_empty() || !frac.is_empty());
+    let ok_int = int.is_empty() || (int.starts_with(|c: char| c.is_ascii_digit()) && int.chars().all(|c| c.is_ascii_digit() || c == '_'));
+    let ok_frac = frac.chars().all(|c| c.is_ascii_digit() || c == '_') && (!int.is_empty() || !frac.is_empty());
     if !ok_int || !ok_frac || (int.is_empty() && frac.is_empty()) {
         return None;
     }
     if let Some(e) = exp {
         let (_, digits) = split_sign(e);
-        if !(e.starts_with('+') || e.starts_with('-'))
-            || digits.is_empty()
-            || !digits.chars().all(|c| c.is_ascii_digit())
-        {
+        if !(e.starts_with('+') || e.starts_with('-')) || digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
             return None;
         }
     }
@@ -382,24 +323,12 @@ pub fn to_string<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Read a typed document (the artifact catalog) with serde, mapping errors to a location.
-pub fn from_str<T: serde::de::DeserializeOwned>(
-    text: &str,
-    file: &std::path::Path,
-) -> Result<T, Diagnostic> {
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str, file: &std::path::Path) -> Result<T, Diagnostic> {
     if text.len() > MAX_BYTES {
-        return Err(Diagnostic::error(
-            Some(Loc::file_only(file)),
-            "file is too large to be a catalog",
-        ));
+        return Err(Diagnostic::error(Some(Loc::file_only(file)), "file is too large to be a catalog"));
     }
     serde_yaml::from_str(text).map_err(|e| {
-        let loc = e.location().map(|l| {
-            Loc::new(
-                &Arc::new(file.to_path_buf()),
-                l.line() as u32,
-                l.column() as u32,
-            )
-        });
+        let loc = e.location().map(|l| Loc::new(&Arc::new(file.to_path_buf()), l.line() as u32, l.column() as u32));
         let msg = e.to_string();
         // serde_yaml appends " at line X column Y"; the location is printed in front already.
         let msg = match msg.find(" at line ") {

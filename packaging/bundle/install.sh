@@ -62,6 +62,6 @@ mv -f "$tmp" "$ROOT/etc/yum.repos.d/$NAME.repo"
 
 $RPM ${ROOT:+--root="$ROOT"} --import "$HERE/repo/{{ key_file }}"
 
-echo "installing$PKGS for roles:$ROLES"
+echo "installing$PKGS for roles: $(echo $ROLES)"
 # Only this bundle's repository: an air-gapped host cannot reach the others.
 $YUM -y ${ROOT:+--installroot="$ROOT"} --disablerepo='*' --enablerepo="$NAME" install $PKGS

@@ -8,11 +8,7 @@ use std::time::{Duration, Instant};
 
 static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 
-pub const MEMBERS: [(&str, &str); 3] = [
-    ("etcd1", "127.0.0.11"),
-    ("etcd2", "127.0.0.12"),
-    ("etcd3", "127.0.0.13"),
-];
+pub const MEMBERS: [(&str, &str); 3] = [("etcd1", "127.0.0.11"), ("etcd2", "127.0.0.12"), ("etcd3", "127.0.0.13")];
 
 pub struct Cluster {
     children: Vec<Child>,
@@ -48,11 +44,7 @@ impl Running {
         }
         panic!(
             "etcd cluster not healthy in 60s:\n{}",
-            self.logs
-                .iter()
-                .map(|l| std::fs::read_to_string(l).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("\n---\n")
+            self.logs.iter().map(|l| std::fs::read_to_string(l).unwrap_or_default()).collect::<Vec<_>>().join("\n---\n")
         );
     }
 }
@@ -82,21 +74,12 @@ impl Drop for Cluster {
 }
 
 pub fn require(tool: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+    let ok = Command::new("sh").args(["-c", &format!("command -v {tool}")]).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
     assert!(ok, "`{tool}` is not installed; scripts/test.sh installs the tools the tests need (a missing tool fails, it does not skip)");
 }
 
 /// Start each member with flags built by `flags(name, ip)`, and wait until all are healthy.
-pub fn start(
-    flags: impl Fn(&str, &str, &Path) -> Vec<String>,
-    env: &[(&str, &str)],
-    health: impl Fn(&str) -> bool,
-) -> Cluster {
+pub fn start(flags: impl Fn(&str, &str, &Path) -> Vec<String>, env: &[(&str, &str)], health: impl Fn(&str) -> bool) -> Cluster {
     let guard = lock();
     let dir = tempfile::tempdir().unwrap();
     let mut children = Vec::new();
@@ -106,21 +89,14 @@ pub fn start(
         let log = dir.path().join(format!("{name}.log"));
         let f = std::fs::File::create(&log).unwrap();
         let mut c = Command::new("etcd");
-        c.args(flags(name, ip, &data))
-            .stdout(Stdio::null())
-            .stderr(f);
+        c.args(flags(name, ip, &data)).stdout(Stdio::null()).stderr(f);
         for (k, v) in env {
             c.env(k, v);
         }
         children.push(c.spawn().unwrap());
         logs.push(log);
     }
-    let mut cl = Cluster {
-        children,
-        _dir: dir,
-        _guard: guard,
-        logs,
-    };
+    let mut cl = Cluster { children, _dir: dir, _guard: guard, logs };
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(60) {
         if MEMBERS.iter().all(|(_, ip)| health(ip)) {
@@ -130,33 +106,18 @@ pub fn start(
             if let Ok(Some(st)) = c.try_wait() {
                 panic!(
                     "an etcd member exited ({st}):\n{}",
-                    cl.logs
-                        .iter()
-                        .map(|l| std::fs::read_to_string(l).unwrap_or_default())
-                        .collect::<Vec<_>>()
-                        .join("\n---\n")
+                    cl.logs.iter().map(|l| std::fs::read_to_string(l).unwrap_or_default()).collect::<Vec<_>>().join("\n---\n")
                 );
             }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    panic!(
-        "etcd cluster not healthy in 60s:\n{}",
-        cl.logs
-            .iter()
-            .map(|l| std::fs::read_to_string(l).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    );
+    panic!("etcd cluster not healthy in 60s:\n{}", cl.logs.iter().map(|l| std::fs::read_to_string(l).unwrap_or_default()).collect::<Vec<_>>().join("\n---\n"));
 }
 
 pub fn tls_flags<'a>(t: &'a Tls<'a>) -> impl Fn(&str, &str, &Path) -> Vec<String> + 'a {
     move |name, ip, data| {
-        let cluster = MEMBERS
-            .iter()
-            .map(|(n, i)| format!("{n}=https://{i}:2380"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let cluster = MEMBERS.iter().map(|(n, i)| format!("{n}=https://{i}:2380")).collect::<Vec<_>>().join(",");
         vec![
             format!("--name={name}"),
             format!("--data-dir={}", data.display()),
@@ -192,12 +153,5 @@ pub fn ctl3(ip: &str, ca: &Path, cert: &Path, key: &Path, args: &[&str]) -> (boo
         .args(args)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }

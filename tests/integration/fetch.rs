@@ -25,11 +25,7 @@ impl Env {
         for f in &fx {
             server.put(&format!("/up/{}", f.file_name), f.bytes.clone());
         }
-        std::fs::write(
-            dir.path().join("catalog.yaml"),
-            fixtures::catalog(&fx, &format!("{}/up", server.base)),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("catalog.yaml"), fixtures::catalog(&fx, &format!("{}/up", server.base))).unwrap();
         Env { dir, server, fx }
     }
     fn cache(&self) -> PathBuf {
@@ -61,22 +57,12 @@ impl Env {
 }
 
 fn artifact<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == name)
-        .unwrap()
+    doc["artifacts"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap()
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
     v.sort();
     v
 }
@@ -100,11 +86,7 @@ fn fetches_and_verifies_everything() {
     // A second run uses the cache, re-verified, with no request.
     let before = e.server.log().len();
     let doc = e.fetch(&[]).json();
-    assert!(doc["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|a| a["outcome"] == "cached"));
+    assert!(doc["artifacts"].as_array().unwrap().iter().all(|a| a["outcome"] == "cached"));
     assert_eq!(e.server.log().len(), before);
 }
 
@@ -113,9 +95,7 @@ fn digest_mismatch_caches_nothing() {
     let e = Env::new(1);
     let f = e.f("flannel");
     let wrong = "0".repeat(64);
-    let cat = std::fs::read_to_string(e.dir.path().join("catalog.yaml"))
-        .unwrap()
-        .replace(&f.sha256(), &wrong);
+    let cat = std::fs::read_to_string(e.dir.path().join("catalog.yaml")).unwrap().replace(&f.sha256(), &wrong);
     std::fs::write(e.dir.path().join("catalog.yaml"), cat).unwrap();
     let r = e.fetch(&[]);
     r.code(1).has(&format!(
@@ -124,19 +104,9 @@ fn digest_mismatch_caches_nothing() {
         f.file_name,
         f.sha256()
     ));
-    assert_eq!(
-        files_in(&e.cache().join("files/sha256"))
-            .iter()
-            .filter(|n| n.starts_with(&wrong))
-            .count(),
-        0,
-        "no file, partial or meta for the bad digest"
-    );
+    assert_eq!(files_in(&e.cache().join("files/sha256")).iter().filter(|n| n.starts_with(&wrong)).count(), 0, "no file, partial or meta for the bad digest");
     // A mismatch is not retried.
-    assert_eq!(
-        e.server.requests_for(&format!("/up/{}", f.file_name)).len(),
-        1
-    );
+    assert_eq!(e.server.requests_for(&format!("/up/{}", f.file_name)).len(), 1);
 }
 
 #[test]
@@ -152,17 +122,11 @@ fn dropped_connection_resumes_with_range() {
     assert_eq!(a["outcome"], "resumed");
     let reqs = e.server.requests_for(&path);
     assert_eq!(reqs.len(), 2);
-    assert_eq!(
-        reqs[1].range.as_deref(),
-        Some(format!("bytes={cut}-").as_str())
-    );
+    assert_eq!(reqs[1].range.as_deref(), Some(format!("bytes={cut}-").as_str()));
     assert_eq!(reqs[1].status, 206);
     let sent: usize = reqs.iter().map(|l| l.body_bytes).sum();
     assert_eq!(sent, f.bytes.len(), "resume sends only the missing bytes");
-    assert!(
-        sent < f.bytes.len() + cut,
-        "fewer bytes than a restart would need"
-    );
+    assert!(sent < f.bytes.len() + cut, "fewer bytes than a restart would need");
     assert_eq!(std::fs::read(e.cached(f)).unwrap(), f.bytes);
 }
 
@@ -198,10 +162,7 @@ fn file_changed_on_the_server_is_not_stitched() {
     let reqs = e.server.requests_for(&path);
     let last = reqs.last().unwrap();
     assert!(last.if_range.is_some(), "the resume carried the old ETag");
-    assert_eq!(
-        last.status, 200,
-        "If-Range did not match, so the whole new file came"
-    );
+    assert_eq!(last.status, 200, "If-Range did not match, so the whole new file came");
     assert_eq!(std::fs::read(e.cached(f)).unwrap(), f.bytes);
 }
 
@@ -215,21 +176,14 @@ fn server_error_then_success_and_404_without_retry() {
     let r = e.fetch(&[]);
     r.code(0);
     assert_eq!(e.server.requests_for(&dp).len(), 3);
-    assert!(
-        r.stderr.is_empty() || !r.stderr.contains("error"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{}", r.stderr);
 
     let e = Env::new(1);
     let c = e.f("cni-plugins");
     let cp = format!("/up/{}", c.file_name);
     e.server.always(&cp, Behave::Status(404));
     let r = e.fetch(&[]);
-    r.code(1).has(&format!(
-        "{}/up/{} (attempt 1): HTTP 404 Not Found",
-        e.server.base, c.file_name
-    ));
+    r.code(1).has(&format!("{}/up/{} (attempt 1): HTTP 404 Not Found", e.server.base, c.file_name));
     assert_eq!(e.server.requests_for(&cp).len(), 1, "404 is not retried");
 }
 
@@ -238,8 +192,7 @@ fn stalled_body_is_retried() {
     let e = Env::new(2);
     let f = e.f("flannel");
     let path = format!("/up/{}", f.file_name);
-    e.server
-        .once(&path, Behave::StallAfter(10_000, Duration::from_secs(8)));
+    e.server.once(&path, Behave::StallAfter(10_000, Duration::from_secs(8)));
     let r = e.fetch(&["--stall-timeout", "1"]);
     r.code(0);
     assert_eq!(artifact(&r.json(), "flannel")["outcome"], "resumed");
@@ -253,10 +206,7 @@ fn retries_are_bounded_and_say_why() {
     let path = format!("/up/{}", f.file_name);
     e.server.always(&path, Behave::Status(502));
     let r = e.fetch(&["--retries", "3"]);
-    r.code(1).has(&format!(
-        "{}/up/{} (attempt 3 of 3): HTTP 502 Bad Gateway; giving up on this URL",
-        e.server.base, f.file_name
-    ));
+    r.code(1).has(&format!("{}/up/{} (attempt 3 of 3): HTTP 502 Bad Gateway; giving up on this URL", e.server.base, f.file_name));
     assert_eq!(e.server.requests_for(&path).len(), 3);
 }
 
@@ -265,50 +215,30 @@ fn mirrors_in_order_and_no_upstream() {
     let e = Env::new(1);
     // Mirror one has only etcd; mirror two has everything.
     let etcd = e.f("etcd");
-    e.server
-        .put(&format!("/m1/{}", etcd.file_name), etcd.bytes.clone());
+    e.server.put(&format!("/m1/{}", etcd.file_name), etcd.bytes.clone());
     for f in &e.fx {
-        e.server
-            .put(&format!("/m2/{}", f.file_name), f.bytes.clone());
+        e.server.put(&format!("/m2/{}", f.file_name), f.bytes.clone());
     }
     let m1 = format!("{}/m1", e.server.base);
     let m2 = format!("{}/m2/", e.server.base);
     let r = e.fetch(&["--mirror", &m1, "--mirror", &m2]);
     r.code(0);
     let doc = r.json();
-    assert_eq!(
-        artifact(&doc, "etcd")["url"],
-        format!("{m1}/{}", etcd.file_name)
-    );
-    assert_eq!(
-        artifact(&doc, "docker")["url"],
-        format!("{}/m2/docker-17.12.1-ce.tgz", e.server.base)
-    );
-    assert!(
-        e.server.log().iter().all(|l| !l.path.starts_with("/up/")),
-        "upstream not contacted"
-    );
+    assert_eq!(artifact(&doc, "etcd")["url"], format!("{m1}/{}", etcd.file_name));
+    assert_eq!(artifact(&doc, "docker")["url"], format!("{}/m2/docker-17.12.1-ce.tgz", e.server.base));
+    assert!(e.server.log().iter().all(|l| !l.path.starts_with("/up/")), "upstream not contacted");
 
     let e = Env::new(1);
-    let r = e.fetch(&[
-        "--no-upstream",
-        "--mirror",
-        &format!("{}/empty", e.server.base),
-    ]);
-    r.code(1)
-        .has("/empty/kubernetes-server-linux-amd64.tar.gz (attempt 1): HTTP 404 Not Found");
-    assert!(
-        e.server.log().iter().all(|l| !l.path.starts_with("/up/")),
-        "--no-upstream forbids upstream"
-    );
+    let r = e.fetch(&["--no-upstream", "--mirror", &format!("{}/empty", e.server.base)]);
+    r.code(1).has("/empty/kubernetes-server-linux-amd64.tar.gz (attempt 1): HTTP 404 Not Found");
+    assert!(e.server.log().iter().all(|l| !l.path.starts_with("/up/")), "--no-upstream forbids upstream");
 }
 
 #[test]
 fn offline_uses_only_the_cache() {
     let e = Env::new(1);
     let r = e.fetch(&["--offline"]);
-    r.code(1)
-        .has("--offline: 5 artifact(s) are not in the cache");
+    r.code(1).has("--offline: 5 artifact(s) are not in the cache");
     for f in &e.fx {
         r.has(&format!("  {}  sha256:{}", f.file_name, f.sha256()));
     }
@@ -317,11 +247,7 @@ fn offline_uses_only_the_cache() {
     let n = e.server.log().len();
     let r = e.fetch(&["--offline"]);
     r.code(0);
-    assert!(r.json()["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|a| a["outcome"] == "cached"));
+    assert!(r.json()["artifacts"].as_array().unwrap().iter().all(|a| a["outcome"] == "cached"));
     assert_eq!(e.server.log().len(), n);
 }
 
@@ -349,66 +275,29 @@ fn damaged_file_is_reported_in_the_log() {
     let p = e.cached(e.f("etcd"));
     std::fs::write(&p, b"garbage").unwrap();
     let c = e.cmd(&[]);
-    let args: Vec<String> = c
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .filter(|a| a != "--json")
-        .collect();
+    let args: Vec<String> = c.get_args().map(|a| a.to_string_lossy().into_owned()).filter(|a| a != "--json").collect();
     let r = run(bundler().env("BUNDLER_RETRY_BASE_MS", "50").args(args));
-    r.code(0)
-        .has("etcd: cached file")
-        .has("no longer matches its digest; fetching it again");
+    r.code(0).has("etcd: cached file").has("no longer matches its digest; fetching it again");
     // Log lines, not control codes.
-    assert!(
-        !r.stderr.contains('\u{1b}'),
-        "no terminal control codes in logs"
-    );
-    assert!(
-        r.stderr.contains("kubernetes-server: fetching")
-            || r.stderr.contains("kubernetes-server: cached")
-    );
+    assert!(!r.stderr.contains('\u{1b}'), "no terminal control codes in logs");
+    assert!(r.stderr.contains("kubernetes-server: fetching") || r.stderr.contains("kubernetes-server: cached"));
 }
 
 #[test]
 fn two_processes_share_one_cache() {
     let e = Env::new(4);
     for f in &e.fx {
-        e.server.always(
-            &format!("/up/{}", f.file_name),
-            Behave::Slow(64 * 1024, Duration::from_millis(5)),
-        );
+        e.server.always(&format!("/up/{}", f.file_name), Behave::Slow(64 * 1024, Duration::from_millis(5)));
     }
-    let a = e
-        .cmd(&[])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let b = e
-        .cmd(&[])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let a = e.cmd(&[]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let b = e.cmd(&[]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(
-        a.status.success() && b.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&a.stderr),
-        String::from_utf8_lossy(&b.stderr)
-    );
+    assert!(a.status.success() && b.status.success(), "{}\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
     for f in &e.fx {
         assert_eq!(std::fs::read(e.cached(f)).unwrap(), f.bytes);
-        assert_eq!(
-            e.server.requests_for(&format!("/up/{}", f.file_name)).len(),
-            1,
-            "{} downloaded once",
-            f.name
-        );
+        assert_eq!(e.server.requests_for(&format!("/up/{}", f.file_name)).len(), 1, "{} downloaded once", f.name);
     }
-    assert!(files_in(&e.cache().join("files/sha256"))
-        .iter()
-        .all(|n| !n.contains("partial")));
+    assert!(files_in(&e.cache().join("files/sha256")).iter().all(|n| !n.contains("partial")));
 }
 
 #[test]
@@ -416,48 +305,27 @@ fn sigkill_mid_download_then_rerun_completes() {
     let e = Env::new(8);
     let f = e.f("kubernetes-server");
     let path = format!("/up/{}", f.file_name);
-    e.server
-        .once(&path, Behave::Slow(32 * 1024, Duration::from_millis(20)));
-    let mut child = e
-        .cmd(&["--jobs", "1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let partial = e
-        .cache()
-        .join("files/sha256")
-        .join(format!("{}.partial", f.sha256()));
+    e.server.once(&path, Behave::Slow(32 * 1024, Duration::from_millis(20)));
+    let mut child = e.cmd(&["--jobs", "1"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let partial = e.cache().join("files/sha256").join(format!("{}.partial", f.sha256()));
     let mut waited = 0;
     while std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) < 200_000 && waited < 1000 {
         std::thread::sleep(Duration::from_millis(10));
         waited += 1;
     }
     let got = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
-    assert!(
-        got >= 200_000,
-        "download under way before the kill ({got} bytes)"
-    );
+    assert!(got >= 200_000, "download under way before the kill ({got} bytes)");
     kill9(child.id());
     let _ = child.wait();
-    assert!(
-        !e.cached(f).exists(),
-        "nothing half-written in the final place"
-    );
+    assert!(!e.cached(f).exists(), "nothing half-written in the final place");
     let r = e.fetch(&[]);
     r.code(0);
-    assert_eq!(
-        artifact(&r.json(), "kubernetes-server")["outcome"],
-        "resumed"
-    );
+    assert_eq!(artifact(&r.json(), "kubernetes-server")["outcome"], "resumed");
     assert_eq!(std::fs::read(e.cached(f)).unwrap(), f.bytes);
 }
 
 fn kill9(pid: u32) {
-    let st = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
+    let st = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     assert!(st.success());
 }
 
@@ -469,17 +337,8 @@ fn export_then_offline_file_mirror() {
     r.code(0);
     assert_eq!(r.json()["export"], out.join("SHA256SUMS").to_str().unwrap());
     // The real sha256sum accepts the listing.
-    let st = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stdout)
-    );
+    let st = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&out).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stdout));
     let names = files_in(&out);
     assert_eq!(names.len(), 6, "{names:?}");
     // Another machine: empty cache, offline, the folder as a file:// mirror.
@@ -498,10 +357,7 @@ fn export_then_offline_file_mirror() {
     let doc = r.json();
     for f in &e.fx {
         assert_eq!(artifact(&doc, f.name)["outcome"], "copied");
-        assert_eq!(
-            std::fs::read(other.join("files/sha256").join(f.sha256())).unwrap(),
-            f.bytes
-        );
+        assert_eq!(std::fs::read(other.join("files/sha256").join(f.sha256())).unwrap(), f.bytes);
     }
     assert_eq!(e.server.log().len(), n);
 }

@@ -33,10 +33,7 @@ pub fn filler(seed: u64, len: usize) -> Vec<u8> {
 }
 
 fn stand_in(name: &str, version: &str, pad: usize) -> Vec<u8> {
-    let mut b = format!(
-        "#!/bin/sh\n# stand-in for {name} {version}\necho \"{name} {version}\"\nexit 0\n# "
-    )
-    .into_bytes();
+    let mut b = format!("#!/bin/sh\n# stand-in for {name} {version}\necho \"{name} {version}\"\nexit 0\n# ").into_bytes();
     b.extend(filler(name.len() as u64 * 31 + pad as u64, pad));
     b.push(b'\n');
     b
@@ -61,8 +58,7 @@ pub fn tar_gz(entries: &[(String, Vec<u8>, u32)]) -> Vec<u8> {
                     h.set_mode(0o755);
                     h.set_size(0);
                     h.set_mtime(1_500_000_000);
-                    t.append_data(&mut h, format!("{}/", d.display()), std::io::empty())
-                        .unwrap();
+                    t.append_data(&mut h, format!("{}/", d.display()), std::io::empty()).unwrap();
                 }
             }
             let mut h = tar::Header::new_gnu();
@@ -80,115 +76,38 @@ pub fn tar_gz(entries: &[(String, Vec<u8>, u32)]) -> Vec<u8> {
 
 /// The five file artifacts of the default plan. `scale` multiplies the stand-in sizes.
 pub fn artifacts(scale: usize) -> Vec<Fixture> {
-    let bin =
-        |dir: &str, names: &[&str], version: &str, pad: usize| -> Vec<(String, Vec<u8>, u32)> {
-            names
-                .iter()
-                .map(|n| (format!("{dir}{n}"), stand_in(n, version, pad), 0o755))
-                .collect()
-        };
+    let bin = |dir: &str, names: &[&str], version: &str, pad: usize| -> Vec<(String, Vec<u8>, u32)> {
+        names.iter().map(|n| (format!("{dir}{n}"), stand_in(n, version, pad), 0o755)).collect()
+    };
     let mut k8s = bin(
         "kubernetes/server/bin/",
-        &[
-            "kube-apiserver",
-            "kube-controller-manager",
-            "kube-scheduler",
-            "kube-proxy",
-            "kubelet",
-            "kubectl",
-            "kubeadm",
-        ],
+        &["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet", "kubectl", "kubeadm"],
         "v1.9.11",
         200_000 * scale,
     );
-    k8s.push((
-        "kubernetes/LICENSES".into(),
-        b"Apache License 2.0 (fixture)\n".to_vec(),
-        0o644,
-    ));
-    let mut etcd = bin(
-        "etcd-v3.0.17-linux-amd64/",
-        &["etcd", "etcdctl"],
-        "v3.0.17",
-        50_000 * scale,
-    );
-    etcd.push((
-        "etcd-v3.0.17-linux-amd64/README.md".into(),
-        b"# etcd (fixture)\n".to_vec(),
-        0o644,
-    ));
-    let mut flannel = bin(
-        "",
-        &["flanneld", "mk-docker-opts.sh"],
-        "v0.10.0",
-        40_000 * scale,
-    );
+    k8s.push(("kubernetes/LICENSES".into(), b"Apache License 2.0 (fixture)\n".to_vec(), 0o644));
+    let mut etcd = bin("etcd-v3.0.17-linux-amd64/", &["etcd", "etcdctl"], "v3.0.17", 50_000 * scale);
+    etcd.push(("etcd-v3.0.17-linux-amd64/README.md".into(), b"# etcd (fixture)\n".to_vec(), 0o644));
+    let mut flannel = bin("", &["flanneld", "mk-docker-opts.sh"], "v0.10.0", 40_000 * scale);
     flannel.push(("README.md".into(), b"# flannel (fixture)\n".to_vec(), 0o644));
     let docker = bin(
         "docker/",
-        &[
-            "docker",
-            "dockerd",
-            "docker-containerd",
-            "docker-containerd-ctr",
-            "docker-containerd-shim",
-            "docker-runc",
-            "docker-init",
-            "docker-proxy",
-        ],
+        &["docker", "dockerd", "docker-containerd", "docker-containerd-ctr", "docker-containerd-shim", "docker-runc", "docker-init", "docker-proxy"],
         "17.12.1-ce",
         30_000 * scale,
     );
     let cni = bin(
         "",
-        &[
-            "bridge",
-            "dhcp",
-            "flannel",
-            "host-local",
-            "ipvlan",
-            "loopback",
-            "macvlan",
-            "portmap",
-            "ptp",
-            "sample",
-            "tuning",
-            "vlan",
-        ],
+        &["bridge", "dhcp", "flannel", "host-local", "ipvlan", "loopback", "macvlan", "portmap", "ptp", "sample", "tuning", "vlan"],
         "v0.6.0",
         10_000 * scale,
     );
     vec![
-        Fixture {
-            name: "kubernetes-server",
-            version: "v1.9.11",
-            file_name: "kubernetes-server-linux-amd64.tar.gz",
-            bytes: tar_gz(&k8s),
-        },
-        Fixture {
-            name: "etcd",
-            version: "v3.0.17",
-            file_name: "etcd-v3.0.17-linux-amd64.tar.gz",
-            bytes: tar_gz(&etcd),
-        },
-        Fixture {
-            name: "flannel",
-            version: "v0.10.0",
-            file_name: "flannel-v0.10.0-linux-amd64.tar.gz",
-            bytes: tar_gz(&flannel),
-        },
-        Fixture {
-            name: "docker",
-            version: "17.12.1-ce",
-            file_name: "docker-17.12.1-ce.tgz",
-            bytes: tar_gz(&docker),
-        },
-        Fixture {
-            name: "cni-plugins",
-            version: "v0.6.0",
-            file_name: "cni-plugins-amd64-v0.6.0.tgz",
-            bytes: tar_gz(&cni),
-        },
+        Fixture { name: "kubernetes-server", version: "v1.9.11", file_name: "kubernetes-server-linux-amd64.tar.gz", bytes: tar_gz(&k8s) },
+        Fixture { name: "etcd", version: "v3.0.17", file_name: "etcd-v3.0.17-linux-amd64.tar.gz", bytes: tar_gz(&etcd) },
+        Fixture { name: "flannel", version: "v0.10.0", file_name: "flannel-v0.10.0-linux-amd64.tar.gz", bytes: tar_gz(&flannel) },
+        Fixture { name: "docker", version: "17.12.1-ce", file_name: "docker-17.12.1-ce.tgz", bytes: tar_gz(&docker) },
+        Fixture { name: "cni-plugins", version: "v0.6.0", file_name: "cni-plugins-amd64-v0.6.0.tgz", bytes: tar_gz(&cni) },
     ]
 }
 

@@ -68,28 +68,14 @@ impl Server {
         Server { base, state }
     }
     pub fn put(&self, path: &str, bytes: Vec<u8>) {
-        self.state
-            .lock()
-            .unwrap()
-            .files
-            .insert(path.to_string(), bytes);
+        self.state.lock().unwrap().files.insert(path.to_string(), bytes);
     }
     /// The next requests for `path` misbehave in this order, then it is served normally.
     pub fn once(&self, path: &str, b: Behave) {
-        self.state
-            .lock()
-            .unwrap()
-            .once
-            .entry(path.to_string())
-            .or_default()
-            .push_back(b);
+        self.state.lock().unwrap().once.entry(path.to_string()).or_default().push_back(b);
     }
     pub fn always(&self, path: &str, b: Behave) {
-        self.state
-            .lock()
-            .unwrap()
-            .always
-            .insert(path.to_string(), b);
+        self.state.lock().unwrap().always.insert(path.to_string(), b);
     }
     pub fn log(&self) -> Vec<Logged> {
         self.state.lock().unwrap().log.clone()
@@ -120,11 +106,7 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
     }
     let (file, behave) = {
         let mut s = st.lock().unwrap();
-        let b = s
-            .once
-            .get_mut(&path)
-            .and_then(|q| q.pop_front())
-            .or_else(|| s.always.get(&path).cloned());
+        let b = s.once.get_mut(&path).and_then(|q| q.pop_front()).or_else(|| s.always.get(&path).cloned());
         if let Some(Behave::ReplaceWith(bytes)) = &b {
             s.files.insert(path.clone(), bytes.clone());
         }
@@ -132,45 +114,24 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
     };
     let range = headers.get("range").cloned();
     let if_range = headers.get("if-range").cloned();
-    let mut logged = Logged {
-        path: path.clone(),
-        range: range.clone(),
-        if_range: if_range.clone(),
-        status: 200,
-        body_bytes: 0,
-    };
+    let mut logged = Logged { path: path.clone(), range: range.clone(), if_range: if_range.clone(), status: 200, body_bytes: 0 };
     let result = (|| -> std::io::Result<()> {
         if let Some(Behave::Status(code)) = behave {
             logged.status = code;
-            let extra = if code == 429 || code == 503 {
-                "Retry-After: 0\r\n"
-            } else {
-                ""
-            };
-            write!(
-                c,
-                "HTTP/1.1 {code} Test\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n"
-            )?;
+            let extra = if code == 429 || code == 503 { "Retry-After: 0\r\n" } else { "" };
+            write!(c, "HTTP/1.1 {code} Test\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n")?;
             return Ok(());
         }
         let Some(file) = file else {
             logged.status = 404;
-            write!(
-                c,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )?;
+            write!(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
             return Ok(());
         };
         let tag = etag(&file);
         let mut start = 0usize;
-        let honour = !matches!(behave, Some(Behave::IgnoreRange))
-            && if_range.as_ref().is_none_or(|v| *v == tag);
+        let honour = !matches!(behave, Some(Behave::IgnoreRange)) && if_range.as_ref().is_none_or(|v| *v == tag);
         if let (Some(rg), true) = (&range, honour) {
-            if let Some(s) = rg
-                .strip_prefix("bytes=")
-                .and_then(|x| x.strip_suffix('-'))
-                .and_then(|x| x.parse::<usize>().ok())
-            {
+            if let Some(s) = rg.strip_prefix("bytes=").and_then(|x| x.strip_suffix('-')).and_then(|x| x.parse::<usize>().ok()) {
                 if s >= file.len() {
                     logged.status = 416;
                     write!(c, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", file.len())?;

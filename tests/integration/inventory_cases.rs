@@ -47,12 +47,7 @@ fn hosts_of(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
             (
                 h["name"].as_str().unwrap().to_string(),
                 h["address"].as_str().unwrap().to_string(),
-                h["roles"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.as_str().unwrap().to_string())
-                    .collect(),
+                h["roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect(),
             )
         })
         .collect()
@@ -60,31 +55,16 @@ fn hosts_of(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
 
 fn source_doc_hosts() -> Vec<(String, String, Vec<String>)> {
     vec![
-        (
-            "master".into(),
-            "192.168.0.211".into(),
-            vec!["etcd".into(), "control-plane".into()],
-        ),
-        (
-            "node01".into(),
-            "192.168.0.212".into(),
-            vec!["etcd".into(), "node".into()],
-        ),
-        (
-            "node02".into(),
-            "192.168.0.213".into(),
-            vec!["etcd".into(), "node".into()],
-        ),
+        ("master".into(), "192.168.0.211".into(), vec!["etcd".into(), "control-plane".into()]),
+        ("node01".into(), "192.168.0.212".into(), vec!["etcd".into(), "node".into()]),
+        ("node02".into(), "192.168.0.213".into(), vec!["etcd".into(), "node".into()]),
     ]
 }
 
 #[test]
 fn legacy_yaml_group_names_give_the_same_roles() {
     let c = Case::new();
-    c.file(
-        "hosts.yaml",
-        &yaml_inventory("kube-master", "kube-node", "k8s-cluster", ""),
-    );
+    c.file("hosts.yaml", &yaml_inventory("kube-master", "kube-node", "k8s-cluster", ""));
     let r = c.plan_json("hosts.yaml");
     r.code(0);
     assert_eq!(hosts_of(&r.json()), source_doc_hosts());
@@ -123,27 +103,10 @@ fn legacy_ini_with_ranges_comments_and_ssh_host() {
     r.code(0);
     let p = r.json();
     let h = hosts_of(&p);
-    assert_eq!(
-        h[0],
-        (
-            "master".to_string(),
-            "192.168.0.211".to_string(),
-            vec!["etcd".to_string(), "control-plane".to_string()]
-        )
-    );
+    assert_eq!(h[0], ("master".to_string(), "192.168.0.211".to_string(), vec!["etcd".to_string(), "control-plane".to_string()]));
     assert_eq!(h[1].0, "node1");
-    assert_eq!(
-        h[2],
-        (
-            "node2".to_string(),
-            "10.0.0.2".to_string(),
-            vec!["node".to_string()]
-        )
-    );
-    assert_eq!(
-        p["ignored_groups"],
-        serde_json::json!(["bastion", "calico-rr"])
-    );
+    assert_eq!(h[2], ("node2".to_string(), "10.0.0.2".to_string(), vec!["node".to_string()]));
+    assert_eq!(p["ignored_groups"], serde_json::json!(["bastion", "calico-rr"]));
 }
 
 #[test]
@@ -154,26 +117,11 @@ fn group_vars_folders_and_legacy_spelling() {
         "inv/hosts.yaml",
         "all:\n  hosts:\n    cp1: {ip: 10.1.0.1}\n    w1: {ip: 10.1.0.2}\n  children:\n    kube_control_plane:\n      hosts: {cp1: }\n    kube_node:\n      hosts: {w1: }\n    etcd:\n      hosts: {cp1: }\n",
     );
-    c.file(
-        "inv/group_vars/all/all.yml",
-        "---\ncluster_name: corp.internal\nkube_pods_subnet: 10.200.0.0/16\n",
-    );
-    c.file(
-        "inv/group_vars/all/zz-override.yml",
-        "kube_network_node_prefix: 25\n",
-    );
-    c.file(
-        "inv/group_vars/k8s-cluster/k8s-cluster.yml",
-        "kube_version: v1.9.5\nkube_service_addresses: 10.96.0.0/16\n",
-    );
-    c.file(
-        "inv/group_vars/k8s-cluster/addons.yml",
-        "dashboard_enabled: false\n",
-    );
-    c.file(
-        "inv/group_vars/etcd.yml",
-        "etcd_version: v3.2.24  # ignored here: only cluster-wide places count\n",
-    );
+    c.file("inv/group_vars/all/all.yml", "---\ncluster_name: corp.internal\nkube_pods_subnet: 10.200.0.0/16\n");
+    c.file("inv/group_vars/all/zz-override.yml", "kube_network_node_prefix: 25\n");
+    c.file("inv/group_vars/k8s-cluster/k8s-cluster.yml", "kube_version: v1.9.5\nkube_service_addresses: 10.96.0.0/16\n");
+    c.file("inv/group_vars/k8s-cluster/addons.yml", "dashboard_enabled: false\n");
+    c.file("inv/group_vars/etcd.yml", "etcd_version: v3.2.24  # ignored here: only cluster-wide places count\n");
     let r = c.plan_json("inv/hosts.yaml");
     r.code(0);
     let p = r.json();
@@ -184,23 +132,12 @@ fn group_vars_folders_and_legacy_spelling() {
     assert_eq!(p["network"]["service_cidr"], "10.96.0.0/16");
     assert_eq!(p["network"]["cluster_dns_ip"], "10.96.0.3");
     assert_eq!(p["addons"]["dashboard"], false);
-    assert!(p["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|i| i["name"] != "dashboard"));
+    assert!(p["images"].as_array().unwrap().iter().all(|i| i["name"] != "dashboard"));
     // v1.9.5 uses kube-dns 1.14.8.
-    assert!(p["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|i| i["name"] == "kube-dns" && i["version"] == "1.14.8"));
+    assert!(p["images"].as_array().unwrap().iter().any(|i| i["name"] == "kube-dns" && i["version"] == "1.14.8"));
     assert_eq!(p["versions"]["etcd"], "v3.0.17");
     let w = serde_json::to_string(&p["warnings"]).unwrap();
-    assert!(
-        w.contains("`etcd_version` is set on a group or host"),
-        "{w}"
-    );
+    assert!(w.contains("`etcd_version` is set on a group or host"), "{w}");
 }
 
 #[test]
@@ -222,25 +159,13 @@ fn plain_references_resolve_and_keep_their_type() {
     assert_eq!(p["network"]["node_prefix"], 23);
     assert_eq!(p["versions"]["kubernetes"], "v1.9.2");
     // Kubernetes v1.9.2 came with kube-dns 1.14.7.
-    assert!(p["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|i| i["name"] == "kube-dns" && i["version"] == "1.14.7"));
+    assert!(p["images"].as_array().unwrap().iter().any(|i| i["name"] == "kube-dns" && i["version"] == "1.14.7"));
 }
 
 #[test]
 fn richer_templates_are_refused_with_their_line() {
     let c = Case::new();
-    c.file(
-        "hosts.yaml",
-        &yaml_inventory(
-            "kube_control_plane",
-            "kube_node",
-            "k8s_cluster",
-            "  vars:\n    dns_domain: \"{{ cluster_name | upper }}\"\n",
-        ),
-    );
+    c.file("hosts.yaml", &yaml_inventory("kube_control_plane", "kube_node", "k8s_cluster", "  vars:\n    dns_domain: \"{{ cluster_name | upper }}\"\n"));
     c.plan("hosts.yaml", &[]).code(2).has(
         "hosts.yaml:29:17: error: `dns_domain`: `{{ cluster_name | upper }}`: `{{ cluster_name | upper }}` is an expression (filters, lookups or operators); bundler resolves only plain `{{ variable }}` references",
     );
@@ -249,34 +174,18 @@ fn richer_templates_are_refused_with_their_line() {
 #[test]
 fn undefined_reference_names_the_variable() {
     let c = Case::new();
-    c.file(
-        "hosts.yaml",
-        &yaml_inventory(
-            "kube_control_plane",
-            "kube_node",
-            "k8s_cluster",
-            "  vars:\n    kube_version: \"{{ nowhere }}\"\n",
-        ),
-    );
+    c.file("hosts.yaml", &yaml_inventory("kube_control_plane", "kube_node", "k8s_cluster", "  vars:\n    kube_version: \"{{ nowhere }}\"\n"));
     c.plan("hosts.yaml", &[]).code(2).has("hosts.yaml:29:19: error: `kube_version`: `{{ nowhere }}` refers to `nowhere`, which is not defined");
 }
 
 #[test]
 fn yaml_11_numbers_are_called_out() {
     let c = Case::new();
-    c.file(
-        "hosts.yaml",
-        &yaml_inventory(
-            "kube_control_plane",
-            "kube_node",
-            "k8s_cluster",
-            "  vars:\n    kube_version: 1.9\n    docker_version: 17.12\n",
-        ),
-    );
+    c.file("hosts.yaml", &yaml_inventory("kube_control_plane", "kube_node", "k8s_cluster", "  vars:\n    kube_version: 1.9\n    docker_version: 17.12\n"));
     let r = c.plan("hosts.yaml", &[]);
-    r.code(2).has("hosts.yaml:29:19: error: `kube_version`: expected a version string such as \"v1.9.11\", found a number").has(
-        "note: YAML reads the unquoted `1.9` as a number (1.9); quote it: `kube_version: \"1.9\"`",
-    );
+    r.code(2)
+        .has("hosts.yaml:29:19: error: `kube_version`: expected a version string such as \"v1.9.11\", found a number")
+        .has("note: YAML reads the unquoted `1.9` as a number (1.9); quote it: `kube_version: \"1.9\"`");
     // docker_version: 17.12 is kubespray's own style and is accepted.
     assert!(!r.stderr.contains("docker_version"), "{}", r.stderr);
 }
@@ -290,26 +199,22 @@ fn anchors_and_merge_keys_in_host_vars() {
     );
     let r = c.plan_json("hosts.yaml");
     r.code(0);
-    assert_eq!(
-        r.json()["etcd"]["initial_cluster"],
-        "m0=https://192.168.0.211:2380"
-    );
+    assert_eq!(r.json()["etcd"]["initial_cluster"], "m0=https://192.168.0.211:2380");
 }
 
 #[test]
 fn no_control_plane_host() {
     let c = Case::new();
     c.file("hosts.yaml", "all:\n  hosts:\n    n1: {ip: 10.0.0.1}\n  children:\n    kube_node: {hosts: {n1: }}\n    etcd: {hosts: {n1: }}\n");
-    c.plan("hosts.yaml", &[]).code(2).has("hosts.yaml: error: no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty");
+    c.plan("hosts.yaml", &[])
+        .code(2)
+        .has("hosts.yaml: error: no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty");
 }
 
 #[test]
 fn no_node_and_empty_etcd_are_reported_together() {
     let c = Case::new();
-    c.file(
-        "hosts.ini",
-        "[all]\ncp ip=10.0.0.1\n\n[kube_control_plane]\ncp\n\n[kube_node]\n\n[etcd]\n",
-    );
+    c.file("hosts.ini", "[all]\ncp ip=10.0.0.1\n\n[kube_control_plane]\ncp\n\n[kube_node]\n\n[etcd]\n");
     let r = c.plan("hosts.ini", &[]);
     r.code(2)
         .has("hosts.ini:7:1: error: no node: the `kube_node` group (or legacy `kube-node`) is missing or empty")
@@ -320,18 +225,10 @@ fn no_node_and_empty_etcd_are_reported_together() {
 #[test]
 fn even_etcd_members_is_a_warning() {
     let c = Case::new();
-    c.file(
-        "hosts.ini",
-        "[all]\ncp ip=10.0.0.1\nw1 ip=10.0.0.2\n\n[kube_control_plane]\ncp\n\n[kube_node]\nw1\n\n[etcd]\ncp\nw1\n",
-    );
+    c.file("hosts.ini", "[all]\ncp ip=10.0.0.1\nw1 ip=10.0.0.2\n\n[kube_control_plane]\ncp\n\n[kube_node]\nw1\n\n[etcd]\ncp\nw1\n");
     let r = c.plan("hosts.ini", &[]);
     r.code(0);
-    assert!(
-        r.stdout
-            .contains("hosts.ini:11:1: warning: the etcd group has 2 members, an even number"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("hosts.ini:11:1: warning: the etcd group has 2 members, an even number"), "{}", r.stdout);
 }
 
 #[test]
@@ -341,7 +238,10 @@ fn host_named_in_a_group_but_never_defined() {
         "hosts.yaml",
         "all:\n  hosts:\n    master: {ip: 10.0.0.1}\n    node01: {ip: 10.0.0.2}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node:\n      hosts:\n        node01:\n        node1:\n    etcd: {hosts: {master: }}\n",
     );
-    c.plan("hosts.yaml", &[]).code(2).has("hosts.yaml:10:9: error: host `node1` is named in a group but never defined: it has no variables anywhere, so no address").has("help: did you mean `node01`?");
+    c.plan("hosts.yaml", &[])
+        .code(2)
+        .has("hosts.yaml:10:9: error: host `node1` is named in a group but never defined: it has no variables anywhere, so no address")
+        .has("help: did you mean `node01`?");
 }
 
 #[test]
@@ -358,18 +258,14 @@ fn host_without_address_and_empty_address() {
 fn two_hosts_one_address_and_range_with_one_address() {
     let c = Case::new();
     c.file("hosts.ini", "[all]\ncp ip=10.0.0.1\nnode[3:4] ansible_host=10.0.0.3\n\n[kube_control_plane]\ncp\n\n[kube_node]\nnode[3:4]\n\n[etcd]\ncp\n");
-    c.plan("hosts.ini", &[])
-        .code(2)
-        .has("hosts.ini:3:1: error: hosts `node3` and `node4` have one address, 10.0.0.3");
+    c.plan("hosts.ini", &[]).code(2).has("hosts.ini:3:1: error: hosts `node3` and `node4` have one address, 10.0.0.3");
 }
 
 #[test]
 fn two_hosts_one_name() {
     let c = Case::new();
     c.file("hosts.yaml", "all:\n  hosts:\n    master: {ip: 10.0.0.1}\n    node1: {ip: 10.0.0.2}\n    master: {ip: 10.0.0.3}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {node1: }}\n    etcd: {hosts: {master: }}\n");
-    c.plan("hosts.yaml", &[])
-        .code(2)
-        .has("hosts.yaml:5:5: error: key `master` appears twice in one mapping (first at line 3)");
+    c.plan("hosts.yaml", &[]).code(2).has("hosts.yaml:5:5: error: key `master` appears twice in one mapping (first at line 3)");
     let c = Case::new();
     c.file("hosts.ini", "[all]\nnode1 ip=10.0.0.1\nNODE1 ip=10.0.0.2\n\n[kube_control_plane]\nnode1\n\n[kube_node]\nNODE1\n\n[etcd]\nnode1\n");
     c.plan("hosts.ini", &[]).code(2).has("hosts.ini:3:1: error: hosts `node1` and `NODE1` have one name (Kubernetes node names are lowercase)");
@@ -378,7 +274,10 @@ fn two_hosts_one_name() {
 #[test]
 fn addresses_must_be_ipv4() {
     let c = Case::new();
-    c.file("hosts.ini", "[all]\ncp ip=fd00::1\nw1 ip=10.74.8.090\nw2 ansible_host=w2.example.com\n\n[kube_control_plane]\ncp\n\n[kube_node]\nw1\nw2\n\n[etcd]\ncp\n");
+    c.file(
+        "hosts.ini",
+        "[all]\ncp ip=fd00::1\nw1 ip=10.74.8.090\nw2 ansible_host=w2.example.com\n\n[kube_control_plane]\ncp\n\n[kube_node]\nw1\nw2\n\n[etcd]\ncp\n",
+    );
     c.plan("hosts.ini", &[])
         .code(2)
         .has("hosts.ini:2:4: error: `ip`: `fd00::1` is an IPv6 address; flannel 0.10 and Kubernetes 1.9 as built here are IPv4 only")
@@ -391,20 +290,19 @@ fn overlapping_networks() {
     let c = Case::new();
     c.file(
         "hosts.yaml",
-        &yaml_inventory("kube_control_plane", "kube_node", "k8s_cluster", "  vars:\n    kube_service_addresses: 10.233.0.0/16\n    kube_pods_subnet: 10.233.64.0/18\n"),
-    );
-    c.plan("hosts.yaml", &[]).code(2).has("hosts.yaml:30:23: error: the pod network 10.233.64.0/18 and the service network 10.233.0.0/16 overlap");
-    let c = Case::new();
-    c.file(
-        "hosts.yaml",
         &yaml_inventory(
             "kube_control_plane",
             "kube_node",
             "k8s_cluster",
-            "  vars:\n    kube_pods_subnet: 192.168.0.0/16\n",
+            "  vars:\n    kube_service_addresses: 10.233.0.0/16\n    kube_pods_subnet: 10.233.64.0/18\n",
         ),
     );
-    c.plan("hosts.yaml", &[]).code(2).has("hosts.yaml:3:5: error: host `master` address 192.168.0.211 is inside the pod network 192.168.0.0/16 (`kube_pods_subnet`)");
+    c.plan("hosts.yaml", &[]).code(2).has("hosts.yaml:30:23: error: the pod network 10.233.64.0/18 and the service network 10.233.0.0/16 overlap");
+    let c = Case::new();
+    c.file("hosts.yaml", &yaml_inventory("kube_control_plane", "kube_node", "k8s_cluster", "  vars:\n    kube_pods_subnet: 192.168.0.0/16\n"));
+    c.plan("hosts.yaml", &[])
+        .code(2)
+        .has("hosts.yaml:3:5: error: host `master` address 192.168.0.211 is inside the pod network 192.168.0.0/16 (`kube_pods_subnet`)");
 }
 
 #[test]
@@ -412,25 +310,17 @@ fn node_prefix_too_small_for_the_hosts() {
     let c = Case::new();
     c.file(
         "hosts.yaml",
-        &yaml_inventory(
-            "kube_control_plane",
-            "kube_node",
-            "k8s_cluster",
-            "  vars:\n    kube_pods_subnet: 10.233.64.0/24\n    kube_network_node_prefix: 25\n",
-        ),
+        &yaml_inventory("kube_control_plane", "kube_node", "k8s_cluster", "  vars:\n    kube_pods_subnet: 10.233.64.0/24\n    kube_network_node_prefix: 25\n"),
     );
-    c.plan("hosts.yaml", &[]).code(2).has(
-        "hosts.yaml:30:31: error: the pod network 10.233.64.0/24 split into /25 subnets gives 2 subnets, fewer than the 3 hosts that run flannel",
-    );
+    c.plan("hosts.yaml", &[])
+        .code(2)
+        .has("hosts.yaml:30:31: error: the pod network 10.233.64.0/24 split into /25 subnets gives 2 subnets, fewer than the 3 hosts that run flannel");
 }
 
 #[test]
 fn a_group_vars_file_given_as_the_inventory() {
     let c = Case::new();
-    c.file(
-        "group_vars/k8s_cluster/k8s-cluster.yml",
-        "# Kubernetes configuration\nkube_version: v1.9.11\nkube_network_plugin: flannel\n",
-    );
+    c.file("group_vars/k8s_cluster/k8s-cluster.yml", "# Kubernetes configuration\nkube_version: v1.9.11\nkube_network_plugin: flannel\n");
     c.plan("group_vars/k8s_cluster/k8s-cluster.yml", &[])
         .code(2)
         .has("group_vars/k8s_cluster/k8s-cluster.yml:2:1: error: this file is not an inventory: top-level key `kube_version` holds a string, but an inventory's top level holds groups")
@@ -452,7 +342,12 @@ fn unsupported_choices_say_what_is_supported() {
     let c = Case::new();
     c.file(
         "hosts.yaml",
-        &yaml_inventory("kube_control_plane", "kube_node", "k8s_cluster", "  vars:\n    kube_network_plugin: calico\n    container_manager: containerd\n    kube_version: v1.10.0\n    dns_mode: coredns\n"),
+        &yaml_inventory(
+            "kube_control_plane",
+            "kube_node",
+            "k8s_cluster",
+            "  vars:\n    kube_network_plugin: calico\n    container_manager: containerd\n    kube_version: v1.10.0\n    dns_mode: coredns\n",
+        ),
     );
     c.plan("hosts.yaml", &[])
         .code(2)
@@ -484,30 +379,21 @@ fn hostile_yaml_is_refused_quickly() {
     }
     c.file("bomb.yaml", &s);
     let t = std::time::Instant::now();
-    c.plan("bomb.yaml", &[])
-        .code(2)
-        .has("the document expands to more than 250000 values");
+    c.plan("bomb.yaml", &[]).code(2).has("the document expands to more than 250000 values");
     // Not a timing assertion on speed, only a guard against hanging forever.
     assert!(t.elapsed().as_secs() < 60);
     let c = Case::new();
-    c.file(
-        "deep.yaml",
-        &format!("all:\n  vars:\n    x: {}\n", "[".repeat(5000)),
-    );
+    c.file("deep.yaml", &format!("all:\n  vars:\n    x: {}\n", "[".repeat(5000)));
     c.plan("deep.yaml", &[]).code(2).has("deep.yaml:3:");
 }
 
 #[test]
 fn unreadable_and_missing_files_exit_2() {
     let c = Case::new();
-    c.plan("nope.yaml", &[])
-        .code(2)
-        .has("cannot read nope.yaml");
+    c.plan("nope.yaml", &[]).code(2).has("cannot read nope.yaml");
     c.file("binary.ini", "\u{0}\u{1}");
     std::fs::write(c.path("latin1.ini"), [0x5b, 0xe9, 0x5d]).unwrap();
-    c.plan("latin1.ini", &[])
-        .code(2)
-        .has("this file is not an inventory: it is not UTF-8 text");
+    c.plan("latin1.ini", &[]).code(2).has("this file is not an inventory: it is not UTF-8 text");
 }
 
 #[test]

@@ -24,16 +24,9 @@ impl Build {
         for f in &fx {
             server.put(&format!("/up/{}", f.file_name), f.bytes.clone());
         }
-        std::fs::write(
-            dir.path().join("catalog.yaml"),
-            fixtures::catalog(&fx, &format!("{}/up", server.base)),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("catalog.yaml"), fixtures::catalog(&fx, &format!("{}/up", server.base))).unwrap();
         std::fs::write(dir.path().join("hosts.yaml"), inventory).unwrap();
-        Build {
-            dir,
-            _server: server,
-        }
+        Build { dir, _server: server }
     }
     pub fn example() -> Build {
         Build::new(&std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap())
@@ -41,32 +34,30 @@ impl Build {
     pub fn p(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
+    pub fn build_cmd(&self) -> Command {
+        let mut c = bundler();
+        c.current_dir(self.dir.path()).env("SOURCE_DATE_EPOCH", "1700000000").args([
+            "build",
+            "--json",
+            "--quiet",
+            "--inventory",
+            "hosts.yaml",
+            "--catalog",
+            "catalog.yaml",
+            "--cache",
+            "cache",
+            "--output",
+            "out",
+        ]);
+        c
+    }
     pub fn build(&self, extra: &[&str]) -> Run {
-        run(bundler()
-            .current_dir(self.dir.path())
-            .env("SOURCE_DATE_EPOCH", "1700000000")
-            .args([
-                "build",
-                "--json",
-                "--quiet",
-                "--inventory",
-                "hosts.yaml",
-                "--catalog",
-                "catalog.yaml",
-                "--cache",
-                "cache",
-                "--output",
-                "out",
-            ])
-            .args(extra))
+        run(self.build_cmd().args(extra))
     }
     /// The newest bundle tarball in the output folder.
     pub fn tarball(&self) -> PathBuf {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.p("out"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "tar"))
-            .collect();
+        let mut v: Vec<PathBuf> =
+            std::fs::read_dir(self.p("out")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "tar")).collect();
         v.sort_by_key(|p| {
             let s = p.file_stem().unwrap().to_string_lossy().into_owned();
             s.rsplit('-').next().unwrap().parse::<u32>().unwrap()
@@ -80,9 +71,7 @@ impl Build {
         let dest = self.p(&format!("unpacked/{stem}"));
         if !dest.exists() {
             std::fs::create_dir_all(&dest).unwrap();
-            tar::Archive::new(std::fs::File::open(&tar).unwrap())
-                .unpack(&dest)
-                .unwrap();
+            tar::Archive::new(std::fs::File::open(&tar).unwrap()).unpack(&dest).unwrap();
         }
         dest.join(&stem)
     }
@@ -90,10 +79,7 @@ impl Build {
         self.bundle().join("repo")
     }
     pub fn rpms(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.repo().join("Packages"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.repo().join("Packages")).unwrap().map(|e| e.unwrap().path()).collect();
         v.sort();
         v
     }
@@ -101,13 +87,8 @@ impl Build {
         self.rpms()
             .into_iter()
             .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .starts_with(&format!("{name}-"))
-                    && p.file_name().unwrap().to_str().unwrap()[name.len() + 1..]
-                        .starts_with(|c: char| c.is_ascii_digit())
+                p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{name}-"))
+                    && p.file_name().unwrap().to_str().unwrap()[name.len() + 1..].starts_with(|c: char| c.is_ascii_digit())
             })
             .unwrap_or_else(|| panic!("no {name} rpm"))
     }
@@ -115,22 +96,12 @@ impl Build {
 
 pub fn sh(cmd: &mut Command) -> (bool, String) {
     let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
 pub fn rpmq(p: &Path, args: &[&str]) -> String {
     require("rpm");
-    let (ok, out) = sh(Command::new("rpm")
-        .args(["-qp", "--nosignature"])
-        .args(args)
-        .arg(p));
+    let (ok, out) = sh(Command::new("rpm").args(["-qp", "--nosignature"]).args(args).arg(p));
     assert!(ok, "rpm -qp {args:?} {}: {out}", p.display());
     out
 }
@@ -159,105 +130,40 @@ fn packages_are_el7_compatible() {
     }
     for p in &rpms {
         let reqs = rpmq(p, &["--requires"]);
-        for bad in [
-            "PayloadIsZstd",
-            "LargeFiles",
-            "RichDependencies",
-            " or ",
-            " and ",
-            "^",
-        ] {
+        for bad in ["PayloadIsZstd", "LargeFiles", "RichDependencies", " or ", " and ", "^"] {
             assert!(!reqs.contains(bad), "{}: {bad} in\n{reqs}", p.display());
         }
-        let q = rpmq(
-            p,
-            &[
-                "--qf",
-                "%{PAYLOADCOMPRESSOR} %{FILEDIGESTALGO} %{RPMVERSION}\n",
-            ],
-        );
+        let q = rpmq(p, &["--qf", "%{PAYLOADCOMPRESSOR} %{FILEDIGESTALGO} %{RPMVERSION}\n"]);
         assert!(q.starts_with("gzip 8 "), "{}: {q}", p.display());
         let scripts = rpmq(p, &["--scripts"]);
-        assert!(
-            scripts.contains("preinstall scriptlet"),
-            "{}: %pre present",
-            p.display()
-        );
+        assert!(scripts.contains("preinstall scriptlet"), "{}: %pre present", p.display());
     }
     // Keys 0600 in 0700 folders; config flags as intended.
-    let files = rpmq(
-        &b.rpm("k8s-master"),
-        &[
-            "--qf",
-            "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEMODES:perms} %{FILEUSERNAME}\n]",
-        ],
-    );
-    let line = |path: &str| {
-        files
-            .lines()
-            .find(|l| l.starts_with(&format!("{path} ")))
-            .unwrap_or_else(|| panic!("{path} in\n{files}"))
-            .to_string()
-    };
+    let files = rpmq(&b.rpm("k8s-master"), &["--qf", "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEMODES:perms} %{FILEUSERNAME}\n]"]);
+    let line = |path: &str| files.lines().find(|l| l.starts_with(&format!("{path} "))).unwrap_or_else(|| panic!("{path} in\n{files}")).to_string();
     assert!(line("/etc/kubernetes/pki/apiserver.key").ends_with(" -rw------- root"));
     assert!(line("/etc/kubernetes/pki").contains("drwx------"));
-    assert!(
-        line("/etc/kubernetes/apiserver.env").contains(" cn "),
-        "{}",
-        line("/etc/kubernetes/apiserver.env")
-    );
-    assert!(
-        !line("/usr/lib/systemd/system/kube-apiserver.service").contains(" c"),
-        "units are not %config"
-    );
-    let etcd = rpmq(
-        &b.rpm("k8s-etcd"),
-        &[
-            "--qf",
-            "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME}\n]",
-        ],
-    );
-    assert!(
-        etcd.contains("/etc/etcd/pki/member/server.key -rw------- etcd"),
-        "{etcd}"
-    );
-    assert!(
-        etcd.contains("/etc/etcd/pki/member drwx------ etcd"),
-        "{etcd}"
-    );
+    assert!(line("/etc/kubernetes/apiserver.env").contains(" cn "), "{}", line("/etc/kubernetes/apiserver.env"));
+    assert!(!line("/usr/lib/systemd/system/kube-apiserver.service").contains(" c"), "units are not %config");
+    let etcd = rpmq(&b.rpm("k8s-etcd"), &["--qf", "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME}\n]"]);
+    assert!(etcd.contains("/etc/etcd/pki/member/server.key -rw------- etcd"), "{etcd}");
+    assert!(etcd.contains("/etc/etcd/pki/member drwx------ etcd"), "{etcd}");
     // Exact pins and conflicts.
     let reqs = rpmq(&b.rpm("k8s-master"), &["--requires"]);
-    assert!(
-        reqs.contains("k8s-kube-master-bin = 1.9.11-1.el7"),
-        "{reqs}"
-    );
+    assert!(reqs.contains("k8s-kube-master-bin = 1.9.11-1.el7"), "{reqs}");
     assert!(reqs.contains("k8s-etcd = 1.9.11-1.el7"), "{reqs}");
     assert!(rpmq(&b.rpm("k8s-docker-bin"), &["--conflicts"]).contains("docker-ce"));
     assert!(rpmq(&b.rpm("k8s-etcd-bin"), &["--conflicts"]).contains("etcd"));
     // No root CA key anywhere in any package.
     let state = b.p("bundler-state/pki");
-    let roots = [
-        std::fs::read(state.join("kubernetes-ca.key")).unwrap(),
-        std::fs::read(state.join("etcd-ca.key")).unwrap(),
-    ];
+    let roots = [std::fs::read(state.join("kubernetes-ca.key")).unwrap(), std::fs::read(state.join("etcd-ca.key")).unwrap()];
     for p in &rpms {
         let listing = rpmq(p, &["-l"]);
-        assert!(
-            !listing.contains("kubernetes-ca.key") && !listing.contains("etcd-ca.key"),
-            "{}",
-            p.display()
-        );
-        let (ok, content) = sh(Command::new("sh").arg("-c").arg(format!(
-            "rpm2cpio '{}' | cpio -i --to-stdout --quiet 2>/dev/null",
-            p.display()
-        )));
+        assert!(!listing.contains("kubernetes-ca.key") && !listing.contains("etcd-ca.key"), "{}", p.display());
+        let (ok, content) = sh(Command::new("sh").arg("-c").arg(format!("rpm2cpio '{}' | cpio -i --to-stdout --quiet 2>/dev/null", p.display())));
         assert!(ok);
         for k in &roots {
-            assert!(
-                !content.contains(std::str::from_utf8(k).unwrap()),
-                "{} contains a root CA key",
-                p.display()
-            );
+            assert!(!content.contains(std::str::from_utf8(k).unwrap()), "{} contains a root CA key", p.display());
         }
     }
 }
@@ -270,69 +176,38 @@ fn signatures_verify_with_the_cluster_key_only() {
     b.build(&[]).code(0);
     let key = b.repo().join("RPM-GPG-KEY-bundler");
     let db = tempfile::tempdir().unwrap();
-    let (ok, out) = sh(Command::new("rpmkeys")
-        .arg(format!("--dbpath={}", db.path().display()))
-        .arg("--import")
-        .arg(&key));
+    let (ok, out) = sh(Command::new("rpmkeys").arg(format!("--dbpath={}", db.path().display())).arg("--import").arg(&key));
     assert!(ok, "{out}");
     for p in b.rpms() {
-        let (ok, out) = sh(Command::new("rpmkeys")
-            .arg(format!("--dbpath={}", db.path().display()))
-            .args(["--define", "_pkgverify_level signature", "-K"])
-            .arg(&p));
-        assert!(
-            ok && out.contains("signatures OK"),
-            "{}: {out}",
-            p.display()
-        );
+        let (ok, out) =
+            sh(Command::new("rpmkeys").arg(format!("--dbpath={}", db.path().display())).args(["--define", "_pkgverify_level signature", "-K"]).arg(&p));
+        assert!(ok && out.contains("signatures OK"), "{}: {out}", p.display());
     }
     // Another key (another cluster's) does not verify them.
     let other = Build::example();
     other.build(&[]).code(0);
     let db2 = tempfile::tempdir().unwrap();
-    sh(Command::new("rpmkeys")
-        .arg(format!("--dbpath={}", db2.path().display()))
-        .arg("--import")
-        .arg(other.repo().join("RPM-GPG-KEY-bundler")));
+    sh(Command::new("rpmkeys").arg(format!("--dbpath={}", db2.path().display())).arg("--import").arg(other.repo().join("RPM-GPG-KEY-bundler")));
     let p = b.rpm("k8s-master");
-    let (ok, out) = sh(Command::new("rpmkeys")
-        .arg(format!("--dbpath={}", db2.path().display()))
-        .args(["--define", "_pkgverify_level signature", "-K"])
-        .arg(&p));
+    let (ok, out) =
+        sh(Command::new("rpmkeys").arg(format!("--dbpath={}", db2.path().display())).args(["--define", "_pkgverify_level signature", "-K"]).arg(&p));
     assert!(!ok, "verified with a foreign key: {out}");
     // The repository metadata signature verifies with gpg against the shipped key, and fails when tampered.
     let home = tempfile::tempdir().unwrap();
-    let gpg = |args: &[&str]| {
-        sh(Command::new("gpg")
-            .arg("--homedir")
-            .arg(home.path())
-            .arg("--batch")
-            .args(args))
-    };
+    let gpg = |args: &[&str]| sh(Command::new("gpg").arg("--homedir").arg(home.path()).arg("--batch").args(args));
     assert!(gpg(&["--import", key.to_str().unwrap()]).0);
     let repomd = b.repo().join("repodata/repomd.xml");
-    let (ok, out) = gpg(&[
-        "--verify",
-        b.repo().join("repodata/repomd.xml.asc").to_str().unwrap(),
-        repomd.to_str().unwrap(),
-    ]);
+    let (ok, out) = gpg(&["--verify", b.repo().join("repodata/repomd.xml.asc").to_str().unwrap(), repomd.to_str().unwrap()]);
     assert!(ok && out.contains("Good signature"), "{out}");
     let bad = home.path().join("repomd.xml");
     let mut bytes = std::fs::read(&repomd).unwrap();
     bytes[60] ^= 1;
     std::fs::write(&bad, bytes).unwrap();
-    let (ok, _) = gpg(&[
-        "--verify",
-        b.repo().join("repodata/repomd.xml.asc").to_str().unwrap(),
-        bad.to_str().unwrap(),
-    ]);
+    let (ok, _) = gpg(&["--verify", b.repo().join("repodata/repomd.xml.asc").to_str().unwrap(), bad.to_str().unwrap()]);
     assert!(!ok);
     // The key is RSA and signs with its primary key (what el7 needs).
     let (_, listing) = gpg(&["--list-keys", "--with-colons"]);
-    let pubs: Vec<&str> = listing
-        .lines()
-        .filter(|l| l.starts_with("pub:") || l.starts_with("sub:"))
-        .collect();
+    let pubs: Vec<&str> = listing.lines().filter(|l| l.starts_with("pub:") || l.starts_with("sub:")).collect();
     assert_eq!(pubs.len(), 1, "one primary key, no subkeys: {listing}");
     assert_eq!(pubs[0].split(':').nth(3), Some("1"), "RSA: {}", pubs[0]);
 }
@@ -340,25 +215,15 @@ fn signatures_verify_with_the_cluster_key_only() {
 fn gunzip(p: &Path) -> String {
     use std::io::Read;
     let mut s = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap())
-        .read_to_string(&mut s)
-        .unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap()).read_to_string(&mut s).unwrap();
     s
 }
 
 fn md_file(repo: &Path, kind: &str) -> PathBuf {
     let repomd = std::fs::read_to_string(repo.join("repodata/repomd.xml")).unwrap();
     let doc = roxmltree::Document::parse(&repomd).unwrap();
-    let data = doc
-        .descendants()
-        .find(|n| n.has_tag_name("data") && n.attribute("type") == Some(kind))
-        .unwrap();
-    let href = data
-        .descendants()
-        .find(|n| n.has_tag_name("location"))
-        .unwrap()
-        .attribute("href")
-        .unwrap();
+    let data = doc.descendants().find(|n| n.has_tag_name("data") && n.attribute("type") == Some(kind)).unwrap();
+    let href = data.descendants().find(|n| n.has_tag_name("location")).unwrap().attribute("href").unwrap();
     repo.join(href)
 }
 
@@ -367,23 +232,11 @@ fn describe(pkg: roxmltree::Node) -> std::collections::BTreeMap<String, Vec<Stri
     let mut m: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
     for n in pkg.descendants().filter(|n| n.is_element()) {
         let tag = n.tag_name().name().to_string();
-        let mut attrs: Vec<String> = n
-            .attributes()
-            .map(|a| format!("{}={}", a.name(), a.value()))
-            .collect();
+        let mut attrs: Vec<String> = n.attributes().map(|a| format!("{}={}", a.name(), a.value())).collect();
         attrs.sort();
-        let text = n
-            .children()
-            .filter(|c| c.is_text())
-            .map(|c| c.text().unwrap().trim())
-            .collect::<String>();
-        let parent = n
-            .parent()
-            .map(|p| p.tag_name().name().to_string())
-            .unwrap_or_default();
-        m.entry(format!("{parent}/{tag}"))
-            .or_default()
-            .push(format!("{} {}", attrs.join(" "), text));
+        let text = n.children().filter(|c| c.is_text()).map(|c| c.text().unwrap().trim()).collect::<String>();
+        let parent = n.parent().map(|p| p.tag_name().name().to_string()).unwrap_or_default();
+        m.entry(format!("{parent}/{tag}")).or_default().push(format!("{} {}", attrs.join(" "), text));
     }
     for v in m.values_mut() {
         v.sort();
@@ -399,49 +252,20 @@ fn repodata_matches_createrepo_c_field_by_field() {
     let theirs = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(theirs.path().join("Packages")).unwrap();
     for p in b.rpms() {
-        std::fs::copy(
-            &p,
-            theirs.path().join("Packages").join(p.file_name().unwrap()),
-        )
-        .unwrap();
+        std::fs::copy(&p, theirs.path().join("Packages").join(p.file_name().unwrap())).unwrap();
         // Same file time as ours (createrepo_c records the file's mtime).
         let t = std::fs::metadata(&p).unwrap().modified().unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(theirs.path().join("Packages").join(p.file_name().unwrap()))
-            .unwrap()
-            .set_modified(t)
-            .unwrap();
+        std::fs::File::options().write(true).open(theirs.path().join("Packages").join(p.file_name().unwrap())).unwrap().set_modified(t).unwrap();
     }
-    let (ok, out) = sh(Command::new("createrepo_c")
-        .arg("--no-database")
-        .arg(theirs.path()));
+    let (ok, out) = sh(Command::new("createrepo_c").arg("--no-database").arg(theirs.path()));
     assert!(ok, "{out}");
     for kind in ["primary", "filelists", "other"] {
         let ours = gunzip(&md_file(&b.repo(), kind));
         let them = gunzip(&md_file(theirs.path(), kind));
-        let (od, td) = (
-            roxmltree::Document::parse(&ours).unwrap(),
-            roxmltree::Document::parse(&them).unwrap(),
-        );
-        let key = |n: &roxmltree::Node| {
-            n.descendants()
-                .find(|c| c.has_tag_name("name"))
-                .and_then(|c| c.text())
-                .or(n.attribute("name"))
-                .unwrap()
-                .to_string()
-        };
-        let mut op: Vec<roxmltree::Node> = od
-            .root_element()
-            .children()
-            .filter(|n| n.has_tag_name("package"))
-            .collect();
-        let mut tp: Vec<roxmltree::Node> = td
-            .root_element()
-            .children()
-            .filter(|n| n.has_tag_name("package"))
-            .collect();
+        let (od, td) = (roxmltree::Document::parse(&ours).unwrap(), roxmltree::Document::parse(&them).unwrap());
+        let key = |n: &roxmltree::Node| n.descendants().find(|c| c.has_tag_name("name")).and_then(|c| c.text()).or(n.attribute("name")).unwrap().to_string();
+        let mut op: Vec<roxmltree::Node> = od.root_element().children().filter(|n| n.has_tag_name("package")).collect();
+        let mut tp: Vec<roxmltree::Node> = td.root_element().children().filter(|n| n.has_tag_name("package")).collect();
         op.sort_by_key(key);
         tp.sort_by_key(key);
         assert_eq!(op.len(), tp.len(), "{kind}: package count");
@@ -449,12 +273,7 @@ fn repodata_matches_createrepo_c_field_by_field() {
         for (a, t) in op.iter().zip(&tp) {
             let (da, dt) = (describe(*a), describe(*t));
             // Expected difference, on purpose: none. Every field createrepo_c writes, we write the same.
-            assert_eq!(
-                da,
-                dt,
-                "{kind}: package {} differs from createrepo_c",
-                key(a)
-            );
+            assert_eq!(da, dt, "{kind}: package {} differs from createrepo_c", key(a));
         }
     }
 }
@@ -466,29 +285,16 @@ fn rpmlint_is_clean_apart_from_the_reasoned_filters() {
     b.build(&[]).code(0);
     let rc = root().join("packaging/rpmlint/bundler.rpmlintrc");
     let (_, out) = sh(Command::new("rpmlint").arg("-r").arg(&rc).args(b.rpms()));
-    assert!(
-        out.contains(&format!(
-            "{} packages and 0 specfiles checked; 0 errors, 0 warnings",
-            b.rpms().len()
-        )),
-        "rpmlint:\n{out}"
-    );
+    assert!(out.contains(&format!("{} packages and 0 specfiles checked; 0 errors, 0 warnings", b.rpms().len())), "rpmlint:\n{out}");
     // Each filter has a reason written above it.
     let text = std::fs::read_to_string(&rc).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    for (i, l) in lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.starts_with("addFilter"))
-    {
+    for (i, l) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("addFilter")) {
         let mut j = i;
         while j > 0 && lines[j - 1].starts_with("addFilter") {
             j -= 1;
         }
-        assert!(
-            j > 0 && lines[j - 1].starts_with('#'),
-            "filter without a reason: {l}"
-        );
+        assert!(j > 0 && lines[j - 1].starts_with('#'), "filter without a reason: {l}");
     }
     // Without the filters rpmlint does find things, so this check can fail.
     let (_, raw) = sh(Command::new("rpmlint").args(b.rpms()));

@@ -7,12 +7,7 @@ use crate::util::root;
 fn examples() -> Vec<(String, String)> {
     ["examples/hosts.yaml", "examples/inventory.ini"]
         .iter()
-        .map(|p| {
-            (
-                p.rsplit('/').next().unwrap().to_string(),
-                std::fs::read_to_string(root().join(p)).unwrap(),
-            )
-        })
+        .map(|p| (p.rsplit('/').next().unwrap().to_string(), std::fs::read_to_string(root().join(p)).unwrap()))
         .collect()
 }
 

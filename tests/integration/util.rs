@@ -16,39 +16,23 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
     /// Assert that stderr has a line with exactly this location and message start.
     #[track_caller]
     pub fn has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "expected in stderr:\n  {needle}\n--- stderr was:\n{}",
-            self.stderr
-        );
+        assert!(self.stderr.contains(needle), "expected in stderr:\n  {needle}\n--- stderr was:\n{}", self.stderr);
         self
     }
     #[track_caller]
     pub fn code(&self, want: i32) -> &Self {
-        assert_eq!(
-            self.code, want,
-            "exit code; stderr:\n{}\nstdout:\n{}",
-            self.stderr, self.stdout
-        );
+        assert_eq!(self.code, want, "exit code; stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
         self
     }
 }
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 pub fn bundler() -> Command {
@@ -66,9 +50,7 @@ pub fn run(cmd: &mut Command) -> Run {
 
 impl Case {
     pub fn new() -> Case {
-        Case {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Case { dir: tempfile::tempdir().unwrap() }
     }
     pub fn file(&self, rel: &str, text: &str) -> &Case {
         let p = self.dir.path().join(rel);
@@ -81,10 +63,7 @@ impl Case {
     }
     /// `bundler plan --inventory REL` run from inside the folder, so messages show REL.
     pub fn plan(&self, rel: &str, extra: &[&str]) -> Run {
-        run(bundler()
-            .current_dir(self.dir.path())
-            .args(["plan", "--inventory", rel])
-            .args(extra))
+        run(bundler().current_dir(self.dir.path()).args(["plan", "--inventory", rel]).args(extra))
     }
     pub fn plan_json(&self, rel: &str) -> Run {
         self.plan(rel, &["--json"])

@@ -86,50 +86,28 @@ impl Cache {
     pub fn open(root: &Path) -> io::Result<Cache> {
         fs::create_dir_all(root.join("files"))?;
         fs::create_dir_all(root.join("locks"))?;
-        Ok(Cache {
-            root: root.to_path_buf(),
-        })
+        Ok(Cache { root: root.to_path_buf() })
     }
     pub fn path(&self, d: &Digest) -> PathBuf {
         self.root.join("files").join(algo_dir(d.algo)).join(&d.hex)
     }
     pub fn partial(&self, d: &Digest) -> PathBuf {
-        self.root
-            .join("files")
-            .join(algo_dir(d.algo))
-            .join(format!("{}.partial", d.hex))
+        self.root.join("files").join(algo_dir(d.algo)).join(format!("{}.partial", d.hex))
     }
     pub fn partial_meta(&self, d: &Digest) -> PathBuf {
-        self.root
-            .join("files")
-            .join(algo_dir(d.algo))
-            .join(format!("{}.partial.json", d.hex))
+        self.root.join("files").join(algo_dir(d.algo)).join(format!("{}.partial.json", d.hex))
     }
     /// Exclusive per-digest lock, held for the whole fetch of one file; released on drop
     /// (and by the kernel if the process dies, SIGKILL included).
     pub fn lock(&self, d: &Digest) -> io::Result<File> {
-        let p = self
-            .root
-            .join("locks")
-            .join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(p)?;
+        let p = self.root.join("locks").join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
+        let f = OpenOptions::new().create(true).truncate(false).write(true).open(p)?;
         f.lock()?;
         Ok(f)
     }
     pub fn try_lock(&self, d: &Digest) -> io::Result<Option<File>> {
-        let p = self
-            .root
-            .join("locks")
-            .join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(p)?;
+        let p = self.root.join("locks").join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
+        let f = OpenOptions::new().create(true).truncate(false).write(true).open(p)?;
         match f.try_lock() {
             Ok(()) => Ok(Some(f)),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
@@ -142,10 +120,7 @@ impl Cache {
         serde_json::from_str(&t).ok()
     }
     pub fn write_meta(&self, d: &Digest, m: &PartialMeta) -> io::Result<()> {
-        write_atomic(
-            &self.partial_meta(d),
-            serde_json::to_string(m).unwrap().as_bytes(),
-        )
+        write_atomic(&self.partial_meta(d), serde_json::to_string(m).unwrap().as_bytes())
     }
     pub fn drop_partial(&self, d: &Digest) {
         let _ = fs::remove_file(self.partial(d));
@@ -170,11 +145,7 @@ impl Cache {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
     {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;

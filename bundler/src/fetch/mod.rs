@@ -31,16 +31,8 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        let base_ms = std::env::var("BUNDLER_RETRY_BASE_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000);
-        RetryPolicy {
-            attempts: 5,
-            base: Duration::from_millis(base_ms),
-            max_delay: Duration::from_secs(30),
-            deadline: Duration::from_secs(30 * 60),
-        }
+        let base_ms = std::env::var("BUNDLER_RETRY_BASE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+        RetryPolicy { attempts: 5, base: Duration::from_millis(base_ms), max_delay: Duration::from_secs(30), deadline: Duration::from_secs(30 * 60) }
     }
 }
 
@@ -85,10 +77,7 @@ impl Want {
                     name: a.name.clone(),
                     version: a.version.clone(),
                     file_name: a.file_name.clone(),
-                    digest: Digest {
-                        algo,
-                        hex: hex.to_string(),
-                    },
+                    digest: Digest { algo, hex: hex.to_string() },
                     upstream,
                 }
             })
@@ -126,40 +115,13 @@ pub struct Fetched {
 
 /// What the fetch stage tells whoever shows progress. The library never prints.
 pub enum Event<'a> {
-    Waiting {
-        name: &'a str,
-    },
-    Start {
-        name: &'a str,
-        url: &'a str,
-        total: Option<u64>,
-        offset: u64,
-    },
-    Progress {
-        name: &'a str,
-        done: u64,
-        total: Option<u64>,
-    },
-    Retry {
-        name: &'a str,
-        url: &'a str,
-        attempt: u32,
-        reason: &'a str,
-        delay: Duration,
-    },
-    Damaged {
-        name: &'a str,
-        path: &'a Path,
-    },
-    Done {
-        name: &'a str,
-        outcome: Outcome,
-        bytes: u64,
-    },
-    Failed {
-        name: &'a str,
-        reason: &'a str,
-    },
+    Waiting { name: &'a str },
+    Start { name: &'a str, url: &'a str, total: Option<u64>, offset: u64 },
+    Progress { name: &'a str, done: u64, total: Option<u64> },
+    Retry { name: &'a str, url: &'a str, attempt: u32, reason: &'a str, delay: Duration },
+    Damaged { name: &'a str, path: &'a Path },
+    Done { name: &'a str, outcome: Outcome, bytes: u64 },
+    Failed { name: &'a str, reason: &'a str },
 }
 
 pub trait Reporter: Sync {
@@ -180,33 +142,20 @@ pub fn client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::blocki
         // so it is a stall timeout, not a limit on the whole transfer.
         .timeout(stall);
     if let Some(p) = ca_cert {
-        let pem = fs::read(p).map_err(|source| Error::Read {
-            path: p.to_path_buf(),
-            source,
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Error::Usage(format!(
-                "--ca-cert {}: not a PEM certificate: {e}",
-                p.display()
-            ))
-        })?;
+        let pem = fs::read(p).map_err(|source| Error::Read { path: p.to_path_buf(), source })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Usage(format!("--ca-cert {}: not a PEM certificate: {e}", p.display())))?;
         for c in certs {
             b = b.add_root_certificate(c);
         }
     }
-    b.build()
-        .map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {e}")))
+    b.build().map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {e}")))
 }
 
 /// `--mirror`, then `BUNDLER_MIRRORS`, then the inventory's `bundler_mirrors`.
 pub fn mirror_list(cli: &[String], plan: &Plan) -> Vec<String> {
     let mut v: Vec<String> = cli.to_vec();
     if let Ok(env) = std::env::var("BUNDLER_MIRRORS") {
-        v.extend(
-            env.split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-        );
+        v.extend(env.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string));
     }
     v.extend(plan.mirrors.iter().cloned());
     let mut seen = std::collections::BTreeSet::new();
@@ -217,9 +166,7 @@ pub fn mirror_list(cli: &[String], plan: &Plan) -> Vec<String> {
 pub fn validate_mirrors(m: &[String]) -> Result<()> {
     for u in m {
         if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://")) {
-            return Err(Error::Usage(format!(
-                "mirror `{u}` must start with http://, https:// or file://"
-            )));
+            return Err(Error::Usage(format!("mirror `{u}` must start with http://, https:// or file://")));
         }
     }
     Ok(())
@@ -236,9 +183,7 @@ pub fn default_cache(cli: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(p).join("bundler");
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("bundler")
 }
 
@@ -252,15 +197,8 @@ enum Fail {
 /// Fetch every wanted file; on failure, the error lists every artifact that failed and why.
 pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<Fetched>> {
     validate_mirrors(&opts.mirrors)?;
-    let cache = Cache::open(&opts.cache).map_err(|source| Error::Write {
-        path: opts.cache.clone(),
-        source,
-    })?;
-    let client = if opts.offline {
-        None
-    } else {
-        Some(client(opts.ca_cert.as_deref(), opts.stall_timeout)?)
-    };
+    let cache = Cache::open(&opts.cache).map_err(|source| Error::Write { path: opts.cache.clone(), source })?;
+    let client = if opts.offline { None } else { Some(client(opts.ca_cert.as_deref(), opts.stall_timeout)?) };
     let queue: Mutex<VecDeque<(usize, &Want)>> = Mutex::new(wants.iter().enumerate().collect());
     let results: Mutex<Vec<(usize, std::result::Result<Fetched, String>)>> = Mutex::new(Vec::new());
     let jobs = opts.jobs.clamp(1, 16).min(wants.len().max(1));
@@ -272,10 +210,7 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
                 };
                 let r = fetch_one(w, opts, &cache, client.as_ref(), rep);
                 if let Err(e) = &r {
-                    rep.event(&Event::Failed {
-                        name: &w.name,
-                        reason: e,
-                    });
+                    rep.event(&Event::Failed { name: &w.name, reason: e });
                 }
                 results.lock().unwrap().push((i, r));
             });
@@ -295,10 +230,7 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
         return Ok(ok);
     }
     if opts.offline {
-        let lines: Vec<String> = failed
-            .iter()
-            .map(|(i, _)| format!("  {}  {}", wants[*i].file_name, wants[*i].digest))
-            .collect();
+        let lines: Vec<String> = failed.iter().map(|(i, _)| format!("  {}  {}", wants[*i].file_name, wants[*i].digest)).collect();
         return Err(Error::Failed(format!(
             "--offline: {} artifact(s) are not in the cache {} or any file:// mirror; bring these files (by name, with these digests):\n{}\nhelp: on a machine with internet run `bundler fetch --inventory ... --export DIR`, carry DIR over, and use `--mirror file://DIR`",
             failed.len(),
@@ -307,28 +239,11 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
         )));
     }
     let lines: Vec<String> = failed.into_iter().map(|(_, e)| e).collect();
-    Err(Error::Failed(format!(
-        "{} artifact(s) could not be fetched; nothing unverified was kept in the cache:\n{}",
-        lines.len(),
-        lines.join("\n")
-    )))
+    Err(Error::Failed(format!("{} artifact(s) could not be fetched; nothing unverified was kept in the cache:\n{}", lines.len(), lines.join("\n"))))
 }
 
-fn fetch_one(
-    w: &Want,
-    opts: &Options,
-    cache: &Cache,
-    client: Option<&reqwest::blocking::Client>,
-    rep: &dyn Reporter,
-) -> std::result::Result<Fetched, String> {
-    let io = |e: std::io::Error| {
-        format!(
-            "{} {}: cache {}: {e}",
-            w.name,
-            w.version,
-            cache.root.display()
-        )
-    };
+fn fetch_one(w: &Want, opts: &Options, cache: &Cache, client: Option<&reqwest::blocking::Client>, rep: &dyn Reporter) -> std::result::Result<Fetched, String> {
+    let io = |e: std::io::Error| format!("{} {}: cache {}: {e}", w.name, w.version, cache.root.display());
     let _lock = match cache.try_lock(&w.digest).map_err(io)? {
         Some(l) => l,
         None => {
@@ -341,34 +256,15 @@ fn fetch_one(
     if final_path.exists() {
         let (got, size) = hash_file(&final_path, w.digest.algo).map_err(io)?;
         if got == w.digest {
-            rep.event(&Event::Done {
-                name: &w.name,
-                outcome: Outcome::Cached,
-                bytes: size,
-            });
-            return Ok(done(
-                w,
-                final_path.display().to_string(),
-                got,
-                size,
-                0,
-                Outcome::Cached,
-                final_path,
-            ));
+            rep.event(&Event::Done { name: &w.name, outcome: Outcome::Cached, bytes: size });
+            return Ok(done(w, final_path.display().to_string(), got, size, 0, Outcome::Cached, final_path));
         }
         // Damaged after it was verified (disk, a hand edit): fetch it again.
-        rep.event(&Event::Damaged {
-            name: &w.name,
-            path: &final_path,
-        });
+        rep.event(&Event::Damaged { name: &w.name, path: &final_path });
         fs::remove_file(&final_path).map_err(io)?;
     }
 
-    let mut sources: Vec<String> = opts
-        .mirrors
-        .iter()
-        .map(|m| format!("{}/{}", m.trim_end_matches('/'), w.file_name))
-        .collect();
+    let mut sources: Vec<String> = opts.mirrors.iter().map(|m| format!("{}/{}", m.trim_end_matches('/'), w.file_name)).collect();
     if !opts.no_upstream {
         sources.extend(w.upstream.iter().cloned());
     }
@@ -379,11 +275,7 @@ fn fetch_one(
             match copy_from_file(w, Path::new(path), cache, rep) {
                 Ok((digest, size)) => {
                     let p = cache.commit(&w.digest).map_err(io)?;
-                    rep.event(&Event::Done {
-                        name: &w.name,
-                        outcome: Outcome::Copied,
-                        bytes: size,
-                    });
+                    rep.event(&Event::Done { name: &w.name, outcome: Outcome::Copied, bytes: size });
                     return Ok(done(w, url.clone(), digest, size, size, Outcome::Copied, p));
                 }
                 Err(e) => reasons.push(format!("{url}: {e}")),
@@ -399,16 +291,8 @@ fn fetch_one(
             match download(client, url, w, cache, rep, &mut transferred, &mut resumed) {
                 Ok((digest, size)) => {
                     let p = cache.commit(&w.digest).map_err(io)?;
-                    let outcome = if resumed {
-                        Outcome::Resumed
-                    } else {
-                        Outcome::Downloaded
-                    };
-                    rep.event(&Event::Done {
-                        name: &w.name,
-                        outcome,
-                        bytes: size,
-                    });
+                    let outcome = if resumed { Outcome::Resumed } else { Outcome::Downloaded };
+                    rep.event(&Event::Done { name: &w.name, outcome, bytes: size });
                     return Ok(done(w, url.clone(), digest, size, transferred, outcome, p));
                 }
                 Err(Fail::Permanent(e)) => {
@@ -418,23 +302,12 @@ fn fetch_one(
                 Err(Fail::Transient(e, retry_after)) => {
                     let left = opts.retry.deadline.saturating_sub(started.elapsed());
                     if attempt >= opts.retry.attempts || left.is_zero() {
-                        reasons.push(format!(
-                            "{url} (attempt {attempt} of {}): {e}; giving up on this URL",
-                            opts.retry.attempts
-                        ));
+                        reasons.push(format!("{url} (attempt {attempt} of {}): {e}; giving up on this URL", opts.retry.attempts));
                         break;
                     }
-                    let delay = retry_after
-                        .unwrap_or_else(|| backoff(&opts.retry, attempt))
-                        .min(left)
-                        .min(opts.retry.max_delay.max(Duration::from_secs(1)) * 4);
-                    rep.event(&Event::Retry {
-                        name: &w.name,
-                        url,
-                        attempt,
-                        reason: &e,
-                        delay,
-                    });
+                    let delay =
+                        retry_after.unwrap_or_else(|| backoff(&opts.retry, attempt)).min(left).min(opts.retry.max_delay.max(Duration::from_secs(1)) * 4);
+                    rep.event(&Event::Retry { name: &w.name, url, attempt, reason: &e, delay });
                     std::thread::sleep(delay);
                 }
             }
@@ -446,25 +319,10 @@ fn fetch_one(
     if opts.offline && reasons.is_empty() {
         reasons.push("not cached, and --offline allows no download".into());
     }
-    Err(format!(
-        "{} {} ({}, expected {}):\n    {}",
-        w.name,
-        w.version,
-        w.file_name,
-        w.digest,
-        reasons.join("\n    ")
-    ))
+    Err(format!("{} {} ({}, expected {}):\n    {}", w.name, w.version, w.file_name, w.digest, reasons.join("\n    ")))
 }
 
-fn done(
-    w: &Want,
-    url: String,
-    actual: Digest,
-    bytes: u64,
-    transferred: u64,
-    outcome: Outcome,
-    path: PathBuf,
-) -> Fetched {
+fn done(w: &Want, url: String, actual: Digest, bytes: u64, transferred: u64, outcome: Outcome, path: PathBuf) -> Fetched {
     Fetched {
         name: w.name.clone(),
         version: w.version.clone(),
@@ -482,10 +340,7 @@ fn done(
 /// Exponential backoff with jitter: a random delay between half and all of base·2^(n-1).
 fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
     use std::hash::{BuildHasher, Hasher as _};
-    let full = p
-        .base
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(p.max_delay);
+    let full = p.base.saturating_mul(1u32 << (attempt - 1).min(16)).min(p.max_delay);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(attempt);
     let frac = (h.finish() % 1000) as f64 / 1000.0;
@@ -493,46 +348,27 @@ fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
 }
 
 fn mismatch(w: &Want, url: &str, got: &Digest) -> String {
-    format!(
-        "digest mismatch for {} {} from {url}: expected {}, got {}; the file was discarded",
-        w.name, w.version, w.digest, got
-    )
+    format!("digest mismatch for {} {} from {url}: expected {}, got {}; the file was discarded", w.name, w.version, w.digest, got)
 }
 
-fn copy_from_file(
-    w: &Want,
-    path: &Path,
-    cache: &Cache,
-    rep: &dyn Reporter,
-) -> std::result::Result<(Digest, u64), String> {
+fn copy_from_file(w: &Want, path: &Path, cache: &Cache, rep: &dyn Reporter) -> std::result::Result<(Digest, u64), String> {
     let mut src = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let total = src.metadata().ok().map(|m| m.len());
-    rep.event(&Event::Start {
-        name: &w.name,
-        url: &path.display().to_string(),
-        total,
-        offset: 0,
-    });
+    rep.event(&Event::Start { name: &w.name, url: &path.display().to_string(), total, offset: 0 });
     let part = cache.partial(&w.digest);
     let mut out = File::create(&part).map_err(|e| e.to_string())?;
     let mut h = Hasher::new(w.digest.algo);
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
     loop {
-        let r = src
-            .read(&mut buf)
-            .map_err(|e| format!("read {}: {e}", path.display()))?;
+        let r = src.read(&mut buf).map_err(|e| format!("read {}: {e}", path.display()))?;
         if r == 0 {
             break;
         }
         h.update(&buf[..r]);
         out.write_all(&buf[..r]).map_err(|e| e.to_string())?;
         n += r as u64;
-        rep.event(&Event::Progress {
-            name: &w.name,
-            done: n,
-            total,
-        });
+        rep.event(&Event::Progress { name: &w.name, done: n, total });
     }
     let got = h.finish();
     if got != w.digest {
@@ -553,74 +389,42 @@ fn download(
     transferred: &mut u64,
     resumed: &mut bool,
 ) -> std::result::Result<(Digest, u64), Fail> {
-    use reqwest::header::{
-        CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
-    };
+    use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER};
     let part = cache.partial(&w.digest);
     let meta = cache.read_meta(&w.digest);
     let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-    let validator = meta
-        .as_ref()
-        .filter(|m| m.url == url)
-        .and_then(|m| m.etag.clone().or_else(|| m.last_modified.clone()));
-    let offset = if have > 0 && validator.is_some() {
-        have
-    } else {
-        0
-    };
+    let validator = meta.as_ref().filter(|m| m.url == url).and_then(|m| m.etag.clone().or_else(|| m.last_modified.clone()));
+    let offset = if have > 0 && validator.is_some() { have } else { 0 };
 
     let mut req = client.get(url);
     if offset > 0 {
-        req = req
-            .header(RANGE, format!("bytes={offset}-"))
-            .header(IF_RANGE, validator.clone().unwrap());
+        req = req.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, validator.clone().unwrap());
     }
     let resp = req.send().map_err(|e| classify(&e))?;
     let status = resp.status();
     if status.as_u16() == 416 {
         cache.drop_partial(&w.digest);
-        return Err(Fail::Transient(
-            "server refused the resume range (416); starting again from zero".into(),
-            Some(Duration::ZERO),
-        ));
+        return Err(Fail::Transient("server refused the resume range (416); starting again from zero".into(), Some(Duration::ZERO)));
     }
     if status.as_u16() == 429 || status.is_server_error() {
-        let ra = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let ra = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs);
         return Err(Fail::Transient(format!("HTTP {status}"), ra));
     }
     if !status.is_success() {
         return Err(Fail::Permanent(format!("HTTP {status}")));
     }
-    let header = |h| {
-        resp.headers()
-            .get(h)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |h| resp.headers().get(h).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
     let etag = header(ETAG).filter(|e| !e.starts_with("W/"));
     let last_modified = header(LAST_MODIFIED);
     let length: Option<u64> = header(CONTENT_LENGTH).and_then(|v| v.parse().ok());
     let (start, total) = if status.as_u16() == 206 {
         // Content-Range: bytes START-END/TOTAL
         let cr = header(CONTENT_RANGE).unwrap_or_default();
-        let start: Option<u64> = cr
-            .strip_prefix("bytes ")
-            .and_then(|r| r.split('-').next())
-            .and_then(|s| s.parse().ok());
+        let start: Option<u64> = cr.strip_prefix("bytes ").and_then(|r| r.split('-').next()).and_then(|s| s.parse().ok());
         let total: Option<u64> = cr.rsplit('/').next().and_then(|t| t.parse().ok());
         if start != Some(offset) {
             cache.drop_partial(&w.digest);
-            return Err(Fail::Transient(
-                format!(
-                    "server answered the resume with an unexpected range `{cr}`; starting again"
-                ),
-                Some(Duration::ZERO),
-            ));
+            return Err(Fail::Transient(format!("server answered the resume with an unexpected range `{cr}`; starting again"), Some(Duration::ZERO)));
         }
         (offset, total)
     } else {
@@ -628,25 +432,16 @@ fn download(
         // the Range or the file changed (If-Range did not match).
         (0, length)
     };
-    let mut f = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .read(true)
-        .truncate(false)
-        .open(&part)
-        .map_err(|e| Fail::Permanent(e.to_string()))?;
+    let mut f = OpenOptions::new().create(true).write(true).read(true).truncate(false).open(&part).map_err(|e| Fail::Permanent(e.to_string()))?;
     let mut h = Hasher::new(w.digest.algo);
     if start > 0 {
         // Hash the bytes we already have; they count towards the digest.
         let mut buf = vec![0u8; 256 * 1024];
         let mut left = start;
-        f.seek(SeekFrom::Start(0))
-            .map_err(|e| Fail::Permanent(e.to_string()))?;
+        f.seek(SeekFrom::Start(0)).map_err(|e| Fail::Permanent(e.to_string()))?;
         while left > 0 {
             let want = left.min(buf.len() as u64) as usize;
-            let r = f
-                .read(&mut buf[..want])
-                .map_err(|e| Fail::Permanent(e.to_string()))?;
+            let r = f.read(&mut buf[..want]).map_err(|e| Fail::Permanent(e.to_string()))?;
             if r == 0 {
                 break;
             }
@@ -657,25 +452,9 @@ fn download(
     } else {
         f.set_len(0).map_err(|e| Fail::Permanent(e.to_string()))?;
     }
-    f.seek(SeekFrom::Start(start))
-        .map_err(|e| Fail::Permanent(e.to_string()))?;
-    cache
-        .write_meta(
-            &w.digest,
-            &PartialMeta {
-                url: url.to_string(),
-                etag,
-                last_modified,
-                total,
-            },
-        )
-        .map_err(|e| Fail::Permanent(e.to_string()))?;
-    rep.event(&Event::Start {
-        name: &w.name,
-        url,
-        total,
-        offset: start,
-    });
+    f.seek(SeekFrom::Start(start)).map_err(|e| Fail::Permanent(e.to_string()))?;
+    cache.write_meta(&w.digest, &PartialMeta { url: url.to_string(), etag, last_modified, total }).map_err(|e| Fail::Permanent(e.to_string()))?;
+    rep.event(&Event::Start { name: &w.name, url, total, offset: start });
 
     let mut resp = resp;
     let mut buf = vec![0u8; 256 * 1024];
@@ -685,40 +464,27 @@ fn download(
             Ok(r) => r,
             Err(e) => {
                 let _ = f.flush();
-                let why = if e.kind() == std::io::ErrorKind::TimedOut
-                    || e.to_string().contains("timed out")
-                {
+                let why = if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
                     "stalled: no bytes within the stall timeout"
                 } else {
                     "connection broke"
                 };
-                return Err(Fail::Transient(
-                    format!("{why} after {pos} bytes ({e})"),
-                    None,
-                ));
+                return Err(Fail::Transient(format!("{why} after {pos} bytes ({e})"), None));
             }
         };
         if r == 0 {
             break;
         }
         h.update(&buf[..r]);
-        f.write_all(&buf[..r])
-            .map_err(|e| Fail::Permanent(format!("writing {}: {e}", part.display())))?;
+        f.write_all(&buf[..r]).map_err(|e| Fail::Permanent(format!("writing {}: {e}", part.display())))?;
         pos += r as u64;
         *transferred += r as u64;
-        rep.event(&Event::Progress {
-            name: &w.name,
-            done: pos,
-            total,
-        });
+        rep.event(&Event::Progress { name: &w.name, done: pos, total });
     }
     f.flush().map_err(|e| Fail::Permanent(e.to_string()))?;
     if let Some(t) = total {
         if pos != t {
-            return Err(Fail::Transient(
-                format!("body ended at {pos} of {t} bytes"),
-                None,
-            ));
+            return Err(Fail::Transient(format!("body ended at {pos} of {t} bytes"), None));
         }
     }
     let got = h.finish();
@@ -749,18 +515,12 @@ fn classify(e: &reqwest::Error) -> Fail {
 
 /// `--export DIR`: the fetched files by name plus `SHA256SUMS`, a flat mirror folder.
 pub fn export(fetched: &[Fetched], dir: &Path) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     let mut sums = Vec::new();
     for f in fetched {
         let dst = dir.join(&f.file_name);
         let tmp = dir.join(format!(".{}.partial", f.file_name));
-        let w = |source| Error::Write {
-            path: dst.clone(),
-            source,
-        };
+        let w = |source| Error::Write { path: dst.clone(), source };
         fs::copy(&f.path, &tmp).map_err(w)?;
         let (d, _) = hash_file(&tmp, Algo::Sha256).map_err(w)?;
         // Check the copy against the verified digest too.
@@ -783,19 +543,13 @@ pub fn export(fetched: &[Fetched], dir: &Path) -> Result<PathBuf> {
         .map_err(w)?;
         if again.to_string() != f.expected_digest {
             let _ = fs::remove_file(&tmp);
-            return Err(Error::Failed(format!(
-                "export: the copy of {} does not match {}",
-                f.file_name, f.expected_digest
-            )));
+            return Err(Error::Failed(format!("export: the copy of {} does not match {}", f.file_name, f.expected_digest)));
         }
         fs::rename(&tmp, &dst).map_err(w)?;
         sums.push(format!("{}  {}\n", d.hex, f.file_name));
     }
     sums.sort_by(|a, b| a[66..].cmp(&b[66..]));
     let p = dir.join("SHA256SUMS");
-    cache::write_atomic(&p, sums.concat().as_bytes()).map_err(|source| Error::Write {
-        path: p.clone(),
-        source,
-    })?;
+    cache::write_atomic(&p, sums.concat().as_bytes()).map_err(|source| Error::Write { path: p.clone(), source })?;
     Ok(p)
 }

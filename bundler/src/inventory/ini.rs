@@ -19,10 +19,7 @@ enum Section {
 
 pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic> {
     if text.len() > crate::yaml::MAX_BYTES {
-        return Err(Diagnostic::error(
-            Some(Loc::file_only(file)),
-            "file is too large to be an inventory",
-        ));
+        return Err(Diagnostic::error(Some(Loc::file_only(file)), "file is too large to be an inventory"));
     }
     let mut inv = RawInventory::default();
     let mut section = Section::Hosts("ungrouped".to_string());
@@ -39,10 +36,7 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
         saw_anything = true;
         if t.starts_with('[') {
             let Some(inner) = t.strip_suffix(']').map(|s| &s[1..]) else {
-                inv.diags.error(
-                    Some(loc),
-                    format!("section header `{t}` has no closing `]`"),
-                );
+                inv.diags.error(Some(loc), format!("section header `{t}` has no closing `]`"));
                 continue;
             };
             let (name, kind) = match inner.split_once(':') {
@@ -50,10 +44,7 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
                 None => (inner.trim(), None),
             };
             if !valid_group_name(name) {
-                inv.diags.error(
-                    Some(loc.clone()),
-                    format!("`{name}` is not a valid group name"),
-                );
+                inv.diags.error(Some(loc.clone()), format!("`{name}` is not a valid group name"));
             }
             let g = inv.group_mut(name, Some(&loc));
             g.declared = true;
@@ -62,7 +53,10 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
                 Some("vars") => Section::Vars(name.to_string()),
                 Some("children") => Section::Children(name.to_string()),
                 Some(other) => {
-                    inv.diags.error(Some(loc), format!("section `[{inner}]`: `{other}` is not a section type; use `[{name}]`, `[{name}:vars]` or `[{name}:children]`"));
+                    inv.diags.error(
+                        Some(loc),
+                        format!("section `[{inner}]`: `{other}` is not a section type; use `[{name}]`, `[{name}:vars]` or `[{name}:children]`"),
+                    );
                     Section::Hosts(name.to_string())
                 }
             };
@@ -76,24 +70,16 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
             Section::Children(g) => {
                 let child = t.to_string();
                 if !valid_group_name(&child) {
-                    inv.diags.error(
-                        Some(loc),
-                        format!("`{child}` in `[{g}:children]` is not a valid group name"),
-                    );
+                    inv.diags.error(Some(loc), format!("`{child}` in `[{g}:children]` is not a valid group name"));
                     continue;
                 }
                 let g = g.clone();
-                inv.group_mut(&g, None)
-                    .children
-                    .push((child.clone(), loc.clone()));
+                inv.group_mut(&g, None).children.push((child.clone(), loc.clone()));
                 children_refs.push((child, loc));
             }
             Section::Vars(g) => {
                 let Some((k, v)) = t.split_once('=') else {
-                    inv.diags.error(
-                        Some(loc),
-                        format!("expected `key=value` in `[{g}:vars]`, found `{t}`"),
-                    );
+                    inv.diags.error(Some(loc), format!("expected `key=value` in `[{g}:vars]`, found `{t}`"));
                     continue;
                 };
                 let k = k.trim().to_string();
@@ -107,27 +93,16 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
         }
     }
     if !saw_anything {
-        return Err(Diagnostic::error(
-            Some(Loc::file_only(file)),
-            "this file is not an inventory: it is empty",
-        ));
+        return Err(Diagnostic::error(Some(Loc::file_only(file)), "this file is not an inventory: it is empty"));
     }
     // In INI a child group must be defined somewhere in the file (Ansible errors too).
     for (child, loc) in children_refs {
-        let declared = inv
-            .groups
-            .get(super::raw::canonical_group(&child))
-            .is_some_and(|g| g.declared);
+        let declared = inv.groups.get(super::raw::canonical_group(&child)).is_some_and(|g| g.declared);
         if !declared {
             inv.diags
-                .error(
-                    Some(loc),
-                    format!("group `{child}` is listed as a child but never defined in this file"),
-                )
+                .error(Some(loc), format!("group `{child}` is listed as a child but never defined in this file"))
                 .notes
-                .push(format!(
-                    "help: add a `[{child}]` section with its hosts, or remove the line"
-                ));
+                .push(format!("help: add a `[{child}]` section with its hosts, or remove the line"));
         }
     }
     Ok(inv)
@@ -149,17 +124,9 @@ fn host_line(inv: &mut RawInventory, group: &str, line: &str, loc: &Loc) {
     for (tok, col) in rest {
         let vloc = Loc::new(&loc.file, loc.line, *col as u32 + 1);
         match tok.split_once('=') {
-            Some((k, v)) if !k.is_empty() => {
-                vars.push((k.to_string(), parse_value(v, &vloc, Origin::IniHost)))
-            }
+            Some((k, v)) if !k.is_empty() => vars.push((k.to_string(), parse_value(v, &vloc, Origin::IniHost))),
             _ => {
-                let mut d = Diagnostic::error(
-                    Some(vloc),
-                    format!(
-                        "expected `key=value` after host `{}`, found `{tok}`",
-                        first.0
-                    ),
-                );
+                let mut d = Diagnostic::error(Some(vloc), format!("expected `key=value` after host `{}`, found `{tok}`", first.0));
                 if tok.starts_with(';') {
                     d = d.note("note: on a host line only ` # ...` starts a comment; Ansible rejects ` ; ...` there too");
                 }
@@ -170,16 +137,7 @@ fn host_line(inv: &mut RawInventory, group: &str, line: &str, loc: &Loc) {
     match pattern::expand(&first.0) {
         Ok(names) => {
             for n in names {
-                inv.add_host(
-                    group,
-                    &n,
-                    loc,
-                    if vars.is_empty() && rest.is_empty() {
-                        None
-                    } else {
-                        Some(vars.clone())
-                    },
-                );
+                inv.add_host(group, &n, loc, if vars.is_empty() && rest.is_empty() { None } else { Some(vars.clone()) });
             }
         }
         Err(e) => {

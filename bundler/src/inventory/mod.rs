@@ -21,16 +21,7 @@ pub const NODES: &str = "kube_node";
 pub const ETCD: &str = "etcd";
 pub const CLUSTER: &str = "k8s_cluster";
 /// Groups that mean something to kubespray but not to this tool; listed quietly in the plan.
-const KNOWN_IGNORED: &[&str] = &[
-    "calico_rr",
-    "bastion",
-    "vault",
-    "kube-ingress",
-    "kube_ingress",
-    "no_floating",
-    "ungrouped",
-    "all",
-];
+const KNOWN_IGNORED: &[&str] = &["calico_rr", "bastion", "vault", "kube-ingress", "kube_ingress", "no_floating", "ungrouped", "all"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,10 +71,7 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn group_hosts(&self, g: &str) -> &[String] {
-        self.groups
-            .get(g)
-            .map(|g| g.hosts.as_slice())
-            .unwrap_or(&[])
+        self.groups.get(g).map(|g| g.hosts.as_slice()).unwrap_or(&[])
     }
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.name == name)
@@ -91,11 +79,7 @@ impl Inventory {
     pub fn ignored_groups(&self) -> Vec<String> {
         self.groups
             .iter()
-            .filter(|(k, g)| {
-                g.declared
-                    && ![CONTROL_PLANE, NODES, ETCD, CLUSTER, "all", "ungrouped"]
-                        .contains(&k.as_str())
-            })
+            .filter(|(k, g)| g.declared && ![CONTROL_PLANE, NODES, ETCD, CLUSTER, "all", "ungrouped"].contains(&k.as_str()))
             .map(|(_, g)| g.spelled.clone())
             .collect()
     }
@@ -106,15 +90,8 @@ fn detect_format(path: &Path, text: &str) -> Format {
         Some("yml" | "yaml" | "json") => Format::Yaml,
         Some("ini" | "cfg") => Format::Ini,
         _ => {
-            let first = text
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
-                .unwrap_or("");
-            if first == "---"
-                || (first.ends_with(':') && !first.starts_with('['))
-                || first.starts_with('{')
-            {
+            let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';')).unwrap_or("");
+            if first == "---" || (first.ends_with(':') && !first.starts_with('[')) || first.starts_with('{') {
                 Format::Yaml
             } else {
                 Format::Ini
@@ -125,20 +102,14 @@ fn detect_format(path: &Path, text: &str) -> Format {
 
 /// Read an inventory file and the variable folders beside it.
 pub fn load(path: &Path) -> Result<Inventory> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     let file = Arc::new(path.to_path_buf());
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             return Err(Error::input(Diagnostic::error(
                 Some(Loc::file_only(path)),
-                format!(
-                "this file is not an inventory: it is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
+                format!("this file is not an inventory: it is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
             )))
         }
     };
@@ -152,12 +123,7 @@ pub fn load(path: &Path) -> Result<Inventory> {
     resolve(raw, path, format, sha)
 }
 
-fn resolve(
-    mut raw: RawInventory,
-    path: &Path,
-    format: Format,
-    text_sha256: String,
-) -> Result<Inventory> {
+fn resolve(mut raw: RawInventory, path: &Path, format: Format, text_sha256: String) -> Result<Inventory> {
     let mut diags = std::mem::take(&mut raw.diags);
     let base = path.parent().unwrap_or(Path::new("."));
 
@@ -165,37 +131,18 @@ fn resolve(
     let mut missing_children = Vec::new();
     for g in raw.groups.values() {
         for (c, loc) in &g.children {
-            if !raw
-                .groups
-                .get(canonical_group(c))
-                .is_some_and(|cg| cg.declared)
-                && format == Format::Yaml
-            {
+            if !raw.groups.get(canonical_group(c)).is_some_and(|cg| cg.declared) && format == Format::Yaml {
                 missing_children.push((c.clone(), loc.clone()));
             }
         }
     }
     for (c, loc) in missing_children {
-        diags.warning(
-            Some(loc),
-            format!("child group `{c}` is never defined; it is empty"),
-        );
+        diags.warning(Some(loc), format!("child group `{c}` is never defined; it is empty"));
     }
 
     // Depth of each group below `all` (for variable precedence) and cycle detection.
-    let children: HashMap<String, Vec<String>> = raw
-        .groups
-        .iter()
-        .map(|(k, g)| {
-            (
-                k.clone(),
-                g.children
-                    .iter()
-                    .map(|(c, _)| canonical_group(c).to_string())
-                    .collect(),
-            )
-        })
-        .collect();
+    let children: HashMap<String, Vec<String>> =
+        raw.groups.iter().map(|(k, g)| (k.clone(), g.children.iter().map(|(c, _)| canonical_group(c).to_string()).collect())).collect();
     let mut depth: BTreeMap<String, usize> = BTreeMap::new();
     depth.insert("all".into(), 0);
     for g in raw.groups.keys() {
@@ -228,13 +175,7 @@ fn resolve(
 
     // Transitive members of each group.
     let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    fn collect(
-        g: &str,
-        raw: &RawInventory,
-        children: &HashMap<String, Vec<String>>,
-        out: &mut BTreeSet<String>,
-        seen: &mut BTreeSet<String>,
-    ) {
+    fn collect(g: &str, raw: &RawInventory, children: &HashMap<String, Vec<String>>, out: &mut BTreeSet<String>, seen: &mut BTreeSet<String>) {
         if !seen.insert(g.to_string()) {
             return;
         }
@@ -257,10 +198,7 @@ fn resolve(
     members.insert(CLUSTER.into(), cluster);
     depth.entry(CLUSTER.into()).or_insert(1);
     // Every host is in `all`.
-    members.insert(
-        "all".into(),
-        raw.hosts.iter().map(|h| h.name.clone()).collect(),
-    );
+    members.insert("all".into(), raw.hosts.iter().map(|h| h.name.clone()).collect());
 
     // group_vars/ and host_vars/ beside the inventory.
     let mut file_group_vars: BTreeMap<String, Vec<(String, Node)>> = BTreeMap::new();
@@ -305,11 +243,7 @@ fn resolve(
 
     let mut hosts = Vec::new();
     for h in &raw.hosts {
-        let mut gs: Vec<&String> = members
-            .iter()
-            .filter(|(_, m)| m.contains(&h.name))
-            .map(|(g, _)| g)
-            .collect();
+        let mut gs: Vec<&String> = members.iter().filter(|(_, m)| m.contains(&h.name)).map(|(g, _)| g).collect();
         layered(&mut gs);
         let mut vars = Vars::new();
         for g in &gs {
@@ -358,10 +292,7 @@ fn resolve(
             misplaced.push((k.clone(), v.loc.clone()));
         }
     }
-    for g in file_group_vars
-        .keys()
-        .filter(|g| *g != "all" && *g != CLUSTER)
-    {
+    for g in file_group_vars.keys().filter(|g| *g != "all" && *g != CLUSTER) {
         for (k, v) in &file_group_vars[g] {
             misplaced.push((k.clone(), v.loc.clone()));
         }
@@ -378,13 +309,7 @@ fn resolve(
         // Keep host order as first defined in the file (etcd member numbering depends on it).
         let mut ordered: Vec<String> = Vec::new();
         if k == ETCD || k == CONTROL_PLANE || k == NODES {
-            fn walk(
-                g: &str,
-                raw: &RawInventory,
-                children: &HashMap<String, Vec<String>>,
-                out: &mut Vec<String>,
-                seen: &mut BTreeSet<String>,
-            ) {
+            fn walk(g: &str, raw: &RawInventory, children: &HashMap<String, Vec<String>>, out: &mut Vec<String>, seen: &mut BTreeSet<String>) {
                 if !seen.insert(g.to_string()) {
                     return;
                 }
@@ -401,12 +326,7 @@ fn resolve(
             }
             walk(k, &raw, &children, &mut ordered, &mut BTreeSet::new());
         } else {
-            ordered = raw
-                .hosts
-                .iter()
-                .filter(|h| m.contains(&h.name))
-                .map(|h| h.name.clone())
-                .collect();
+            ordered = raw.hosts.iter().filter(|h| m.contains(&h.name)).map(|h| h.name.clone()).collect();
         }
         groups.insert(
             k.clone(),
@@ -419,25 +339,11 @@ fn resolve(
         );
     }
     let _ = KNOWN_IGNORED;
-    Ok(Inventory {
-        path: path.to_path_buf(),
-        format,
-        text_sha256,
-        hosts,
-        groups,
-        cluster_vars,
-        misplaced,
-        diags,
-    })
+    Ok(Inventory { path: path.to_path_buf(), format, text_sha256, hosts, groups, cluster_vars, misplaced, diags })
 }
 
 fn find_cycle(start: &str, children: &HashMap<String, Vec<String>>) -> Option<Vec<String>> {
-    fn dfs(
-        g: &str,
-        children: &HashMap<String, Vec<String>>,
-        path: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-    ) -> Option<Vec<String>> {
+    fn dfs(g: &str, children: &HashMap<String, Vec<String>>, path: &mut Vec<String>, done: &mut BTreeSet<String>) -> Option<Vec<String>> {
         if let Some(i) = path.iter().position(|p| p == g) {
             let mut c = path[i..].to_vec();
             c.push(g.to_string());
@@ -467,10 +373,7 @@ fn sorted_dir(dir: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
             v
         }
         Err(e) => {
-            diags.error(
-                Some(Loc::file_only(dir)),
-                format!("cannot read folder: {e}"),
-            );
+            diags.error(Some(Loc::file_only(dir)), format!("cannot read folder: {e}"));
             Vec::new()
         }
     }
@@ -511,16 +414,15 @@ fn read_var_file(p: &Path, diags: &mut Diagnostics) -> Vec<(String, Node)> {
     let text = match std::fs::read_to_string(p) {
         Ok(t) => t,
         Err(e) => {
-            diags.error(
-                Some(Loc::file_only(p)),
-                format!("cannot read variables file: {e}"),
-            );
+            diags.error(Some(Loc::file_only(p)), format!("cannot read variables file: {e}"));
             return Vec::new();
         }
     };
     if text.starts_with("$ANSIBLE_VAULT;") {
-        diags.error(Some(Loc::file_only(p)), "this variables file is encrypted with ansible-vault, which bundler cannot open")
-            .notes.push("help: bundler needs no secrets from group_vars; move the variables it reads into a plain file".into());
+        diags
+            .error(Some(Loc::file_only(p)), "this variables file is encrypted with ansible-vault, which bundler cannot open")
+            .notes
+            .push("help: bundler needs no secrets from group_vars; move the variables it reads into a plain file".into());
         return Vec::new();
     }
     match crate::yaml::parse(&text, &Arc::new(p.to_path_buf())) {
@@ -529,10 +431,7 @@ fn read_var_file(p: &Path, diags: &mut Diagnostics) -> Vec<(String, Node)> {
             Kind::Null => Vec::new(),
             _ => {
                 let what = n.type_name();
-                diags.error(
-                    Some(n.loc),
-                    format!("a variables file must hold a mapping of names to values, not {what}"),
-                );
+                diags.error(Some(n.loc), format!("a variables file must hold a mapping of names to values, not {what}"));
                 Vec::new()
             }
         },

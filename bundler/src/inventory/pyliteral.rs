@@ -6,13 +6,7 @@ use crate::error::Loc;
 use crate::value::{Kind, Node, Origin};
 
 pub fn parse_value(text: &str, loc: &Loc, origin: Origin) -> Node {
-    let mut p = P {
-        s: text.as_bytes(),
-        i: 0,
-        loc,
-        origin,
-        depth: 0,
-    };
+    let mut p = P { s: text.as_bytes(), i: 0, loc, origin, depth: 0 };
     let parsed = p.value().and_then(|v| {
         p.ws();
         if p.comment_or_end() {
@@ -158,18 +152,13 @@ impl P<'_> {
         let clean = body.replace('_', "");
         if body.chars().all(|c| c.is_ascii_digit() || c == '_') {
             // Python 3 rejects leading zeros in decimal literals (`010`).
-            if body.len() > 1 && body.starts_with('0') && body.chars().any(|c| c != '0' && c != '_')
-            {
+            if body.len() > 1 && body.starts_with('0') && body.chars().any(|c| c != '0' && c != '_') {
                 return None;
             }
             let v: i64 = clean.parse().ok()?;
             return Some(self.node(Kind::Int(if neg { -v } else { v })));
         }
-        if body
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '_' | '.' | 'e' | 'E' | '+' | '-'))
-            && body.matches('.').count() <= 1
-        {
+        if body.chars().all(|c| c.is_ascii_digit() || matches!(c, '_' | '.' | 'e' | 'E' | '+' | '-')) && body.matches('.').count() <= 1 {
             let v: f64 = clean.parse().ok()?;
             return Some(self.node(Kind::Float(if neg { -v } else { v })));
         }
@@ -184,12 +173,7 @@ mod tests {
     use std::sync::Arc;
 
     fn pv(s: &str) -> Kind {
-        parse_value(
-            s,
-            &Loc::new(&Arc::new(PathBuf::from("x")), 1, 1),
-            Origin::IniVars,
-        )
-        .kind
+        parse_value(s, &Loc::new(&Arc::new(PathBuf::from("x")), 1, 1), Origin::IniVars).kind
     }
 
     #[test]

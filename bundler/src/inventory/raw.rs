@@ -51,11 +51,7 @@ impl RawInventory {
         let idx = match self.index.get(name) {
             Some(i) => *i,
             None => {
-                self.hosts.push(RawHost {
-                    name: name.to_string(),
-                    loc: Some(loc.clone()),
-                    ..Default::default()
-                });
+                self.hosts.push(RawHost { name: name.to_string(), loc: Some(loc.clone()), ..Default::default() });
                 self.index.insert(name.to_string(), self.hosts.len() - 1);
                 self.hosts.len() - 1
             }
@@ -64,14 +60,11 @@ impl RawInventory {
     }
 
     pub fn group_mut(&mut self, spelled: &str, loc: Option<&Loc>) -> &mut RawGroup {
-        let g = self
-            .groups
-            .entry(canonical_group(spelled).to_string())
-            .or_insert_with(|| RawGroup {
-                spelled: spelled.to_string(),
-                loc: loc.cloned(),
-                ..Default::default()
-            });
+        let g = self.groups.entry(canonical_group(spelled).to_string()).or_insert_with(|| RawGroup {
+            spelled: spelled.to_string(),
+            loc: loc.cloned(),
+            ..Default::default()
+        });
         if g.loc.is_none() {
             g.loc = loc.cloned();
         }
@@ -79,13 +72,7 @@ impl RawInventory {
     }
 
     /// A host line or a host key: create the host, attach vars, add it to the group.
-    pub fn add_host(
-        &mut self,
-        group: &str,
-        name: &str,
-        loc: &Loc,
-        vars: Option<Vec<(String, Node)>>,
-    ) {
+    pub fn add_host(&mut self, group: &str, name: &str, loc: &Loc, vars: Option<Vec<(String, Node)>>) {
         let h = self.host_mut(name, loc);
         // A host listed under `all` is defined there even without vars.
         if group == "all" {
@@ -111,7 +98,5 @@ impl RawInventory {
 
 /// Valid Ansible group name characters (kubespray's dashed legacy names included).
 pub fn valid_group_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }

@@ -12,19 +12,13 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
     let root = crate::yaml::parse(text, file)?;
     let mut inv = RawInventory::default();
     let Some(top) = root.as_map() else {
-        return Err(not_an_inventory(
-            &root,
-            "its top level is not a mapping of groups",
-        ));
+        return Err(not_an_inventory(&root, "its top level is not a mapping of groups"));
     };
     if top.is_empty() {
         return Err(not_an_inventory(&root, "it is empty"));
     }
     // A group_vars file has variables at the top; an inventory has groups.
-    if let Some((k, kloc, v)) = top
-        .iter()
-        .find(|(_, _, v)| !matches!(v.kind, Kind::Map(_) | Kind::Null))
-    {
+    if let Some((k, kloc, v)) = top.iter().find(|(_, _, v)| !matches!(v.kind, Kind::Map(_) | Kind::Null)) {
         return Err(Diagnostic::error(
             Some(kloc.clone()),
             format!("this file is not an inventory: top-level key `{k}` holds {}, but an inventory's top level holds groups", v.type_name()),
@@ -32,13 +26,8 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
         .note("note: it looks like a variables file (group_vars/ or host_vars/); those are read from beside the inventory")
         .note("help: pass the inventory itself, e.g. `--inventory inventory/mycluster/hosts.yaml`, whose top level is `all:` with `hosts:`, `children:` and `vars:`"));
     }
-    let looks_like_groups = top.iter().any(|(k, _, v)| {
-        k == "all"
-            || v.as_map().is_some_and(|m| {
-                m.iter()
-                    .any(|(k, _, _)| matches!(k.as_str(), "hosts" | "children" | "vars"))
-            })
-    });
+    let looks_like_groups =
+        top.iter().any(|(k, _, v)| k == "all" || v.as_map().is_some_and(|m| m.iter().any(|(k, _, _)| matches!(k.as_str(), "hosts" | "children" | "vars"))));
     if !looks_like_groups {
         let (k, kloc, _) = &top[0];
         return Err(Diagnostic::error(
@@ -54,21 +43,13 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
 }
 
 fn not_an_inventory(root: &Node, why: &str) -> Diagnostic {
-    Diagnostic::error(
-        Some(root.loc.clone()),
-        format!("this file is not an inventory: {why}"),
-    )
-    .note(
-        "help: an inventory's top level is `all:` with `hosts:`, `children:` and `vars:` below it",
-    )
+    Diagnostic::error(Some(root.loc.clone()), format!("this file is not an inventory: {why}"))
+        .note("help: an inventory's top level is `all:` with `hosts:`, `children:` and `vars:` below it")
 }
 
 fn group(inv: &mut RawInventory, name: &str, kloc: &Loc, body: &Node, depth: usize) {
     if !valid_group_name(name) {
-        inv.diags.error(
-            Some(kloc.clone()),
-            format!("`{name}` is not a valid group name"),
-        );
+        inv.diags.error(Some(kloc.clone()), format!("`{name}` is not a valid group name"));
         return;
     }
     let g = inv.group_mut(name, Some(kloc));
@@ -82,15 +63,15 @@ fn group(inv: &mut RawInventory, name: &str, kloc: &Loc, body: &Node, depth: usi
                 Kind::Map(children) => {
                     for (child, cloc, cbody) in children {
                         if depth > 32 {
-                            inv.diags
-                                .error(Some(cloc.clone()), "groups are nested too deeply");
+                            inv.diags.error(Some(cloc.clone()), "groups are nested too deeply");
                             return;
                         }
-                        inv.group_mut(name, None)
-                            .children
-                            .push((child.clone(), cloc.clone()));
+                        inv.group_mut(name, None).children.push((child.clone(), cloc.clone()));
                         if !matches!(cbody.kind, Kind::Null | Kind::Map(_)) {
-                            inv.diags.error(Some(cbody.loc.clone()), format!("group `{child}` must be a mapping (with `hosts:`, `children:`, `vars:`) or empty, not {}", cbody.type_name()));
+                            inv.diags.error(
+                                Some(cbody.loc.clone()),
+                                format!("group `{child}` must be a mapping (with `hosts:`, `children:`, `vars:`) or empty, not {}", cbody.type_name()),
+                            );
                             continue;
                         }
                         group(inv, child, cloc, cbody, depth + 1);
@@ -110,13 +91,7 @@ fn group(inv: &mut RawInventory, name: &str, kloc: &Loc, body: &Node, depth: usi
                     }
                 }
                 _ => {
-                    inv.diags.error(
-                        Some(val.loc.clone()),
-                        format!(
-                            "`vars:` of group `{name}` must be a mapping, not {}",
-                            val.type_name()
-                        ),
-                    );
+                    inv.diags.error(Some(val.loc.clone()), format!("`vars:` of group `{name}` must be a mapping, not {}", val.type_name()));
                 }
             },
             other => {
@@ -135,11 +110,12 @@ fn hosts(inv: &mut RawInventory, group: &str, val: &Node) {
             for (h, hloc, hv) in hs {
                 let vars = match &hv.kind {
                     Kind::Null => None,
-                    Kind::Map(m) => {
-                        Some(m.iter().map(|(k, _, v)| (k.clone(), v.clone())).collect())
-                    }
+                    Kind::Map(m) => Some(m.iter().map(|(k, _, v)| (k.clone(), v.clone())).collect()),
                     _ => {
-                        inv.diags.error(Some(hv.loc.clone()), format!("host `{h}` must be followed by a mapping of its variables or nothing, not {}", hv.type_name()));
+                        inv.diags.error(
+                            Some(hv.loc.clone()),
+                            format!("host `{h}` must be followed by a mapping of its variables or nothing, not {}", hv.type_name()),
+                        );
                         continue;
                     }
                 };
@@ -148,35 +124,17 @@ fn hosts(inv: &mut RawInventory, group: &str, val: &Node) {
         }
         Kind::Seq(_) => {
             inv.diags
-                .error(
-                    Some(val.loc.clone()),
-                    format!("`hosts:` of group `{group}` is a list; Ansible wants a mapping"),
-                )
+                .error(Some(val.loc.clone()), format!("`hosts:` of group `{group}` is a list; Ansible wants a mapping"))
                 .notes
-                .push(
-                    "help: write each host as a key: `hosts:` then `  node1:` on its own line"
-                        .into(),
-                );
+                .push("help: write each host as a key: `hosts:` then `  node1:` on its own line".into());
         }
         _ => {
-            inv.diags.error(
-                Some(val.loc.clone()),
-                format!(
-                    "`hosts:` of group `{group}` must be a mapping of host names, not {}",
-                    val.type_name()
-                ),
-            );
+            inv.diags.error(Some(val.loc.clone()), format!("`hosts:` of group `{group}` must be a mapping of host names, not {}", val.type_name()));
         }
     }
 }
 
-fn add(
-    inv: &mut RawInventory,
-    group: &str,
-    pattern: &str,
-    loc: &Loc,
-    vars: Option<Vec<(String, Node)>>,
-) {
+fn add(inv: &mut RawInventory, group: &str, pattern: &str, loc: &Loc, vars: Option<Vec<(String, Node)>>) {
     match pattern::expand(pattern) {
         Ok(names) => {
             for n in names {

@@ -22,12 +22,7 @@ fn doc(server: &str, ca_pem: &str, user: &str, creds: serde_json::Value) -> Stri
 }
 
 pub fn with_cert(server: &str, ca_pem: &str, user: &str, cert_pem: &str, key_pem: &str) -> String {
-    doc(
-        server,
-        ca_pem,
-        user,
-        json!({"client-certificate-data": encode(cert_pem.as_bytes()), "client-key-data": encode(key_pem.as_bytes())}),
-    )
+    doc(server, ca_pem, user, json!({"client-certificate-data": encode(cert_pem.as_bytes()), "client-key-data": encode(key_pem.as_bytes())}))
 }
 
 pub fn with_token(server: &str, ca_pem: &str, user: &str, token: &str) -> String {
@@ -47,21 +42,9 @@ pub fn bootstrap_rbac() -> String {
         })
     };
     [
-        binding(
-            "kubelet-bootstrap",
-            "system:node-bootstrapper",
-            "system:kubelet-bootstrap",
-        ),
-        binding(
-            "auto-approve-csrs-for-group",
-            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
-            "system:kubelet-bootstrap",
-        ),
-        binding(
-            "auto-approve-renewals-for-nodes",
-            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
-            "system:nodes",
-        ),
+        binding("kubelet-bootstrap", "system:node-bootstrapper", "system:kubelet-bootstrap"),
+        binding("auto-approve-csrs-for-group", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", "system:kubelet-bootstrap"),
+        binding("auto-approve-renewals-for-nodes", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"),
     ]
     .iter()
     .map(|b| format!("---\n{}", crate::yaml::to_string(b)))

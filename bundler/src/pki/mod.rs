@@ -14,8 +14,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose as Eku,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose as Ku, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose as Eku, IsCa, Issuer, KeyPair, KeyUsagePurpose as Ku, SanType,
+    SerialNumber,
 };
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -133,15 +133,10 @@ fn ip(s: &str) -> Option<IpAddr> {
 
 /// Every leaf the plan needs, with its names and usages.
 pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<(LeafSpec, Vec<&'static str>, &'static str)> {
-    let hosts_with = |r: Role| -> Vec<&PlanHost> {
-        plan.hosts.iter().filter(|h| h.roles.contains(&r)).collect()
-    };
+    let hosts_with = |r: Role| -> Vec<&PlanHost> { plan.hosts.iter().filter(|h| h.roles.contains(&r)).collect() };
     let names_of = |hs: &[&PlanHost]| -> (Vec<String>, Vec<IpAddr>) {
         let dns = hs.iter().map(|h| h.name.clone()).collect();
-        let ips = hs
-            .iter()
-            .flat_map(|h| [IpAddr::V4(h.address), IpAddr::V4(h.access_address)])
-            .collect();
+        let ips = hs.iter().flat_map(|h| [IpAddr::V4(h.address), IpAddr::V4(h.access_address)]).collect();
         (dns, ips)
     };
     let local_ip: IpAddr = "127.0.0.1".parse().unwrap();
@@ -170,14 +165,7 @@ pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<(LeafSpec, Vec<&'static str>, &
     }
     api_dns.push(format!("kubernetes.default.svc.{}", n.dns_domain));
 
-    let leaf = |id: &str,
-                ca,
-                cn: &str,
-                orgs: &[&str],
-                dns: Vec<String>,
-                ips: Vec<IpAddr>,
-                server,
-                client| LeafSpec {
+    let leaf = |id: &str, ca, cn: &str, orgs: &[&str], dns: Vec<String>, ips: Vec<IpAddr>, server, client| LeafSpec {
         id: id.into(),
         ca,
         cn: cn.into(),
@@ -190,146 +178,32 @@ pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<(LeafSpec, Vec<&'static str>, &
     };
     use CaId::*;
     vec![
+        (leaf("etcd-server", Etcd, "etcd-server", &[], etcd_dns.clone(), etcd_ips.clone(), true, true), vec!["k8s-etcd"], "/etc/etcd/pki/member/server"),
+        (leaf("etcd-peer", Etcd, "etcd-peer", &[], etcd_dns, etcd_ips, true, true), vec!["k8s-etcd"], "/etc/etcd/pki/member/peer"),
         (
-            leaf(
-                "etcd-server",
-                Etcd,
-                "etcd-server",
-                &[],
-                etcd_dns.clone(),
-                etcd_ips.clone(),
-                true,
-                true,
-            ),
-            vec!["k8s-etcd"],
-            "/etc/etcd/pki/member/server",
-        ),
-        (
-            leaf(
-                "etcd-peer",
-                Etcd,
-                "etcd-peer",
-                &[],
-                etcd_dns,
-                etcd_ips,
-                true,
-                true,
-            ),
-            vec!["k8s-etcd"],
-            "/etc/etcd/pki/member/peer",
-        ),
-        (
-            leaf(
-                "apiserver-etcd-client",
-                Etcd,
-                "kube-apiserver-etcd-client",
-                &[],
-                vec![],
-                vec![],
-                false,
-                true,
-            ),
+            leaf("apiserver-etcd-client", Etcd, "kube-apiserver-etcd-client", &[], vec![], vec![], false, true),
             vec!["k8s-master"],
             "/etc/kubernetes/pki/apiserver-etcd-client",
         ),
+        (leaf("flannel-etcd-client", Etcd, "flannel-etcd-client", &[], vec![], vec![], false, true), vec!["k8s-common"], "/etc/flannel/pki/etcd-client"),
+        (leaf("apiserver", Kubernetes, "kube-apiserver", &[], api_dns, api_ips, true, false), vec!["k8s-master"], "/etc/kubernetes/pki/apiserver"),
         (
-            leaf(
-                "flannel-etcd-client",
-                Etcd,
-                "flannel-etcd-client",
-                &[],
-                vec![],
-                vec![],
-                false,
-                true,
-            ),
-            vec!["k8s-common"],
-            "/etc/flannel/pki/etcd-client",
-        ),
-        (
-            leaf(
-                "apiserver",
-                Kubernetes,
-                "kube-apiserver",
-                &[],
-                api_dns,
-                api_ips,
-                true,
-                false,
-            ),
-            vec!["k8s-master"],
-            "/etc/kubernetes/pki/apiserver",
-        ),
-        (
-            leaf(
-                "apiserver-kubelet-client",
-                Kubernetes,
-                "kube-apiserver-kubelet-client",
-                &["system:masters"],
-                vec![],
-                vec![],
-                false,
-                true,
-            ),
+            leaf("apiserver-kubelet-client", Kubernetes, "kube-apiserver-kubelet-client", &["system:masters"], vec![], vec![], false, true),
             vec!["k8s-master"],
             "/etc/kubernetes/pki/apiserver-kubelet-client",
         ),
+        (leaf("admin", Kubernetes, "admin", &["system:masters"], vec![], vec![], false, true), vec!["k8s-master"], "/etc/kubernetes/pki/admin"),
         (
-            leaf(
-                "admin",
-                Kubernetes,
-                "admin",
-                &["system:masters"],
-                vec![],
-                vec![],
-                false,
-                true,
-            ),
-            vec!["k8s-master"],
-            "/etc/kubernetes/pki/admin",
-        ),
-        (
-            leaf(
-                "kube-controller-manager",
-                Kubernetes,
-                "system:kube-controller-manager",
-                &[],
-                vec![],
-                vec![],
-                false,
-                true,
-            ),
+            leaf("kube-controller-manager", Kubernetes, "system:kube-controller-manager", &[], vec![], vec![], false, true),
             vec!["k8s-master"],
             "/etc/kubernetes/pki/kube-controller-manager",
         ),
         (
-            leaf(
-                "kube-scheduler",
-                Kubernetes,
-                "system:kube-scheduler",
-                &[],
-                vec![],
-                vec![],
-                false,
-                true,
-            ),
+            leaf("kube-scheduler", Kubernetes, "system:kube-scheduler", &[], vec![], vec![], false, true),
             vec!["k8s-master"],
             "/etc/kubernetes/pki/kube-scheduler",
         ),
-        (
-            leaf(
-                "kube-proxy",
-                Kubernetes,
-                "system:kube-proxy",
-                &[],
-                vec![],
-                vec![],
-                false,
-                true,
-            ),
-            vec!["k8s-node"],
-            "/etc/kubernetes/pki/kube-proxy",
-        ),
+        (leaf("kube-proxy", Kubernetes, "system:kube-proxy", &[], vec![], vec![], false, true), vec!["k8s-node"], "/etc/kubernetes/pki/kube-proxy"),
     ]
 }
 
@@ -374,59 +248,27 @@ fn pki_err(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 /// Load a CA from the state folder, or create it when neither file exists.
-fn load_or_create_ca(
-    st: &store::State,
-    id: CaId,
-    opts: &Options,
-    changes: &mut Vec<Change>,
-) -> Result<Ca> {
-    let (crt, key) = (
-        st.pki(&format!("{}.crt", id.file())),
-        st.pki(&format!("{}.key", id.file())),
-    );
+fn load_or_create_ca(st: &store::State, id: CaId, opts: &Options, changes: &mut Vec<Change>) -> Result<Ca> {
+    let (crt, key) = (st.pki(&format!("{}.crt", id.file())), st.pki(&format!("{}.key", id.file())));
     match (crt.exists(), key.exists()) {
         (true, true) => {
             let cert_pem = st.read(&crt)?;
             let key_pem = st.read(&key)?;
-            let kp = KeyPair::from_pem(&key_pem)
-                .map_err(|e| pki_err(&format!("{} is not a private key", key.display()), e))?;
-            let info =
-                store::parse_cert(&cert_pem).map_err(|e| pki_err(&crt.display().to_string(), e))?;
+            let kp = KeyPair::from_pem(&key_pem).map_err(|e| pki_err(&format!("{} is not a private key", key.display()), e))?;
+            let info = store::parse_cert(&cert_pem).map_err(|e| pki_err(&crt.display().to_string(), e))?;
             if info.public_key_der != kp.public_key_raw() {
-                return Err(Error::Failed(format!(
-                    "PKI: {} and {} do not belong together; restore the pair from a backup",
-                    crt.display(),
-                    key.display()
-                )));
+                return Err(Error::Failed(format!("PKI: {} and {} do not belong together; restore the pair from a backup", crt.display(), key.display())));
             }
-            Ok(Ca {
-                id,
-                sha256: store::sha256_hex(cert_pem.as_bytes()),
-                cert_pem,
-                key: kp,
-                not_after: info.not_after,
-            })
+            Ok(Ca { id, sha256: store::sha256_hex(cert_pem.as_bytes()), cert_pem, key: kp, not_after: info.not_after })
         }
         (false, false) => {
             let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
             let params = ca_params(id, opts.now, opts.ca_days)?;
-            let cert = params
-                .self_signed(&kp)
-                .map_err(|e| pki_err("CA certificate", e))?;
+            let cert = params.self_signed(&kp).map_err(|e| pki_err("CA certificate", e))?;
             st.write_secret(&key, kp.serialize_pem().as_bytes())?;
             st.write_secret(&crt, cert.pem().as_bytes())?;
-            changes.push(Change {
-                id: id.file().into(),
-                action: "created".into(),
-                reason: format!("no CA in the state folder; valid {} days", opts.ca_days),
-            });
-            Ok(Ca {
-                id,
-                sha256: store::sha256_hex(cert.pem().as_bytes()),
-                cert_pem: cert.pem(),
-                key: kp,
-                not_after: params.not_after,
-            })
+            changes.push(Change { id: id.file().into(), action: "created".into(), reason: format!("no CA in the state folder; valid {} days", opts.ca_days) });
+            Ok(Ca { id, sha256: store::sha256_hex(cert.pem().as_bytes()), cert_pem: cert.pem(), key: kp, not_after: params.not_after })
         }
         (c, _) => {
             let (have, missing) = if c { (&crt, &key) } else { (&key, &crt) };
@@ -443,17 +285,12 @@ fn load_or_create_ca(
 pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     // Create it (0700) first, then work with its absolute path.
     store::State::open(&opts.state)?;
-    let state = std::fs::canonicalize(&opts.state).map_err(|source| Error::Read {
-        path: opts.state.clone(),
-        source,
-    })?;
+    let state = std::fs::canonicalize(&opts.state).map_err(|source| Error::Read { path: opts.state.clone(), source })?;
     let st = store::State::open(&state)?;
     let mut changes = Vec::new();
     let mut warnings = Vec::new();
-    let cas: Vec<Ca> = [CaId::Kubernetes, CaId::Etcd, CaId::KubeletSigning]
-        .into_iter()
-        .map(|id| load_or_create_ca(&st, id, opts, &mut changes))
-        .collect::<Result<_>>()?;
+    let cas: Vec<Ca> =
+        [CaId::Kubernetes, CaId::Etcd, CaId::KubeletSigning].into_iter().map(|id| load_or_create_ca(&st, id, opts, &mut changes)).collect::<Result<_>>()?;
     let ca = |id: CaId| cas.iter().find(|c| c.id == id).unwrap();
     for c in &cas {
         let left = (c.not_after - opts.now).whole_days();
@@ -498,11 +335,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         },
     ];
     // The API server trusts client certificates from both the cluster CA and the kubelet signing CA.
-    let bundle = format!(
-        "{}{}",
-        ca(CaId::Kubernetes).cert_pem,
-        ca(CaId::KubeletSigning).cert_pem
-    );
+    let bundle = format!("{}{}", ca(CaId::Kubernetes).cert_pem, ca(CaId::KubeletSigning).cert_pem);
     st.write_if_changed(&st.pki("client-ca.crt"), bundle.as_bytes(), 0o600)?;
     items.push(Item {
         id: "client-ca.crt".into(),
@@ -518,26 +351,15 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         // A leaf never outlives its CA.
         let max_days = (issuer.not_after - opts.now).whole_days();
         if spec.days > max_days {
-            warnings.push(format!(
-                "{}: lifetime clamped from {} to {max_days} days so it does not outlive CA {}",
-                spec.id,
-                spec.days,
-                issuer.id.file()
-            ));
+            warnings.push(format!("{}: lifetime clamped from {} to {max_days} days so it does not outlive CA {}", spec.id, spec.days, issuer.id.file()));
             spec.days = max_days;
         }
         let crt = st.pki(&format!("{}.crt", spec.id));
         let key = st.pki(&format!("{}.key", spec.id));
         let meta_path = st.pki(&format!("{}.json", spec.id));
-        let old_meta: Option<LeafMeta> = st
-            .read(&meta_path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let reason = if opts.renew_all {
-            Some("renewal requested".to_string())
-        } else {
-            why_reissue(&st, &spec, issuer, old_meta.as_ref(), &crt, &key, opts.now)
-        };
+        let old_meta: Option<LeafMeta> = st.read(&meta_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let reason =
+            if opts.renew_all { Some("renewal requested".to_string()) } else { why_reissue(&st, &spec, issuer, old_meta.as_ref(), &crt, &key, opts.now) };
         if let Some(reason) = reason {
             let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
             let mut p = CertificateParams::default();
@@ -550,34 +372,16 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
                 .collect();
             p.is_ca = IsCa::ExplicitNoCa;
             p.key_usages = vec![Ku::DigitalSignature, Ku::KeyEncipherment];
-            p.extended_key_usages = [
-                (spec.server, Eku::ServerAuth),
-                (spec.client, Eku::ClientAuth),
-            ]
-            .into_iter()
-            .filter(|(b, _)| *b)
-            .map(|(_, e)| e)
-            .collect();
+            p.extended_key_usages = [(spec.server, Eku::ServerAuth), (spec.client, Eku::ClientAuth)].into_iter().filter(|(b, _)| *b).map(|(_, e)| e).collect();
             p.not_before = opts.now - Duration::hours(1);
             p.not_after = opts.now + Duration::days(spec.days);
             p.serial_number = Some(serial()?);
             p.use_authority_key_identifier_extension = true;
-            let iss = Issuer::from_ca_cert_pem(&issuer.cert_pem, &issuer.key)
-                .map_err(|e| pki_err("CA certificate", e))?;
-            let cert = p
-                .signed_by(&kp, &iss)
-                .map_err(|e| pki_err(&format!("signing {}", spec.id), e))?;
+            let iss = Issuer::from_ca_cert_pem(&issuer.cert_pem, &issuer.key).map_err(|e| pki_err("CA certificate", e))?;
+            let cert = p.signed_by(&kp, &iss).map_err(|e| pki_err(&format!("signing {}", spec.id), e))?;
             st.write_secret(&key, kp.serialize_pem().as_bytes())?;
             st.write_secret(&crt, cert.pem().as_bytes())?;
-            changes.push(Change {
-                id: spec.id.clone(),
-                action: if old_meta.is_some() {
-                    "re-issued".into()
-                } else {
-                    "issued".into()
-                },
-                reason,
-            });
+            changes.push(Change { id: spec.id.clone(), action: if old_meta.is_some() { "re-issued".into() } else { "issued".into() }, reason });
         }
         let meta = LeafMeta {
             spec: spec.clone(),
@@ -585,11 +389,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
             packages: packages.iter().map(|s| s.to_string()).collect(),
             install_path: format!("{install}.crt"),
         };
-        st.write_if_changed(
-            &meta_path,
-            serde_json::to_string_pretty(&meta).unwrap().as_bytes(),
-            0o600,
-        )?;
+        st.write_if_changed(&meta_path, serde_json::to_string_pretty(&meta).unwrap().as_bytes(), 0o600)?;
         let pk: Vec<String> = packages.iter().map(|s| s.to_string()).collect();
         items.push(Item {
             id: format!("{}.crt", spec.id),
@@ -599,14 +399,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
             mode: 0o644,
             secret: false,
         });
-        items.push(Item {
-            id: format!("{}.key", spec.id),
-            path: key,
-            install_path: format!("{install}.key"),
-            packages: pk,
-            mode: 0o600,
-            secret: true,
-        });
+        items.push(Item { id: format!("{}.key", spec.id), path: key, install_path: format!("{install}.key"), packages: pk, mode: 0o600, secret: true });
     }
 
     // Service-account signing key pair (ES256 tokens).
@@ -615,11 +408,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
         st.write_secret(&sa_key, kp.serialize_pem().as_bytes())?;
         st.write_secret(&sa_pub, kp.public_key_pem().as_bytes())?;
-        changes.push(Change {
-            id: "service-account".into(),
-            action: "created".into(),
-            reason: "no service-account key pair in the state folder".into(),
-        });
+        changes.push(Change { id: "service-account".into(), action: "created".into(), reason: "no service-account key pair in the state folder".into() });
     }
     items.push(Item {
         id: "service-account.key".into(),
@@ -641,17 +430,11 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     // Kubelet TLS bootstrapping: a token in the API server's token file, group system:kubelet-bootstrap.
     let token_path = st.pki("bootstrap-token");
     let token = match st.read(&token_path) {
-        Ok(t) if t.trim().len() == 32 && t.trim().bytes().all(|b| b.is_ascii_hexdigit()) => {
-            t.trim().to_string()
-        }
+        Ok(t) if t.trim().len() == 32 && t.trim().bytes().all(|b| b.is_ascii_hexdigit()) => t.trim().to_string(),
         _ => {
             let t = hex::encode(store::random_bytes(16)?);
             st.write_secret(&token_path, format!("{t}\n").as_bytes())?;
-            changes.push(Change {
-                id: "bootstrap-token".into(),
-                action: "created".into(),
-                reason: "no kubelet bootstrap token in the state folder".into(),
-            });
+            changes.push(Change { id: "bootstrap-token".into(), action: "created".into(), reason: "no kubelet bootstrap token in the state folder".into() });
             t
         }
     };
@@ -665,11 +448,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         mode: 0o600,
         secret: true,
     });
-    st.write_if_changed(
-        &st.pki("kubelet-bootstrap-rbac.yaml"),
-        kubeconfig::bootstrap_rbac().as_bytes(),
-        0o600,
-    )?;
+    st.write_if_changed(&st.pki("kubelet-bootstrap-rbac.yaml"), kubeconfig::bootstrap_rbac().as_bytes(), 0o600)?;
     items.push(Item {
         id: "kubelet-bootstrap-rbac.yaml".into(),
         path: st.pki("kubelet-bootstrap-rbac.yaml"),
@@ -684,18 +463,8 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     let kca = &ca(CaId::Kubernetes).cert_pem;
     for (name, user, leaf, packages) in [
         ("admin", "admin", "admin", "k8s-master"),
-        (
-            "kube-controller-manager",
-            "system:kube-controller-manager",
-            "kube-controller-manager",
-            "k8s-master",
-        ),
-        (
-            "kube-scheduler",
-            "system:kube-scheduler",
-            "kube-scheduler",
-            "k8s-master",
-        ),
+        ("kube-controller-manager", "system:kube-controller-manager", "kube-controller-manager", "k8s-master"),
+        ("kube-scheduler", "system:kube-scheduler", "kube-scheduler", "k8s-master"),
         ("kube-proxy", "system:kube-proxy", "kube-proxy", "k8s-node"),
     ] {
         let cert = st.read(&st.pki(&format!("{leaf}.crt")))?;
@@ -713,11 +482,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         });
     }
     let p = st.kubeconfig("bootstrap");
-    st.write_if_changed(
-        &p,
-        kubeconfig::with_token(server, kca, "kubelet-bootstrap", &token).as_bytes(),
-        0o600,
-    )?;
+    st.write_if_changed(&p, kubeconfig::with_token(server, kca, "kubelet-bootstrap", &token).as_bytes(), 0o600)?;
     items.push(Item {
         id: "bootstrap.kubeconfig".into(),
         path: p,
@@ -728,26 +493,11 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     });
 
     // Never ship a root CA key.
-    debug_assert!(items
-        .iter()
-        .all(|i| !i.id.ends_with("-ca.key") || i.id == "kubelet-signing-ca.key"));
-    Ok(Pki {
-        state,
-        items,
-        changes,
-        warnings,
-    })
+    debug_assert!(items.iter().all(|i| !i.id.ends_with("-ca.key") || i.id == "kubelet-signing-ca.key"));
+    Ok(Pki { state, items, changes, warnings })
 }
 
-fn why_reissue(
-    st: &store::State,
-    spec: &LeafSpec,
-    ca: &Ca,
-    old: Option<&LeafMeta>,
-    crt: &Path,
-    key: &Path,
-    now: OffsetDateTime,
-) -> Option<String> {
+fn why_reissue(st: &store::State, spec: &LeafSpec, ca: &Ca, old: Option<&LeafMeta>, crt: &Path, key: &Path, now: OffsetDateTime) -> Option<String> {
     let Some(old) = old else {
         return Some("not issued before".into());
     };
@@ -761,10 +511,8 @@ fn why_reissue(
     if o.dns != spec.dns || o.ips != spec.ips {
         let mut diff = Vec::new();
         let fmt_ips = |v: &[IpAddr]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
-        let (old_names, new_names): (BTreeSet<String>, BTreeSet<String>) = (
-            o.dns.iter().cloned().chain(fmt_ips(&o.ips)).collect(),
-            spec.dns.iter().cloned().chain(fmt_ips(&spec.ips)).collect(),
-        );
+        let (old_names, new_names): (BTreeSet<String>, BTreeSet<String>) =
+            (o.dns.iter().cloned().chain(fmt_ips(&o.ips)).collect(), spec.dns.iter().cloned().chain(fmt_ips(&spec.ips)).collect());
         for n in new_names.difference(&old_names) {
             diff.push(format!("+{n}"));
         }
@@ -773,21 +521,13 @@ fn why_reissue(
         }
         return Some(format!("names changed ({})", diff.join(", ")));
     }
-    if o.cn != spec.cn || o.orgs != spec.orgs || o.server != spec.server || o.client != spec.client
-    {
+    if o.cn != spec.cn || o.orgs != spec.orgs || o.server != spec.server || o.client != spec.client {
         return Some("subject or usage changed".into());
     }
     if o.days != spec.days {
-        return Some(format!(
-            "lifetime changed from {} to {} days",
-            o.days, spec.days
-        ));
+        return Some(format!("lifetime changed from {} to {} days", o.days, spec.days));
     }
-    let Ok(info) = st
-        .read(crt)
-        .map_err(|_| ())
-        .and_then(|p| store::parse_cert(&p).map_err(|_| ()))
-    else {
+    let Ok(info) = st.read(crt).map_err(|_| ()).and_then(|p| store::parse_cert(&p).map_err(|_| ())) else {
         return Some("stored certificate cannot be read".into());
     };
     let left = (info.not_after - now).whole_days();

@@ -193,9 +193,7 @@ const CLUSTER_VARS: &[&str] = &[
 pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let mut diags = inv.diags.clone();
     let defaults = vars::defaults();
-    let scope = Scope {
-        layers: vec![&inv.cluster_vars, &defaults],
-    };
+    let scope = Scope { layers: vec![&inv.cluster_vars, &defaults] };
     let whole_file = Some(Loc::file_only(&inv.path));
 
     for (name, loc) in &inv.misplaced {
@@ -205,64 +203,22 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     }
 
     // Versions.
-    let kube = pick_version(
-        &scope,
-        "kube_version",
-        "kubernetes-server",
-        cat,
-        &mut diags,
-        |v| v.starts_with("v1.9."),
-        "Kubernetes 1.9 (v1.9.0 to v1.9.11)",
-    );
-    let etcd = pick_version(
-        &scope,
-        "etcd_version",
-        "etcd",
-        cat,
-        &mut diags,
-        |_| true,
-        "etcd",
-    );
-    let flannel = pick_version(
-        &scope,
-        "flannel_version",
-        "flannel",
-        cat,
-        &mut diags,
-        |_| true,
-        "flannel",
-    );
-    let cni = pick_version(
-        &scope,
-        "cni_version",
-        "cni-plugins",
-        cat,
-        &mut diags,
-        |_| true,
-        "CNI plugins",
-    );
+    let kube = pick_version(&scope, "kube_version", "kubernetes-server", cat, &mut diags, |v| v.starts_with("v1.9."), "Kubernetes 1.9 (v1.9.0 to v1.9.11)");
+    let etcd = pick_version(&scope, "etcd_version", "etcd", cat, &mut diags, |_| true, "etcd");
+    let flannel = pick_version(&scope, "flannel_version", "flannel", cat, &mut diags, |_| true, "flannel");
+    let cni = pick_version(&scope, "cni_version", "cni-plugins", cat, &mut diags, |_| true, "CNI plugins");
     let docker = pick_docker(&scope, cat, &mut diags);
 
     // What this tool builds.
     for (name, want, supported) in [
-        (
-            "kube_network_plugin",
-            "flannel",
-            "bundler builds the flannel network (0.10) only",
-        ),
-        (
-            "container_manager",
-            "docker",
-            "bundler installs Docker 17.12 only",
-        ),
+        ("kube_network_plugin", "flannel", "bundler builds the flannel network (0.10) only"),
+        ("container_manager", "docker", "bundler installs Docker 17.12 only"),
     ] {
         if let Some(n) = scope.get(name, &mut diags) {
             if let Some(v) = as_string(&n, name, &mut diags) {
                 if v != want {
-                    diags.push(
-                        bad_value(&n, name, format!("`{v}` is not supported: {supported}"))
-                            .note(format!("help: remove `{name}` or set it to `{want}`")),
-                    );
+                    diags
+                        .push(bad_value(&n, name, format!("`{v}` is not supported: {supported}")).note(format!("help: remove `{name}` or set it to `{want}`")));
                 }
             }
         }
@@ -272,11 +228,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         if v == "iptables" || v == "ipvs" {
             Some(v)
         } else {
-            diags.push(bad_value(
-                &n,
-                "kube_proxy_mode",
-                format!("`{v}` is not a kube-proxy 1.9 mode; use `iptables` or `ipvs`"),
-            ));
+            diags.push(bad_value(&n, "kube_proxy_mode", format!("`{v}` is not a kube-proxy 1.9 mode; use `iptables` or `ipvs`")));
             None
         }
     });
@@ -290,100 +242,52 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             }
         }
     });
-    let dashboard = scope
-        .get("dashboard_enabled", &mut diags)
-        .and_then(|n| as_bool(&n, "dashboard_enabled", &mut diags));
+    let dashboard = scope.get("dashboard_enabled", &mut diags).and_then(|n| as_bool(&n, "dashboard_enabled", &mut diags));
     let bundle_name = scope.get("bundle_name", &mut diags).and_then(|n| {
         let v = as_string(&n, "bundle_name", &mut diags)?;
-        if !v.is_empty()
-            && v.len() <= 64
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        {
+        if !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
             Some(v)
         } else {
-            diags.push(bad_value(
-                &n,
-                "bundle_name",
-                "use letters, digits, `-`, `_` and `.` only (it names the tarball)",
-            ));
+            diags.push(bad_value(&n, "bundle_name", "use letters, digits, `-`, `_` and `.` only (it names the tarball)"));
             None
         }
     });
 
     // Network.
-    let service_cidr = scope
-        .get("kube_service_addresses", &mut diags)
-        .and_then(|n| as_cidr(&n, "kube_service_addresses", &mut diags));
-    let pod_cidr = scope
-        .get("kube_pods_subnet", &mut diags)
-        .and_then(|n| as_cidr(&n, "kube_pods_subnet", &mut diags));
-    let node_prefix = scope
-        .get("kube_network_node_prefix", &mut diags)
-        .and_then(|n| as_int(&n, "kube_network_node_prefix", 1, 30, &mut diags));
-    let cluster_name = scope
-        .get("cluster_name", &mut diags)
-        .and_then(|n| as_string(&n, "cluster_name", &mut diags));
+    let service_cidr = scope.get("kube_service_addresses", &mut diags).and_then(|n| as_cidr(&n, "kube_service_addresses", &mut diags));
+    let pod_cidr = scope.get("kube_pods_subnet", &mut diags).and_then(|n| as_cidr(&n, "kube_pods_subnet", &mut diags));
+    let node_prefix = scope.get("kube_network_node_prefix", &mut diags).and_then(|n| as_int(&n, "kube_network_node_prefix", 1, 30, &mut diags));
+    let cluster_name = scope.get("cluster_name", &mut diags).and_then(|n| as_string(&n, "cluster_name", &mut diags));
     let dns_domain = scope.get("dns_domain", &mut diags).and_then(|n| {
         let v = as_string(&n, "dns_domain", &mut diags)?;
         if is_dns_name(&v) {
             Some(v)
         } else {
-            diags.push(bad_value(
-                &n,
-                "dns_domain",
-                format!("`{v}` is not a DNS domain such as cluster.local"),
-            ));
+            diags.push(bad_value(&n, "dns_domain", format!("`{v}` is not a DNS domain such as cluster.local")));
             None
         }
     });
     let _ = cluster_name;
-    let api_port = scope
-        .get("kube_apiserver_port", &mut diags)
-        .and_then(|n| as_int(&n, "kube_apiserver_port", 1, 65535, &mut diags))
-        .map(|p| p as u16);
-    let lb_domain = scope
-        .get("apiserver_loadbalancer_domain_name", &mut diags)
-        .and_then(|n| as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags));
-    let loadbalancer = scope
-        .get("loadbalancer_apiserver", &mut diags)
-        .and_then(|n| {
-            parse_lb(
-                &n,
-                api_port.unwrap_or(6443),
-                lb_domain.clone().unwrap_or_default(),
-                &mut diags,
-            )
-        });
+    let api_port = scope.get("kube_apiserver_port", &mut diags).and_then(|n| as_int(&n, "kube_apiserver_port", 1, 65535, &mut diags)).map(|p| p as u16);
+    let lb_domain = scope.get("apiserver_loadbalancer_domain_name", &mut diags).and_then(|n| as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags));
+    let loadbalancer =
+        scope.get("loadbalancer_apiserver", &mut diags).and_then(|n| parse_lb(&n, api_port.unwrap_or(6443), lb_domain.clone().unwrap_or_default(), &mut diags));
     let mirrors = match scope.get("bundler_mirrors", &mut diags) {
         Some(n) => {
             let list = as_list(&n, "bundler_mirrors", &mut diags).unwrap_or_default();
             for m in &list {
-                if !(m.starts_with("http://")
-                    || m.starts_with("https://")
-                    || m.starts_with("file://"))
-                {
-                    diags.push(bad_value(
-                        &n,
-                        "bundler_mirrors",
-                        format!("mirror `{m}` must start with http://, https:// or file://"),
-                    ));
+                if !(m.starts_with("http://") || m.starts_with("https://") || m.starts_with("file://")) {
+                    diags.push(bad_value(&n, "bundler_mirrors", format!("mirror `{m}` must start with http://, https:// or file://")));
                 }
             }
             list
         }
         None => Vec::new(),
     };
-    let ca_days = scope
-        .get("bundler_ca_validity_days", &mut diags)
-        .and_then(|n| as_int(&n, "bundler_ca_validity_days", 1, 36500, &mut diags));
-    let cert_days = scope
-        .get("bundler_cert_validity_days", &mut diags)
-        .and_then(|n| as_int(&n, "bundler_cert_validity_days", 1, 36500, &mut diags));
+    let ca_days = scope.get("bundler_ca_validity_days", &mut diags).and_then(|n| as_int(&n, "bundler_ca_validity_days", 1, 36500, &mut diags));
+    let cert_days = scope.get("bundler_cert_validity_days", &mut diags).and_then(|n| as_int(&n, "bundler_cert_validity_days", 1, 36500, &mut diags));
     let supplementary = match scope.get("supplementary_addresses_in_ssl_keys", &mut diags) {
-        Some(n) => {
-            as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default()
-        }
+        Some(n) => as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default(),
         None => Vec::new(),
     };
 
@@ -391,42 +295,36 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let cp_names = inv.group_hosts(inventory::CONTROL_PLANE);
     let node_names = inv.group_hosts(inventory::NODES);
     let etcd_names = inv.group_hosts(inventory::ETCD);
-    let group_loc = |g: &str| {
-        inv.groups
-            .get(g)
-            .and_then(|g| g.loc.clone())
-            .or_else(|| whole_file.clone())
-    };
+    let group_loc = |g: &str| inv.groups.get(g).and_then(|g| g.loc.clone()).or_else(|| whole_file.clone());
     if cp_names.is_empty() {
-        diags.error(group_loc(inventory::CONTROL_PLANE), "no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty")
-            .notes.push("help: add the master to `kube_control_plane`, e.g. `kube_control_plane: {hosts: {master: }}` under `all.children`".into());
+        diags
+            .error(group_loc(inventory::CONTROL_PLANE), "no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty")
+            .notes
+            .push("help: add the master to `kube_control_plane`, e.g. `kube_control_plane: {hosts: {master: }}` under `all.children`".into());
     }
     if node_names.is_empty() {
         diags
-            .error(
-                group_loc(inventory::NODES),
-                "no node: the `kube_node` group (or legacy `kube-node`) is missing or empty",
-            )
+            .error(group_loc(inventory::NODES), "no node: the `kube_node` group (or legacy `kube-node`) is missing or empty")
             .notes
             .push("help: list the hosts that run pods in `kube_node`".into());
     }
     if etcd_names.is_empty() {
-        diags.error(group_loc(inventory::ETCD), "the `etcd` group is missing or empty; the cluster needs at least one etcd member")
-            .notes.push("help: list 1, 3 or 5 hosts in `etcd` (the source document runs etcd on all three hosts)".into());
+        diags
+            .error(group_loc(inventory::ETCD), "the `etcd` group is missing or empty; the cluster needs at least one etcd member")
+            .notes
+            .push("help: list 1, 3 or 5 hosts in `etcd` (the source document runs etcd on all three hosts)".into());
     } else if etcd_names.len().is_multiple_of(2) {
-        diags.warning(group_loc(inventory::ETCD), format!(
-            "the etcd group has {} members, an even number: legal, but it tolerates no more failures than {} members would",
-            etcd_names.len(),
-            etcd_names.len() - 1
-        ));
+        diags.warning(
+            group_loc(inventory::ETCD),
+            format!(
+                "the etcd group has {} members, an even number: legal, but it tolerates no more failures than {} members would",
+                etcd_names.len(),
+                etcd_names.len() - 1
+            ),
+        );
     }
 
-    let defined: Vec<&str> = inv
-        .hosts
-        .iter()
-        .filter(|h| h.defined)
-        .map(|h| h.name.as_str())
-        .collect();
+    let defined: Vec<&str> = inv.hosts.iter().filter(|h| h.defined).map(|h| h.name.as_str()).collect();
     let mut hosts = Vec::new();
     let mut ignored_hosts = Vec::new();
     let mut by_addr: BTreeMap<Ipv4Addr, (String, Option<Loc>)> = BTreeMap::new();
@@ -447,35 +345,25 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             continue;
         }
         if let Some(other) = by_lower.insert(h.name.to_ascii_lowercase(), h.name.clone()) {
-            diags.error(
-                h.loc.clone(),
-                format!(
-                    "hosts `{other}` and `{}` have one name (Kubernetes node names are lowercase)",
-                    h.name
-                ),
-            );
+            diags.error(h.loc.clone(), format!("hosts `{other}` and `{}` have one name (Kubernetes node names are lowercase)", h.name));
         }
         if !is_node_name(&h.name) {
-            diags.error(h.loc.clone(), format!("host name `{}` cannot be a Kubernetes node name", h.name))
-                .notes.push("help: use lowercase letters, digits, `-` and `.` (RFC 1123), as `hostname` would report it".into());
+            diags
+                .error(h.loc.clone(), format!("host name `{}` cannot be a Kubernetes node name", h.name))
+                .notes
+                .push("help: use lowercase letters, digits, `-` and `.` (RFC 1123), as `hostname` would report it".into());
         }
         let host_defaults = BTreeMap::new();
-        let hscope = Scope {
-            layers: vec![&h.vars, &inv.cluster_vars, &host_defaults],
-        };
+        let hscope = Scope { layers: vec![&h.vars, &inv.cluster_vars, &host_defaults] };
         let addr = host_address(h, &hscope, &defined, &mut diags);
         let access = match hscope.raw("access_ip") {
-            Some(_) => hscope
-                .get("access_ip", &mut diags)
-                .and_then(|n| address_value(&n, "access_ip", &h.name, &mut diags)),
+            Some(_) => hscope.get("access_ip", &mut diags).and_then(|n| address_value(&n, "access_ip", &h.name, &mut diags)),
             None => addr,
         };
         let member_name = if roles.contains(&Role::Etcd) {
             let pos = etcd_names.iter().position(|n| *n == h.name).unwrap_or(0) + 1;
             match hscope.raw("etcd_member_name") {
-                Some(_) => hscope
-                    .get("etcd_member_name", &mut diags)
-                    .and_then(|n| as_string(&n, "etcd_member_name", &mut diags)),
+                Some(_) => hscope.get("etcd_member_name", &mut diags).and_then(|n| as_string(&n, "etcd_member_name", &mut diags)),
                 None => Some(format!("etcd{pos}")),
             }
         } else {
@@ -485,18 +373,14 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             continue;
         };
         if let Some((other, _)) = by_addr.get(&address) {
-            diags.error(h.loc.clone(), format!("hosts `{other}` and `{}` have one address, {address}", h.name))
-                .notes.push("note: a host range such as `node[1:2] ip=...` gives every host of the range the same address".into());
+            diags
+                .error(h.loc.clone(), format!("hosts `{other}` and `{}` have one address, {address}", h.name))
+                .notes
+                .push("note: a host range such as `node[1:2] ip=...` gives every host of the range the same address".into());
         } else {
             by_addr.insert(address, (h.name.clone(), h.loc.clone()));
         }
-        hosts.push(PlanHost {
-            name: h.name.clone(),
-            address,
-            access_address,
-            roles,
-            etcd_member_name: member_name,
-        });
+        hosts.push(PlanHost { name: h.name.clone(), address, access_address, roles, etcd_member_name: member_name });
     }
     // Hosts named in a cluster group but given no address at all were reported above;
     // two etcd members must not share a member name.
@@ -505,45 +389,29 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         if let Some(m) = &h.etcd_member_name {
             if let Some(o) = member_names.insert(m, &h.name) {
                 let loc = inv.host(&h.name).and_then(|x| x.loc.clone());
-                diags.error(
-                    loc,
-                    format!(
-                        "hosts `{o}` and `{}` have one etcd_member_name, `{m}`",
-                        h.name
-                    ),
-                );
+                diags.error(loc, format!("hosts `{o}` and `{}` have one etcd_member_name, `{m}`", h.name));
             }
         }
     }
 
     // Address plan checks.
     let mut pod_subnets_available = 0u64;
-    let flannel_hosts = hosts
-        .iter()
-        .filter(|h| h.roles.contains(&Role::ControlPlane) || h.roles.contains(&Role::Node))
-        .count();
+    let flannel_hosts = hosts.iter().filter(|h| h.roles.contains(&Role::ControlPlane) || h.roles.contains(&Role::Node)).count();
     if let (Some(svc), Some(pods)) = (service_cidr, pod_cidr) {
         if svc.contains(&pods.network()) || pods.contains(&svc.network()) {
-            let loc = scope
-                .raw("kube_pods_subnet")
-                .map(|n| n.loc.clone())
-                .or_else(|| whole_file.clone());
-            diags.error(loc, format!("the pod network {pods} and the service network {svc} overlap"))
-                .notes.push("help: choose two disjoint ranges, e.g. kube_service_addresses: 10.233.0.0/18 and kube_pods_subnet: 10.233.64.0/18".into());
+            let loc = scope.raw("kube_pods_subnet").map(|n| n.loc.clone()).or_else(|| whole_file.clone());
+            diags
+                .error(loc, format!("the pod network {pods} and the service network {svc} overlap"))
+                .notes
+                .push("help: choose two disjoint ranges, e.g. kube_service_addresses: 10.233.0.0/18 and kube_pods_subnet: 10.233.64.0/18".into());
         }
         for h in &hosts {
-            for (net, what, var) in [
-                (svc, "service network", "kube_service_addresses"),
-                (pods, "pod network", "kube_pods_subnet"),
-            ] {
+            for (net, what, var) in [(svc, "service network", "kube_service_addresses"), (pods, "pod network", "kube_pods_subnet")] {
                 if net.contains(&h.address) || net.contains(&h.access_address) {
                     diags
                         .error(
                             inv.host(&h.name).and_then(|x| x.loc.clone()),
-                            format!(
-                                "host `{}` address {} is inside the {what} {net} (`{var}`)",
-                                h.name, h.address
-                            ),
+                            format!("host `{}` address {} is inside the {what} {net} (`{var}`)", h.name, h.address),
                         )
                         .notes
                         .push(format!("help: move `{var}` to a range no host uses"));
@@ -555,29 +423,31 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
                 if net.contains(&lb.address) {
                     diags.error(
                         scope.raw("loadbalancer_apiserver").map(|n| n.loc.clone()),
-                        format!(
-                            "the load balancer address {} is inside the {what} {net}",
-                            lb.address
-                        ),
+                        format!("the load balancer address {} is inside the {what} {net}", lb.address),
                     );
                 }
             }
         }
         if svc.prefix_len() > 29 {
-            diags.error(scope.raw("kube_service_addresses").map(|n| n.loc.clone()), format!("the service network {svc} is too small; it needs room for the API service (.1) and cluster DNS (.3)"));
+            diags.error(
+                scope.raw("kube_service_addresses").map(|n| n.loc.clone()),
+                format!("the service network {svc} is too small; it needs room for the API service (.1) and cluster DNS (.3)"),
+            );
         }
         if let Some(np) = node_prefix {
             let np = np as u8;
             if np < pods.prefix_len() {
-                diags.error(scope.raw("kube_network_node_prefix").map(|n| n.loc.clone()), format!("kube_network_node_prefix /{np} is larger than the pod network {pods} itself"))
-                    .notes.push(format!("help: use a prefix between /{} and /30, e.g. /24", pods.prefix_len()));
+                diags
+                    .error(
+                        scope.raw("kube_network_node_prefix").map(|n| n.loc.clone()),
+                        format!("kube_network_node_prefix /{np} is larger than the pod network {pods} itself"),
+                    )
+                    .notes
+                    .push(format!("help: use a prefix between /{} and /30, e.g. /24", pods.prefix_len()));
             } else {
                 pod_subnets_available = 1u64 << (np - pods.prefix_len()).min(63);
                 if (pod_subnets_available as usize) < flannel_hosts {
-                    let loc = scope
-                        .raw("kube_network_node_prefix")
-                        .or_else(|| scope.raw("kube_pods_subnet"))
-                        .map(|n| n.loc.clone());
+                    let loc = scope.raw("kube_network_node_prefix").or_else(|| scope.raw("kube_pods_subnet")).map(|n| n.loc.clone());
                     diags.error(loc, format!(
                         "the pod network {pods} split into /{np} subnets gives {pod_subnets_available} subnets, fewer than the {flannel_hosts} hosts that run flannel"
                     ))
@@ -608,11 +478,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     };
     if let Some(kv) = &kube {
         for name in &image_names {
-            let want = if *name == "pause" {
-                pause_ver.clone()
-            } else {
-                None
-            };
+            let want = if *name == "pause" { pause_ver.clone() } else { None };
             match pick_image(cat, name, kv, want.as_deref()) {
                 Ok(e) => images.push(e),
                 Err(m) => {
@@ -625,20 +491,11 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     if diags.has_errors() {
         return Err(Error::Input(diags.sorted()));
     }
-    let (kube, etcd, flannel, docker, cni) = (
-        kube.unwrap(),
-        etcd.unwrap(),
-        flannel.unwrap(),
-        docker.unwrap(),
-        cni.unwrap(),
-    );
+    let (kube, etcd, flannel, docker, cni) = (kube.unwrap(), etcd.unwrap(), flannel.unwrap(), docker.unwrap(), cni.unwrap());
     let service_cidr = service_cidr.unwrap();
     let pod_cidr = pod_cidr.unwrap();
     let api_port = api_port.unwrap();
-    let first_cp = hosts
-        .iter()
-        .find(|h| h.roles.contains(&Role::ControlPlane))
-        .expect("checked above");
+    let first_cp = hosts.iter().find(|h| h.roles.contains(&Role::ControlPlane)).expect("checked above");
     let apiserver_endpoint = match &loadbalancer {
         Some(lb) => format!("https://{}:{}", lb.address, lb.port),
         None => format!("https://{}:{}", first_cp.access_address, api_port),
@@ -655,28 +512,14 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         })
         .collect();
     let etcd_plan = Etcd {
-        initial_cluster: members
-            .iter()
-            .map(|m| format!("{}={}", m.name, m.peer_url))
-            .collect::<Vec<_>>()
-            .join(","),
-        client_endpoints: members
-            .iter()
-            .map(|m| m.client_url.clone())
-            .collect::<Vec<_>>()
-            .join(","),
+        initial_cluster: members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(","),
+        client_endpoints: members.iter().map(|m| m.client_url.clone()).collect::<Vec<_>>().join(","),
         members,
     };
 
     // Packages and the artifacts they carry.
     let defs = specs::packages();
-    let role_hosts = |r: Role| -> BTreeSet<String> {
-        hosts
-            .iter()
-            .filter(|h| h.roles.contains(&r))
-            .map(|h| h.name.clone())
-            .collect()
-    };
+    let role_hosts = |r: Role| -> BTreeSet<String> { hosts.iter().filter(|h| h.roles.contains(&r)).map(|h| h.name.clone()).collect() };
     let mut packages: Vec<Package> = Vec::new();
     let mut serves: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for d in defs.iter().filter(|d| !d.roles.is_empty()) {
@@ -695,15 +538,9 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             continue;
         }
         for r in &reqs {
-            serves
-                .entry(r.clone())
-                .or_default()
-                .extend(hs.iter().cloned());
+            serves.entry(r.clone()).or_default().extend(hs.iter().cloned());
         }
-        serves
-            .entry(d.name.clone())
-            .or_default()
-            .extend(hs.iter().cloned());
+        serves.entry(d.name.clone()).or_default().extend(hs.iter().cloned());
         packages.push(Package {
             name: d.name.clone(),
             kind: d.kind,
@@ -734,22 +571,11 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             continue;
         }
         let (version, images_here) = match d.kind {
-            PackageKind::Images => (
-                kube.trim_start_matches('v').to_string(),
-                images
-                    .iter()
-                    .filter(|i| d.images.contains(&i.name))
-                    .map(|i| i.name.clone())
-                    .collect(),
-            ),
+            PackageKind::Images => {
+                (kube.trim_start_matches('v').to_string(), images.iter().filter(|i| d.images.contains(&i.name)).map(|i| i.name.clone()).collect())
+            }
             // RPM versions cannot hold `-`: 17.12.1-ce becomes 17.12.1.
-            _ => (
-                version_of(d.artifact.as_deref().unwrap_or(""))
-                    .trim_start_matches('v')
-                    .trim_end_matches("-ce")
-                    .replace('-', "."),
-                Vec::new(),
-            ),
+            _ => (version_of(d.artifact.as_deref().unwrap_or("")).trim_start_matches('v').trim_end_matches("-ce").replace('-', "."), Vec::new()),
         };
         packages.push(Package {
             name: d.name.clone(),
@@ -766,27 +592,13 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     for p in &mut packages {
         // Keep host order as in the inventory.
         let hs = serves.get(&p.name).cloned().unwrap_or_default();
-        p.hosts = hosts
-            .iter()
-            .filter(|h| hs.contains(&h.name))
-            .map(|h| h.name.clone())
-            .collect();
+        p.hosts = hosts.iter().filter(|h| hs.contains(&h.name)).map(|h| h.name.clone()).collect();
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut artifacts = Vec::new();
-    for (name, version) in [
-        ("kubernetes-server", &kube),
-        ("etcd", &etcd),
-        ("flannel", &flannel),
-        ("docker", &docker),
-        ("cni-plugins", &cni),
-    ] {
-        let used_by: Vec<String> = packages
-            .iter()
-            .filter(|p| p.artifact.as_deref() == Some(name))
-            .map(|p| p.name.clone())
-            .collect();
+    for (name, version) in [("kubernetes-server", &kube), ("etcd", &etcd), ("flannel", &flannel), ("docker", &docker), ("cni-plugins", &cni)] {
+        let used_by: Vec<String> = packages.iter().filter(|p| p.artifact.as_deref() == Some(name)).map(|p| p.name.clone()).collect();
         if used_by.is_empty() {
             continue;
         }
@@ -796,11 +608,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let images: Vec<Image> = images
         .into_iter()
         .map(|mut i| {
-            i.used_by = packages
-                .iter()
-                .filter(|p| p.images.contains(&i.name))
-                .map(|p| p.name.clone())
-                .collect();
+            i.used_by = packages.iter().filter(|p| p.images.contains(&i.name)).map(|p| p.name.clone()).collect();
             i
         })
         .collect();
@@ -809,13 +617,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         schema_version: SCHEMA_VERSION,
         inventory: shown_path.to_string(),
         bundle_name: bundle_name.unwrap(),
-        versions: Versions {
-            kubernetes: kube.clone(),
-            etcd,
-            flannel,
-            docker,
-            cni,
-        },
+        versions: Versions { kubernetes: kube.clone(), etcd, flannel, docker, cni },
         network: Network {
             service_cidr,
             pod_cidr,
@@ -834,19 +636,13 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             container_manager: "docker".into(),
         },
         etcd: etcd_plan,
-        addons: Addons {
-            dns: dns_mode.unwrap(),
-            dashboard: dashboard.unwrap(),
-        },
+        addons: Addons { dns: dns_mode.unwrap(), dashboard: dashboard.unwrap() },
         hosts,
         artifacts,
         images,
         packages,
         mirrors,
-        certificates: CertLifetimes {
-            ca_days: ca_days.unwrap(),
-            cert_days: cert_days.unwrap(),
-        },
+        certificates: CertLifetimes { ca_days: ca_days.unwrap(), cert_days: cert_days.unwrap() },
         ignored_groups: inv.ignored_groups(),
         ignored_hosts,
         warnings: diags.sorted().0,
@@ -855,17 +651,11 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
 
 fn file_artifact(entries: &[&Entry], used_by: Vec<String>) -> Artifact {
     let primary = entries[0];
-    let Source::File { url, file_name, .. } = &primary.source else {
-        unreachable!("file artifacts only")
-    };
+    let Source::File { url, file_name, .. } = &primary.source else { unreachable!("file artifacts only") };
     let alternate_urls = entries[1..]
         .iter()
         .filter_map(|e| match &e.source {
-            Source::File {
-                url: u,
-                file_name: f,
-                ..
-            } if f == file_name && u != url => Some(u.clone()),
+            Source::File { url: u, file_name: f, .. } if f == file_name && u != url => Some(u.clone()),
             _ => None,
         })
         .collect();
@@ -884,50 +674,23 @@ fn file_artifact(entries: &[&Entry], used_by: Vec<String>) -> Artifact {
     }
 }
 
-fn pick_image(
-    cat: &Catalog,
-    name: &str,
-    kube: &str,
-    want: Option<&str>,
-) -> std::result::Result<Image, String> {
+fn pick_image(cat: &Catalog, name: &str, kube: &str, want: Option<&str>) -> std::result::Result<Image, String> {
     let fits = |e: &Entry| {
-        e.kube_min
-            .as_deref()
-            .is_none_or(|m| catalog::version_cmp(kube, m).is_ge())
-            && e.kube_max
-                .as_deref()
-                .is_none_or(|m| catalog::version_cmp(kube, m).is_le())
+        e.kube_min.as_deref().is_none_or(|m| catalog::version_cmp(kube, m).is_ge())
+            && e.kube_max.as_deref().is_none_or(|m| catalog::version_cmp(kube, m).is_le())
     };
-    let mut cands: Vec<&Entry> = cat
-        .entries
-        .iter()
-        .filter(|e| {
-            e.name == name
-                && matches!(e.source, Source::Image { .. })
-                && fits(e)
-                && want.is_none_or(|w| e.version == w)
-        })
-        .collect();
+    let mut cands: Vec<&Entry> =
+        cat.entries.iter().filter(|e| e.name == name && matches!(e.source, Source::Image { .. }) && fits(e) && want.is_none_or(|w| e.version == w)).collect();
     cands.sort_by(|a, b| catalog::version_cmp(&b.version, &a.version));
     let Some(e) = cands.first() else {
         return Err(match want {
-            Some(w) => format!(
-                "the catalog has no `{name}` image {w} pinned by digest (it has: {})",
-                cat.versions_of(name).join(", ")
-            ),
+            Some(w) => format!("the catalog has no `{name}` image {w} pinned by digest (it has: {})", cat.versions_of(name).join(", ")),
             None => {
                 format!("the catalog has no `{name}` image for Kubernetes {kube} pinned by digest")
             }
         });
     };
-    let Source::Image {
-        reference,
-        digest,
-        manifest_list,
-    } = &e.source
-    else {
-        unreachable!()
-    };
+    let Source::Image { reference, digest, manifest_list } = &e.source else { unreachable!() };
     Ok(Image {
         name: e.name.clone(),
         version: e.version.clone(),
@@ -954,42 +717,16 @@ fn pick_version(
 ) -> Option<String> {
     let n = scope.get(var, diags)?;
     if matches!(n.kind, Kind::Float(_) | Kind::Int(_)) && n.origin == crate::value::Origin::Yaml {
-        diags.push(bad_value(
-            &n,
-            var,
-            format!(
-                "expected a version string such as \"{}\", found a number",
-                cat.versions_of(artifact).last().unwrap_or(&"")
-            ),
-        ));
+        diags.push(bad_value(&n, var, format!("expected a version string such as \"{}\", found a number", cat.versions_of(artifact).last().unwrap_or(&""))));
         return None;
     }
     let s = as_string(&n, var, diags)?;
-    let v = if s.starts_with('v') {
-        s.clone()
-    } else {
-        format!("v{s}")
-    };
-    let known: Vec<&str> = cat
-        .versions_of(artifact)
-        .into_iter()
-        .filter(|x| allowed(x))
-        .collect();
-    if allowed(&v)
-        && cat.entries.iter().any(|e| {
-            e.name == artifact && e.version == v && matches!(e.source, Source::File { .. })
-        })
-    {
+    let v = if s.starts_with('v') { s.clone() } else { format!("v{s}") };
+    let known: Vec<&str> = cat.versions_of(artifact).into_iter().filter(|x| allowed(x)).collect();
+    if allowed(&v) && cat.entries.iter().any(|e| e.name == artifact && e.version == v && matches!(e.source, Source::File { .. })) {
         return Some(v);
     }
-    diags.push(bad_value(
-        &n,
-        var,
-        format!(
-            "`{s}` is not supported: bundler builds {what}; pinned versions: {}",
-            known.join(", ")
-        ),
-    ));
+    diags.push(bad_value(&n, var, format!("`{s}` is not supported: bundler builds {what}; pinned versions: {}", known.join(", "))));
     None
 }
 
@@ -1011,60 +748,49 @@ fn pick_docker(scope: &Scope, cat: &Catalog, diags: &mut Diagnostics) -> Option<
         })
         .map(|s| s.to_string());
     if found.is_none() {
-        diags.push(bad_value(&n, "docker_version", format!("`{s}` is not supported: bundler installs Docker 17.12 static binaries; pinned versions: {}", known.join(", "))));
+        diags.push(bad_value(
+            &n,
+            "docker_version",
+            format!("`{s}` is not supported: bundler installs Docker 17.12 static binaries; pinned versions: {}", known.join(", ")),
+        ));
     }
     found
 }
 
-fn parse_lb(
-    n: &Node,
-    default_port: u16,
-    domain: String,
-    diags: &mut Diagnostics,
-) -> Option<LoadBalancer> {
+fn parse_lb(n: &Node, default_port: u16, domain: String, diags: &mut Diagnostics) -> Option<LoadBalancer> {
     if n.is_null() {
         return None;
     }
     let Some(_) = n.as_map() else {
-        diags.push(bad_value(
-            n,
-            "loadbalancer_apiserver",
-            format!(
-                "expected a mapping with `address` and `port`, found {}",
-                n.type_name()
-            ),
-        ));
+        diags.push(bad_value(n, "loadbalancer_apiserver", format!("expected a mapping with `address` and `port`, found {}", n.type_name())));
         return None;
     };
     let Some(a) = n.get("address") else {
         diags.push(bad_value(n, "loadbalancer_apiserver", "has no `address`"));
         return None;
     };
-    let addr = address_value(
-        a,
-        "loadbalancer_apiserver.address",
-        "the load balancer",
-        diags,
-    )?;
+    let addr = address_value(a, "loadbalancer_apiserver.address", "the load balancer", diags)?;
     let port = match n.get("port") {
         Some(p) => as_int(p, "loadbalancer_apiserver.port", 1, 65535, diags)? as u16,
         None => default_port,
     };
-    Some(LoadBalancer {
-        address: addr,
-        port,
-        domain_name: domain,
-    })
+    Some(LoadBalancer { address: addr, port, domain_name: domain })
 }
 
 fn address_value(n: &Node, var: &str, host: &str, diags: &mut Diagnostics) -> Option<Ipv4Addr> {
     let s = match &n.kind {
         Kind::Null => {
-            diags.push(bad_value(n, var, format!("`{var}` of {host} is present but empty; Ansible does not fall back to another variable for it")).note(format!("help: give `{var}` an address or remove the key")));
+            diags.push(
+                bad_value(n, var, format!("`{var}` of {host} is present but empty; Ansible does not fall back to another variable for it"))
+                    .note(format!("help: give `{var}` an address or remove the key")),
+            );
             return None;
         }
         Kind::Str(s) if s.trim().is_empty() => {
-            diags.push(bad_value(n, var, format!("`{var}` of {host} is present but empty; Ansible does not fall back to another variable for it")).note(format!("help: give `{var}` an address or remove the key")));
+            diags.push(
+                bad_value(n, var, format!("`{var}` of {host} is present but empty; Ansible does not fall back to another variable for it"))
+                    .note(format!("help: give `{var}` an address or remove the key")),
+            );
             return None;
         }
         _ => n.scalar_text()?,
@@ -1078,12 +804,7 @@ fn address_value(n: &Node, var: &str, host: &str, diags: &mut Diagnostics) -> Op
     }
 }
 
-fn host_address(
-    h: &inventory::Host,
-    scope: &Scope,
-    defined: &[&str],
-    diags: &mut Diagnostics,
-) -> Option<Ipv4Addr> {
+fn host_address(h: &inventory::Host, scope: &Scope, defined: &[&str], diags: &mut Diagnostics) -> Option<Ipv4Addr> {
     for var in ["ip", "access_ip", "ansible_host", "ansible_ssh_host"] {
         if scope.raw(var).is_none() {
             continue;
@@ -1092,11 +813,11 @@ fn host_address(
         if var.starts_with("ansible") {
             // The SSH target may be a name; only an IPv4 literal tells where services bind.
             if let Some(s) = n.scalar_text() {
-                if parse_ipv4(&s).is_err()
-                    && s.parse::<std::net::Ipv6Addr>().is_err()
-                    && !s.chars().all(|c| c.is_ascii_digit() || c == '.')
-                {
-                    diags.push(bad_value(&n, var, format!("host `{}`: `{s}` is a name, so it does not say which address services bind to", h.name)).note("help: set `ip=` (or `access_ip=`) to the host's IPv4 address"));
+                if parse_ipv4(&s).is_err() && s.parse::<std::net::Ipv6Addr>().is_err() && !s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                    diags.push(
+                        bad_value(&n, var, format!("host `{}`: `{s}` is a name, so it does not say which address services bind to", h.name))
+                            .note("help: set `ip=` (or `access_ip=`) to the host's IPv4 address"),
+                    );
                     return None;
                 }
             }
@@ -1104,28 +825,25 @@ fn host_address(
         return address_value(&n, var, &format!("host `{}`", h.name), diags);
     }
     if !h.defined {
-        let mut d = Diagnostic::error(h.loc.clone(), format!("host `{}` is named in a group but never defined: it has no variables anywhere, so no address", h.name));
+        let mut d =
+            Diagnostic::error(h.loc.clone(), format!("host `{}` is named in a group but never defined: it has no variables anywhere, so no address", h.name));
         if let Some(near) = nearest(&h.name, defined) {
             d = d.note(format!("help: did you mean `{near}`?"));
         } else {
-            d = d
-                .note("help: define it under `all.hosts` (or `[all]`) with `ip` or `ansible_host`");
+            d = d.note("help: define it under `all.hosts` (or `[all]`) with `ip` or `ansible_host`");
         }
         diags.push(d);
     } else {
-        diags.error(h.loc.clone(), format!("host `{}` has no address: none of `ip`, `access_ip`, `ansible_host`, `ansible_ssh_host` is set", h.name))
-            .notes.push("help: add `ip: <IPv4>` to the host's variables".into());
+        diags
+            .error(h.loc.clone(), format!("host `{}` has no address: none of `ip`, `access_ip`, `ansible_host`, `ansible_ssh_host` is set", h.name))
+            .notes
+            .push("help: add `ip: <IPv4>` to the host's variables".into());
     }
     None
 }
 
 fn nearest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (levenshtein(name, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *c != name)
-        .min()
-        .map(|(_, c)| c)
+    candidates.iter().map(|c| (levenshtein(name, c), *c)).filter(|(d, c)| *d <= 2.max(c.len() / 4) && *c != name).min().map(|(_, c)| c)
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -1134,11 +852,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + (ca != *cb) as usize)
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
@@ -1146,12 +860,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 fn is_dns_label(l: &str) -> bool {
-    !l.is_empty()
-        && l.len() <= 63
-        && l.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !l.starts_with('-')
-        && !l.ends_with('-')
+    !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !l.starts_with('-') && !l.ends_with('-')
 }
 
 fn is_dns_name(s: &str) -> bool {

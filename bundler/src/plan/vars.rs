@@ -24,10 +24,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("cluster_name", "cluster.local"),
     ("dns_domain", "{{ cluster_name }}"),
     ("kube_apiserver_port", "6443"),
-    (
-        "apiserver_loadbalancer_domain_name",
-        "lb-apiserver.kubernetes.local",
-    ),
+    ("apiserver_loadbalancer_domain_name", "lb-apiserver.kubernetes.local"),
     ("kube_proxy_mode", "iptables"),
     ("kube_network_plugin", "flannel"),
     ("container_manager", "docker"),
@@ -42,11 +39,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 
 fn default_loc() -> Loc {
     static F: OnceLock<Arc<PathBuf>> = OnceLock::new();
-    Loc::new(
-        F.get_or_init(|| Arc::new(PathBuf::from("(kubespray default)"))),
-        0,
-        0,
-    )
+    Loc::new(F.get_or_init(|| Arc::new(PathBuf::from("(kubespray default)"))), 0, 0)
 }
 
 pub fn defaults() -> BTreeMap<String, Node> {
@@ -57,10 +50,7 @@ pub fn defaults() -> BTreeMap<String, Node> {
                 Kind::Float(_) => Kind::Str(v.to_string()),
                 k => k,
             };
-            (
-                k.to_string(),
-                Node::new(kind, default_loc(), Origin::Default),
-            )
+            (k.to_string(), Node::new(kind, default_loc(), Origin::Default))
         })
         .collect()
 }
@@ -80,12 +70,7 @@ impl<'a> Scope<'a> {
         self.get_inner(name, diags, &mut Vec::new())
     }
 
-    fn get_inner(
-        &self,
-        name: &str,
-        diags: &mut Diagnostics,
-        stack: &mut Vec<String>,
-    ) -> Option<Node> {
+    fn get_inner(&self, name: &str, diags: &mut Diagnostics, stack: &mut Vec<String>) -> Option<Node> {
         let node = self.raw(name)?;
         let Kind::Str(s) = &node.kind else {
             return Some(node.clone());
@@ -95,13 +80,7 @@ impl<'a> Scope<'a> {
         }
         if stack.iter().any(|x| x == name) {
             stack.push(name.to_string());
-            diags.error(
-                Some(node.loc.clone()),
-                format!(
-                    "variables refer to each other in a loop: {}",
-                    stack.join(" -> ")
-                ),
-            );
+            diags.error(Some(node.loc.clone()), format!("variables refer to each other in a loop: {}", stack.join(" -> ")));
             return None;
         }
         stack.push(name.to_string());
@@ -110,14 +89,7 @@ impl<'a> Scope<'a> {
         out
     }
 
-    fn render(
-        &self,
-        name: &str,
-        s: &str,
-        node: &Node,
-        diags: &mut Diagnostics,
-        stack: &mut Vec<String>,
-    ) -> Option<Node> {
+    fn render(&self, name: &str, s: &str, node: &Node, diags: &mut Diagnostics, stack: &mut Vec<String>) -> Option<Node> {
         let rich = |diags: &mut Diagnostics, what: &str| {
             diags
                 .error(Some(node.loc.clone()), format!("`{name}`: `{s}`: {what}; bundler resolves only plain `{{{{ variable }}}}` references"))
@@ -138,18 +110,14 @@ impl<'a> Scope<'a> {
                 return rich(diags, "an unclosed `{{`");
             };
             let expr = after[..j].trim();
-            if expr.is_empty()
-                || !expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                || expr.starts_with(|c: char| c.is_ascii_digit())
-            {
-                return rich(
-                    diags,
-                    &format!("`{{{{ {expr} }}}}` is an expression (filters, lookups or operators)"),
-                );
+            if expr.is_empty() || !expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || expr.starts_with(|c: char| c.is_ascii_digit()) {
+                return rich(diags, &format!("`{{{{ {expr} }}}}` is an expression (filters, lookups or operators)"));
             }
             if self.raw(expr).is_none() {
-                diags.error(Some(node.loc.clone()), format!("`{name}`: `{s}` refers to `{expr}`, which is not defined"))
-                    .notes.push(format!("help: define `{expr}` in the inventory's vars or group_vars/, or write the value itself"));
+                diags
+                    .error(Some(node.loc.clone()), format!("`{name}`: `{s}` refers to `{expr}`, which is not defined"))
+                    .notes
+                    .push(format!("help: define `{expr}` in the inventory's vars or group_vars/, or write the value itself"));
                 return None;
             }
             let v = self.get_inner(expr, diags, stack)?;
@@ -159,15 +127,7 @@ impl<'a> Scope<'a> {
             }
             match v.scalar_text() {
                 Some(t) => out.push_str(&t),
-                None => {
-                    return rich(
-                        diags,
-                        &format!(
-                            "`{expr}` is {}, which cannot be put into a string",
-                            v.type_name()
-                        ),
-                    )
-                }
+                None => return rich(diags, &format!("`{expr}` is {}, which cannot be put into a string", v.type_name())),
             }
             rest = &after[j + 2..];
         }
@@ -219,20 +179,12 @@ pub fn as_string(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<Str
     match &node.kind {
         Kind::Str(s) => Some(s.trim().to_string()),
         Kind::Int(_) | Kind::Float(_) if node.origin == Origin::Yaml => {
-            diags.push(bad_value(
-                node,
-                name,
-                format!("expected a string, found {}", node.type_name()),
-            ));
+            diags.push(bad_value(node, name, format!("expected a string, found {}", node.type_name())));
             None
         }
         Kind::Int(_) | Kind::Float(_) => node.raw.clone().or_else(|| node.scalar_text()),
         _ => {
-            diags.push(bad_value(
-                node,
-                name,
-                format!("expected a string, found {}", node.type_name()),
-            ));
+            diags.push(bad_value(node, name, format!("expected a string, found {}", node.type_name())));
             None
         }
     }
@@ -253,11 +205,7 @@ pub fn as_bool(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<bool>
             }
         },
         _ => {
-            diags.push(bad_value(
-                node,
-                name,
-                format!("expected true or false, found {}", node.type_name()),
-            ));
+            diags.push(bad_value(node, name, format!("expected true or false, found {}", node.type_name())));
             None
         }
     }
@@ -276,11 +224,7 @@ pub fn as_int(node: &Node, name: &str, lo: i64, hi: i64, diags: &mut Diagnostics
             None
         }
         None => {
-            diags.push(bad_value(
-                node,
-                name,
-                format!("expected a whole number, found {}", describe(node)),
-            ));
+            diags.push(bad_value(node, name, format!("expected a whole number, found {}", describe(node))));
             None
         }
     }
@@ -297,24 +241,15 @@ fn describe(node: &Node) -> String {
 pub fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {
     let s = s.trim();
     let octets: Vec<&str> = s.split('.').collect();
-    let plausible = octets.len() == 4
-        && octets
-            .iter()
-            .all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()));
+    let plausible = octets.len() == 4 && octets.iter().all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()));
     if plausible {
         if octets.iter().any(|o| o.len() > 1 && o.starts_with('0')) {
-            return Err(format!(
-                "`{s}` is not a valid IPv4 address: an octet has a leading zero"
-            ));
+            return Err(format!("`{s}` is not a valid IPv4 address: an octet has a leading zero"));
         }
-        return s
-            .parse::<Ipv4Addr>()
-            .map_err(|_| format!("`{s}` is not a valid IPv4 address: an octet is above 255"));
+        return s.parse::<Ipv4Addr>().map_err(|_| format!("`{s}` is not a valid IPv4 address: an octet is above 255"));
     }
     if s.parse::<std::net::Ipv6Addr>().is_ok() {
-        return Err(format!(
-            "`{s}` is an IPv6 address; flannel 0.10 and Kubernetes 1.9 as built here are IPv4 only"
-        ));
+        return Err(format!("`{s}` is an IPv6 address; flannel 0.10 and Kubernetes 1.9 as built here are IPv4 only"));
     }
     Err(format!("`{s}` is not an IPv4 address"))
 }
@@ -322,11 +257,7 @@ pub fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {
 pub fn as_cidr(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<Ipv4Net> {
     let s = as_string(node, name, diags)?;
     let Some((addr, len)) = s.split_once('/') else {
-        diags.push(bad_value(
-            node,
-            name,
-            format!("`{s}` is not a CIDR such as 10.233.0.0/18"),
-        ));
+        diags.push(bad_value(node, name, format!("`{s}` is not a CIDR such as 10.233.0.0/18")));
         return None;
     };
     let ip = match parse_ipv4(addr) {
@@ -337,29 +268,17 @@ pub fn as_cidr(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<Ipv4N
         }
     };
     let Ok(len) = len.parse::<u8>() else {
-        diags.push(bad_value(
-            node,
-            name,
-            format!("`{s}` has a bad prefix length"),
-        ));
+        diags.push(bad_value(node, name, format!("`{s}` has a bad prefix length")));
         return None;
     };
     match Ipv4Net::new(ip, len) {
         Ok(n) if n.network() == ip => Some(n),
         Ok(n) => {
-            diags.push(bad_value(
-                node,
-                name,
-                format!("`{s}` has host bits set; the network is {}", n.trunc()),
-            ));
+            diags.push(bad_value(node, name, format!("`{s}` has host bits set; the network is {}", n.trunc())));
             None
         }
         Err(_) => {
-            diags.push(bad_value(
-                node,
-                name,
-                format!("`{s}` has a prefix length above 32"),
-            ));
+            diags.push(bad_value(node, name, format!("`{s}` has a prefix length above 32")));
             None
         }
     }
@@ -372,14 +291,7 @@ pub fn as_list(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<Vec<S
             let mut out = Vec::new();
             for i in items {
                 out.push(i.scalar_text().or_else(|| {
-                    diags.push(bad_value(
-                        i,
-                        name,
-                        format!(
-                            "list items must be addresses or names, not {}",
-                            i.type_name()
-                        ),
-                    ));
+                    diags.push(bad_value(i, name, format!("list items must be addresses or names, not {}", i.type_name())));
                     None
                 })?);
             }
@@ -387,26 +299,12 @@ pub fn as_list(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<Vec<S
         }
         Kind::Str(s) => {
             // A frequent mistake: a scalar where kubespray wants a list. Take it, and say so.
-            let items: Vec<String> = s
-                .split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect();
-            diags.warning(
-                Some(node.loc.clone()),
-                format!(
-                    "`{name}` should be a list; reading `{s}` as {} item(s)",
-                    items.len()
-                ),
-            );
+            let items: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+            diags.warning(Some(node.loc.clone()), format!("`{name}` should be a list; reading `{s}` as {} item(s)", items.len()));
             Some(items)
         }
         _ => {
-            diags.push(bad_value(
-                node,
-                name,
-                format!("expected a list, found {}", node.type_name()),
-            ));
+            diags.push(bad_value(node, name, format!("expected a list, found {}", node.type_name())));
             None
         }
     }

@@ -8,11 +8,7 @@ use sha2::Digest;
 
 /// Extract regular files whose base name is one of `names` into `dir`. Every name must be
 /// found exactly once. Returns (name, extracted path, sha256), in the order of `names`.
-pub fn files(
-    tarball: &Path,
-    names: &[String],
-    dir: &Path,
-) -> Result<Vec<(String, PathBuf, String)>, String> {
+pub fn files(tarball: &Path, names: &[String], dir: &Path) -> Result<Vec<(String, PathBuf, String)>, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let f = std::fs::File::open(tarball).map_err(|e| e.to_string())?;
     let gz = flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(1 << 20, f));
@@ -24,11 +20,7 @@ pub fn files(
             continue;
         }
         let path = entry.path().map_err(|e| e.to_string())?.into_owned();
-        let Some(base) = path
-            .file_name()
-            .and_then(|b| b.to_str())
-            .map(str::to_string)
-        else {
+        let Some(base) = path.file_name().and_then(|b| b.to_str()).map(str::to_string) else {
             continue;
         };
         if !names.contains(&base) {
@@ -42,9 +34,7 @@ pub fn files(
         let mut h = sha2::Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = entry
-                .read(&mut buf)
-                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let n = entry.read(&mut buf).map_err(|e| format!("reading {}: {e}", path.display()))?;
             if n == 0 {
                 break;
             }
@@ -55,13 +45,6 @@ pub fn files(
     }
     names
         .iter()
-        .map(|n| {
-            found
-                .remove(n)
-                .map(|(p, s)| (n.clone(), p, s))
-                .ok_or_else(|| {
-                    format!("`{n}` is not in the tarball (its layout is not the upstream one?)")
-                })
-        })
+        .map(|n| found.remove(n).map(|(p, s)| (n.clone(), p, s)).ok_or_else(|| format!("`{n}` is not in the tarball (its layout is not the upstream one?)")))
         .collect()
 }

@@ -97,10 +97,7 @@ impl PackageSpec {
         hex::encode(sha2::Sha256::digest(serde_json::to_vec(&v).unwrap()))
     }
     pub fn file_name(&self) -> String {
-        format!(
-            "{}-{}-{}.el7.{}.rpm",
-            self.name, self.version, self.release, self.arch
-        )
+        format!("{}-{}-{}.el7.{}.rpm", self.name, self.version, self.release, self.arch)
     }
     pub fn evr(&self) -> String {
         format!("{}-{}.el7", self.version, self.release)
@@ -190,14 +187,7 @@ pub struct Built {
 }
 
 /// Every package's definition, from the plan, the PKI, the rendered files and the fetched artifacts.
-pub fn assemble(
-    plan: &Plan,
-    pki: &Pki,
-    rendered: &[Rendered],
-    fetched: &[Fetched],
-    work: &Path,
-    images_dir: Option<&Path>,
-) -> Result<Vec<PackageSpec>> {
+pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetched], work: &Path, images_dir: Option<&Path>) -> Result<Vec<PackageSpec>> {
     let mut specs = Vec::new();
     let defs = crate::specs::packages();
     // el7 packaging names licenses the Fedora way ("ASL 2.0"), as rpmlint there expects.
@@ -209,30 +199,19 @@ pub fn assemble(
         }
     };
     for p in &plan.packages {
-        let def = defs
-            .iter()
-            .find(|d| d.name == p.name)
-            .expect("plan packages come from the spec");
+        let def = defs.iter().find(|d| d.name == p.name).expect("plan packages come from the spec");
         let mut files: Vec<FileEntry> = Vec::new();
         let mut extra_dirs: Vec<&str> = Vec::new();
         match p.kind {
             PackageKind::Binary => {
                 let artifact = p.artifact.as_deref().unwrap();
-                let f = fetched.iter().find(|f| f.name == artifact).ok_or_else(|| {
-                    Error::Failed(format!(
-                        "package {}: artifact {artifact} was not fetched",
-                        p.name
-                    ))
-                })?;
+                let f = fetched
+                    .iter()
+                    .find(|f| f.name == artifact)
+                    .ok_or_else(|| Error::Failed(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
                 let dir = work.join(&p.name);
-                let got = extract::files(&f.path, &p.files, &dir).map_err(|e| {
-                    Error::Failed(format!(
-                        "package {}: {} ({}): {e}",
-                        p.name,
-                        f.file_name,
-                        f.path.display()
-                    ))
-                })?;
+                let got = extract::files(&f.path, &p.files, &dir)
+                    .map_err(|e| Error::Failed(format!("package {}: {} ({}): {e}", p.name, f.file_name, f.path.display())))?;
                 for (name, path, sha) in got {
                     let dest = match (artifact, name.as_str()) {
                         ("flannel", "mk-docker-opts.sh") => format!("/usr/libexec/flannel/{name}"),
@@ -253,13 +232,7 @@ pub fn assemble(
             PackageKind::Images => {
                 extra_dirs.push("/usr/share/bundler/images");
                 if let Some(dir) = images_dir {
-                    for e in std::fs::read_dir(dir)
-                        .map_err(|source| Error::Read {
-                            path: dir.to_path_buf(),
-                            source,
-                        })?
-                        .flatten()
-                    {
+                    for e in std::fs::read_dir(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?.flatten() {
                         let path = e.path();
                         let name = e.file_name().to_string_lossy().into_owned();
                         let sha = hash_path(&path)?;
@@ -289,10 +262,7 @@ pub fn assemble(
                     });
                 }
                 for it in pki.items.iter().filter(|i| i.packages.contains(&p.name)) {
-                    let bytes = std::fs::read(&it.path).map_err(|source| Error::Read {
-                        path: it.path.clone(),
-                        source,
-                    })?;
+                    let bytes = std::fs::read(&it.path).map_err(|source| Error::Read { path: it.path.clone(), source })?;
                     let owner = owner_of(&it.install_path);
                     files.push(FileEntry {
                         path: it.install_path.clone(),
@@ -306,12 +276,8 @@ pub fn assemble(
                 }
                 match p.name.as_str() {
                     "k8s-etcd" => extra_dirs.extend(["/var/lib/etcd", "/etc/etcd/pki/member"]),
-                    "k8s-master" => {
-                        extra_dirs.extend(["/var/log/kubernetes", "/etc/kubernetes/addons"])
-                    }
-                    "k8s-node" => {
-                        extra_dirs.extend(["/var/lib/kubelet", "/etc/kubernetes/manifests"])
-                    }
+                    "k8s-master" => extra_dirs.extend(["/var/log/kubernetes", "/etc/kubernetes/addons"]),
+                    "k8s-node" => extra_dirs.extend(["/var/lib/kubelet", "/etc/kubernetes/manifests"]),
                     "k8s-common" => extra_dirs.extend(["/etc/bundler"]),
                     _ => {}
                 }
@@ -321,64 +287,29 @@ pub fn assemble(
         // Two entries with one destination would silently lose one of them.
         for w in files.windows(2) {
             if w[0].path == w[1].path {
-                return Err(Error::Failed(format!(
-                    "package {}: two files for {}",
-                    p.name, w[0].path
-                )));
+                return Err(Error::Failed(format!("package {}: two files for {}", p.name, w[0].path)));
             }
         }
         let dirs = own_dirs(files.iter().map(|f| f.path.as_str()), &extra_dirs);
         let roles: Vec<Role> = def.roles.clone();
         let (pre, post, preun, postun) = scripts::for_package(p, def, &roles, plan, rendered);
-        let mut requires: Vec<Dep> = p
-            .requires
-            .iter()
-            .filter(|r| *r != "k8s-common")
-            .map(|r| Dep {
-                name: r.clone(),
-                exact: None,
-                when: When::Always,
-            })
-            .collect();
+        let mut requires: Vec<Dep> =
+            p.requires.iter().filter(|r| *r != "k8s-common").map(|r| Dep { name: r.clone(), exact: None, when: When::Always }).collect();
         if p.name != "k8s-common" {
-            requires.push(Dep {
-                name: "k8s-common".into(),
-                exact: None,
-                when: When::Pre,
-            });
+            requires.push(Dep { name: "k8s-common".into(), exact: None, when: When::Pre });
         }
-        requires.push(Dep {
-            name: "/bin/sh".into(),
-            exact: None,
-            when: When::Pre,
-        });
+        requires.push(Dep { name: "/bin/sh".into(), exact: None, when: When::Pre });
         if post.is_some() || preun.is_some() {
-            requires.push(Dep {
-                name: "systemd".into(),
-                exact: None,
-                when: When::Always,
-            });
+            requires.push(Dep { name: "systemd".into(), exact: None, when: When::Always });
         }
         if p.name == "k8s-etcd" {
-            requires.push(Dep {
-                name: "shadow-utils".into(),
-                exact: None,
-                when: When::Pre,
-            });
+            requires.push(Dep { name: "shadow-utils".into(), exact: None, when: When::Pre });
         }
         if p.name == "k8s-master" {
-            requires.push(Dep {
-                name: "curl".into(),
-                exact: None,
-                when: When::Always,
-            });
+            requires.push(Dep { name: "curl".into(), exact: None, when: When::Always });
         }
         if p.name == "k8s-node" {
-            requires.push(Dep {
-                name: "iptables".into(),
-                exact: None,
-                when: When::Always,
-            });
+            requires.push(Dep { name: "iptables".into(), exact: None, when: When::Always });
         }
         specs.push(PackageSpec {
             name: p.name.clone(),
@@ -386,15 +317,8 @@ pub fn assemble(
             version: p.version.clone(),
             release: 1,
             summary: p.summary.clone(),
-            description: format!(
-                "{}.\nBuilt by bundler for cluster {} (Kubernetes {}).",
-                p.summary, plan.bundle_name, plan.versions.kubernetes
-            ),
-            arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) {
-                "noarch".into()
-            } else {
-                "x86_64".into()
-            },
+            description: format!("{}.\nBuilt by bundler for cluster {} (Kubernetes {}).", p.summary, plan.bundle_name, plan.versions.kubernetes),
+            arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) { "noarch".into() } else { "x86_64".into() },
             license: license_of(p.artifact.as_deref()),
             requires,
             conflicts: def.conflicts.clone(),
@@ -409,22 +333,14 @@ pub fn assemble(
     }
     // Binary packages must be the same for every cluster: no cluster name in them.
     for s in specs.iter_mut().filter(|s| s.kind == PackageKind::Binary) {
-        s.description = format!(
-            "{}.\nUnchanged upstream files, packaged by bundler.",
-            s.summary
-        );
+        s.description = format!("{}.\nUnchanged upstream files, packaged by bundler.", s.summary);
     }
     // Role packages pin what they require to exact versions, set below once releases are known.
     Ok(specs)
 }
 
 fn hash_path(p: &Path) -> Result<String> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256)
-        .map(|(d, _)| d.hex)
-        .map_err(|source| Error::Read {
-            path: p.to_path_buf(),
-            source,
-        })
+    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<DirEntry> {
@@ -450,12 +366,7 @@ fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<Dir
     set.into_iter()
         .map(|p| {
             let (mode, owner) = dir_attrs(&p);
-            DirEntry {
-                path: p,
-                mode,
-                user: owner.into(),
-                group: owner.into(),
-            }
+            DirEntry { path: p, mode, user: owner.into(), group: owner.into() }
         })
         .collect()
 }
@@ -464,10 +375,7 @@ fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<Dir
 /// build (or reuse) every RPM into `out_dir`.
 pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> {
     let rel_path = opts.state.join("releases.json");
-    let mut releases: Releases = std::fs::read_to_string(&rel_path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let mut releases: Releases = std::fs::read_to_string(&rel_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let mut changed = BTreeSet::new();
     // Binary packages first: their content does not depend on other packages' releases.
     specs.sort_by_key(|s| match s.kind {
@@ -478,16 +386,11 @@ pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> 
     });
     for i in 0..specs.len() {
         // Pin requirements on packages already numbered.
-        let evrs: BTreeMap<String, String> = specs[..i]
-            .iter()
-            .map(|s| (s.name.clone(), s.evr()))
-            .collect();
+        let evrs: BTreeMap<String, String> = specs[..i].iter().map(|s| (s.name.clone(), s.evr())).collect();
         let spec = &mut specs[i];
         for d in spec.requires.iter_mut() {
             if let Some(evr) = evrs.get(&d.name) {
-                if spec.kind == PackageKind::Role
-                    || (spec.kind == PackageKind::Config && d.when == When::Always)
-                {
+                if spec.kind == PackageKind::Role || (spec.kind == PackageKind::Config && d.when == When::Always) {
                     d.exact = Some(evr.clone());
                 }
             }
@@ -507,21 +410,10 @@ pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> 
         };
         spec.release = release;
         spec.build_time = opts.source_date.unwrap_or(time);
-        releases.packages.insert(
-            spec.name.clone(),
-            ReleaseRecord {
-                version: spec.version.clone(),
-                release,
-                content,
-                time,
-            },
-        );
+        releases.packages.insert(spec.name.clone(), ReleaseRecord { version: spec.version.clone(), release, content, time });
     }
     // Write the packages, several at a time.
-    std::fs::create_dir_all(opts.out_dir).map_err(|source| Error::Write {
-        path: opts.out_dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(opts.out_dir).map_err(|source| Error::Write { path: opts.out_dir.to_path_buf(), source })?;
     let results = std::sync::Mutex::new(Vec::new());
     let queue = std::sync::Mutex::new(specs.iter().collect::<Vec<_>>());
     std::thread::scope(|s| {
@@ -545,10 +437,7 @@ pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> 
         out.push(b);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    crate::pki::write_private(
-        &rel_path,
-        serde_json::to_string_pretty(&releases).unwrap().as_bytes(),
-    )?;
+    crate::pki::write_private(&rel_path, serde_json::to_string_pretty(&releases).unwrap().as_bytes())?;
     Ok(out)
 }
 
@@ -564,11 +453,7 @@ fn build_one(spec: &PackageSpec, opts: &Options) -> Result<Built> {
         opts.key.fingerprint,
         env!("CARGO_PKG_VERSION")
     )));
-    let cached = opts
-        .cache_dir
-        .join("rpms")
-        .join(&cache_key)
-        .join(&file_name);
+    let cached = opts.cache_dir.join("rpms").join(&cache_key).join(&file_name);
     let reusable = spec.kind == PackageKind::Binary;
     if reusable && cached.exists() {
         copy_atomic(&cached, &dst)?;
@@ -607,22 +492,11 @@ fn build_one(spec: &PackageSpec, opts: &Options) -> Result<Built> {
 }
 
 fn hash_and_size(p: &Path) -> Result<(String, u64)> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256)
-        .map(|(d, n)| (d.hex, n))
-        .map_err(|source| Error::Read {
-            path: p.to_path_buf(),
-            source,
-        })
+    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, n)| (d.hex, n)).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
     let tmp = to.with_extension("rpm.partial");
-    std::fs::copy(from, &tmp).map_err(|source| Error::Write {
-        path: to.to_path_buf(),
-        source,
-    })?;
-    std::fs::rename(&tmp, to).map_err(|source| Error::Write {
-        path: to.to_path_buf(),
-        source,
-    })
+    std::fs::copy(from, &tmp).map_err(|source| Error::Write { path: to.to_path_buf(), source })?;
+    std::fs::rename(&tmp, to).map_err(|source| Error::Write { path: to.to_path_buf(), source })
 }

@@ -7,20 +7,9 @@ use crate::plan::{Package, Plan};
 use crate::render::File as Rendered;
 use crate::specs::{PackageDef, PackageKind, Role};
 
-type Scripts = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+type Scripts = (Option<String>, Option<String>, Option<String>, Option<String>);
 
-pub fn for_package(
-    p: &Package,
-    def: &PackageDef,
-    roles: &[Role],
-    _plan: &Plan,
-    rendered: &[Rendered],
-) -> Scripts {
+pub fn for_package(p: &Package, def: &PackageDef, roles: &[Role], _plan: &Plan, rendered: &[Rendered]) -> Scripts {
     match p.kind {
         PackageKind::Config => common(rendered),
         PackageKind::Role => role(&p.name, roles),
@@ -36,13 +25,7 @@ fi"#;
 /// k8s-common carries the host list, so its %pre checks this machine against a copy of it
 /// embedded in the scriptlet (its own files are not on disk yet).
 fn common(rendered: &[Rendered]) -> Scripts {
-    let get = |p: &str| {
-        rendered
-            .iter()
-            .find(|r| r.path == p)
-            .map(|r| r.content.clone())
-            .unwrap_or_default()
-    };
+    let get = |p: &str| rendered.iter().find(|r| r.path == p).map(|r| r.content.clone()).unwrap_or_default();
     let hosts = get("/etc/bundler/hosts");
     let script = get("/usr/libexec/bundler/host-identity");
     let pre = format!(
@@ -81,10 +64,7 @@ exit 0
 }
 
 fn role(name: &str, roles: &[Role]) -> Scripts {
-    let role = roles
-        .first()
-        .copied()
-        .expect("role packages serve one role");
+    let role = roles.first().copied().expect("role packages serve one role");
     let services: Vec<&str> = crate::render::services(role).to_vec();
     let reversed: Vec<&str> = services.iter().rev().copied().collect();
     let mut pre = format!(

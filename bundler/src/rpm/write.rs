@@ -16,16 +16,8 @@ fn e(what: &str, err: impl std::fmt::Display) -> Error {
 }
 
 pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<()> {
-    let config = BuildConfig::v4()
-        .compression(CompressionWithLevel::Gzip(6))
-        .source_date(spec.build_time as u32);
-    let mut b = PackageBuilder::new(
-        &spec.name,
-        &spec.version,
-        &spec.license,
-        &spec.arch,
-        &spec.summary,
-    );
+    let config = BuildConfig::v4().compression(CompressionWithLevel::Gzip(6)).source_date(spec.build_time as u32);
+    let mut b = PackageBuilder::new(&spec.name, &spec.version, &spec.license, &spec.arch, &spec.summary);
     b.using_config(config)
         .release(format!("{}.el7", spec.release))
         .description(spec.description.clone())
@@ -33,29 +25,18 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<()> {
         .packager("bundler <bundler@localhost>")
         .add_changelog_entry(
             "bundler <bundler@localhost>",
-            format!(
-                "- {} {}-{}.el7 built by bundler",
-                spec.name, spec.version, spec.release
-            ),
+            format!("- {} {}-{}.el7 built by bundler", spec.name, spec.version, spec.release),
             spec.build_time as u32,
         )
         .vendor("bundler")
         .group("System Environment/Base")
         .url("https://kubernetes.io");
     for d in &spec.dirs {
-        b.with_dir_entry(
-            FileOptions::dir(d.path.clone())
-                .permissions(d.mode as u16)
-                .user(d.user.clone())
-                .group(d.group.clone()),
-        )
-        .map_err(|x| e(&format!("directory {}", d.path), x))?;
+        b.with_dir_entry(FileOptions::dir(d.path.clone()).permissions(d.mode as u16).user(d.user.clone()).group(d.group.clone()))
+            .map_err(|x| e(&format!("directory {}", d.path), x))?;
     }
     for f in &spec.files {
-        let mut o = FileOptions::new(f.path.clone())
-            .permissions(f.mode as u16)
-            .user(f.user.clone())
-            .group(f.group.clone());
+        let mut o = FileOptions::new(f.path.clone()).permissions(f.mode as u16).user(f.user.clone()).group(f.group.clone());
         if f.config {
             o = o.config().noreplace();
         }
@@ -91,31 +72,20 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<()> {
     if let Some(s) = &spec.postun {
         b.post_uninstall_script(s.clone());
     }
-    let signer = rpm::signature::pgp::Signer::from_asc_bytes(key.secret_armored.as_bytes())
-        .map_err(|x| e("signing key", x))?;
+    let signer = rpm::signature::pgp::Signer::from_asc_bytes(key.secret_armored.as_bytes()).map_err(|x| e("signing key", x))?;
     let mut pkg = b.build().map_err(|x| e("building", x))?;
     // Signed "at" the build time, but never before the key existed (verifiers refuse that).
     let at = spec.build_time.max(key.created) as u32;
-    pkg.sign_with_timestamp(signer, at)
-        .map_err(|x| e("signing", x))?;
+    pkg.sign_with_timestamp(signer, at).map_err(|x| e("signing", x))?;
     let tmp = dst.with_extension("rpm.partial");
     {
-        let f = std::fs::File::create(&tmp).map_err(|source| Error::Write {
-            path: tmp.clone(),
-            source,
-        })?;
+        let f = std::fs::File::create(&tmp).map_err(|source| Error::Write { path: tmp.clone(), source })?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         pkg.write(&mut w).map_err(|x| e("writing", x))?;
         use std::io::Write;
-        w.flush().map_err(|source| Error::Write {
-            path: tmp.clone(),
-            source,
-        })?;
+        w.flush().map_err(|source| Error::Write { path: tmp.clone(), source })?;
     }
-    std::fs::rename(&tmp, dst).map_err(|source| Error::Write {
-        path: dst.to_path_buf(),
-        source,
-    })
+    std::fs::rename(&tmp, dst).map_err(|source| Error::Write { path: dst.to_path_buf(), source })
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -189,59 +159,28 @@ fn deps(v: Vec<rpm::Dependency>) -> Vec<RpmDep> {
             } else {
                 ""
             };
-            let pre = f.intersects(
-                rpm::DependencyFlags::SCRIPT_PRE
-                    | rpm::DependencyFlags::SCRIPT_POST
-                    | rpm::DependencyFlags::PREREQ,
-            );
+            let pre = f.intersects(rpm::DependencyFlags::SCRIPT_PRE | rpm::DependencyFlags::SCRIPT_POST | rpm::DependencyFlags::PREREQ);
             let (epoch, rest) = match d.version.split_once(':') {
                 Some((e, r)) => (e.to_string(), r.to_string()),
-                None => (
-                    if d.version.is_empty() {
-                        String::new()
-                    } else {
-                        "0".into()
-                    },
-                    d.version.clone(),
-                ),
+                None => (if d.version.is_empty() { String::new() } else { "0".into() }, d.version.clone()),
             };
             let (version, release) = match rest.split_once('-') {
                 Some((v, r)) => (v.to_string(), r.to_string()),
                 None => (rest, String::new()),
             };
-            RpmDep {
-                name: d.name,
-                flags: flags.into(),
-                epoch,
-                version,
-                release,
-                pre,
-            }
+            RpmDep { name: d.name, flags: flags.into(), epoch, version, release, pre }
         })
         .collect()
 }
 
 /// Read a package's headers (not its payload) for the repository metadata.
 pub fn read_info(path: &Path) -> Result<RpmInfo> {
-    let f = std::fs::File::open(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let f = std::fs::File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     let mut r = std::io::BufReader::new(f);
-    let md = rpm::PackageMetadata::parse(&mut r)
-        .map_err(|x| e(&format!("reading {}", path.display()), x))?;
+    let md = rpm::PackageMetadata::parse(&mut r).map_err(|x| e(&format!("reading {}", path.display()), x))?;
     let hdr = &md.header;
-    let g = |t: rpm::IndexTag| {
-        hdr.get_entry_data_as_string(t)
-            .map(str::to_string)
-            .unwrap_or_default()
-    };
-    let gi = |t: rpm::IndexTag| -> u64 {
-        hdr.get_entry_data_as_u64(t)
-            .ok()
-            .or_else(|| hdr.get_entry_data_as_u32(t).ok().map(u64::from))
-            .unwrap_or(0)
-    };
+    let g = |t: rpm::IndexTag| hdr.get_entry_data_as_string(t).map(str::to_string).unwrap_or_default();
+    let gi = |t: rpm::IndexTag| -> u64 { hdr.get_entry_data_as_u64(t).ok().or_else(|| hdr.get_entry_data_as_u32(t).ok().map(u64::from)).unwrap_or(0) };
     let (header_start, header_end) = header_range(path)?;
     let files = md
         .get_file_entries()
@@ -277,12 +216,7 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
                 .signature
                 .get_entry_data_as_u64(rpm::IndexSignatureTag::RPMSIGTAG_LONGARCHIVESIZE)
                 .ok()
-                .or_else(|| {
-                    md.signature
-                        .get_entry_data_as_u32(rpm::IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE)
-                        .ok()
-                        .map(u64::from)
-                });
+                .or_else(|| md.signature.get_entry_data_as_u32(rpm::IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE).ok().map(u64::from));
             l.unwrap_or_else(|| gi(rpm::IndexTag::RPMTAG_ARCHIVESIZE))
         },
         license: g(rpm::IndexTag::RPMTAG_LICENSE),
@@ -300,12 +234,7 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         suggests: deps(md.get_suggests().unwrap_or_default()),
         supplements: deps(md.get_supplements().unwrap_or_default()),
         enhances: deps(md.get_enhances().unwrap_or_default()),
-        changelog: md
-            .get_changelog_entries()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| (c.name, c.timestamp, c.description))
-            .collect(),
+        changelog: md.get_changelog_entries().unwrap_or_default().into_iter().map(|c| (c.name, c.timestamp, c.description)).collect(),
         files,
     })
 }
@@ -314,20 +243,14 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
 /// signature header (padded to 8 bytes), for the main header's intro, index and data.
 fn header_range(path: &Path) -> Result<(u64, u64)> {
     use std::io::{Read, Seek, SeekFrom};
-    let io = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| Error::Read { path: path.to_path_buf(), source };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut intro = [0u8; 16];
     let mut read_intro = |f: &mut std::fs::File, at: u64| -> Result<u64> {
         f.seek(SeekFrom::Start(at)).map_err(io)?;
         f.read_exact(&mut intro).map_err(io)?;
         if intro[..3] != [0x8e, 0xad, 0xe8] {
-            return Err(Error::Failed(format!(
-                "{}: no RPM header at byte {at}",
-                path.display()
-            )));
+            return Err(Error::Failed(format!("{}: no RPM header at byte {at}", path.display())));
         }
         let count = u32::from_be_bytes(intro[8..12].try_into().unwrap()) as u64;
         let data = u32::from_be_bytes(intro[12..16].try_into().unwrap()) as u64;
@@ -342,10 +265,7 @@ fn header_range(path: &Path) -> Result<(u64, u64)> {
 /// Check a package's signature (header and payload) and digests against an armoured public key.
 pub fn verify_signature(path: &Path, public_armored: &str) -> std::result::Result<(), String> {
     let pkg = rpm::Package::open(path).map_err(|x| format!("not a readable RPM: {x}"))?;
-    pkg.verify_digests()
-        .map_err(|x| format!("digest mismatch: {x}"))?;
-    let v = rpm::signature::pgp::Verifier::from_asc_bytes(public_armored.as_bytes())
-        .map_err(|x| format!("key: {x}"))?;
-    pkg.verify_signature(v)
-        .map_err(|x| format!("signature does not verify: {x}"))
+    pkg.verify_digests().map_err(|x| format!("digest mismatch: {x}"))?;
+    let v = rpm::signature::pgp::Verifier::from_asc_bytes(public_armored.as_bytes()).map_err(|x| format!("key: {x}"))?;
+    pkg.verify_signature(v).map_err(|x| format!("signature does not verify: {x}"))
 }
