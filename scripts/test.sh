@@ -39,6 +39,12 @@ if ! have ansible-playbook; then
   hash -r
 fi
 
+# bundler's own .deb is built by a test (cargo-deb from crates.io).
+if ! have cargo-deb; then
+  echo "==> installing cargo-deb"
+  cargo install --locked --quiet cargo-deb
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

@@ -144,6 +144,12 @@ enum Command {
     Build(BuildArgs),
     /// Check a bundle: SHA256SUMS, every RPM signature, the repository signature, the manifest.
     Verify(VerifyArgs),
+    /// Write the man page and shell completions (used when packaging bundler itself).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output folder.
+        out: PathBuf,
+    },
     /// List the cluster's certificates (expiry, names, packages); issue or renew them.
     Certs(CertsArgs),
 }
@@ -296,6 +302,20 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&receipt).unwrap());
             } else {
                 println!("{}", receipt.bundle.display());
+            }
+            Ok(())
+        }
+        Command::GenerateAssets { out } => {
+            use clap::CommandFactory;
+            let w = |p: PathBuf, r: std::io::Result<()>| r.map_err(|source| bundler::Error::Write { path: p, source });
+            w(out.clone(), std::fs::create_dir_all(out))?;
+            let cmd = Cli::command();
+            let mut man = Vec::new();
+            w(out.join("bundler.1"), clap_mangen::Man::new(cmd.clone()).render(&mut man))?;
+            w(out.join("bundler.1"), std::fs::write(out.join("bundler.1"), man))?;
+            for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+                let mut c = cmd.clone();
+                w(out.clone(), clap_complete::generate_to(shell, &mut c, "bundler", out).map(|_| ()))?;
             }
             Ok(())
         }

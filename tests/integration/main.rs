@@ -3,6 +3,7 @@
 
 mod bundle;
 mod catalog;
+mod deb;
 mod dnf;
 mod etcd;
 mod fetch;
