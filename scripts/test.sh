@@ -25,6 +25,9 @@ have dnf || need+=(dnf)
 have rpmlint || need+=(rpmlint)
 have gpg || need+=(gnupg)
 have busybox || need+=(busybox-static)
+# Container images: a real registry on loopback, images pushed and inspected with skopeo.
+have docker-registry || need+=(docker-registry)
+have skopeo || need+=(skopeo)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"

@@ -26,6 +26,8 @@ pub struct Options {
     pub source_date: Option<u64>,
     pub stall_timeout: std::time::Duration,
     pub retries: u32,
+    pub registry_mirrors: Vec<String>,
+    pub registry_credentials: crate::images::Credentials,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,6 +46,7 @@ pub struct Receipt {
     pub signing_key_fingerprint: String,
     pub artifacts: Vec<fetch::Fetched>,
     pub certificates: Vec<crate::pki::Change>,
+    pub images: Vec<crate::images::PulledImage>,
     pub packages: Vec<crate::rpm::Built>,
     pub stages: Vec<Stage>,
 }
@@ -123,9 +126,26 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let staging = Staging(staging_root.join(format!("{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);
     std::fs::create_dir_all(&staging.0).map_err(|source| Error::Write { path: staging.0.clone(), source })?;
+    let images_dir = staging.0.join("images");
+    let image_time = o.source_date.unwrap_or(0);
+    let images = stage(
+        "images",
+        crate::images::pull(
+            &plan,
+            &crate::images::Options {
+                fetch: &fopts,
+                registry_mirrors: &o.registry_mirrors,
+                creds: &o.registry_credentials,
+                out_dir: &images_dir,
+                time: image_time,
+            },
+            rep,
+        ),
+    )?;
+    timer.lap("images");
     let work = staging.0.join("work");
     let key = stage("packages", crate::signing::SigningKey::load_or_create(&o.state, o.signing_key.as_deref(), &plan.bundle_name))?;
-    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, &work, None))?;
+    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, &work, Some(&images_dir)))?;
     let repo_dir = staging.0.join("bundle").join("repo");
     let built = stage(
         "packages",
@@ -201,6 +221,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         versions: plan.versions.clone(),
         signing_key_fingerprint: key.fingerprint.clone(),
         artifacts: fetched,
+        images,
         certificates: pki.changes,
         packages: built,
         stages: timer.stages,

@@ -68,6 +68,15 @@ struct FetchArgs {
     /// Also write the files as a flat mirror folder (files by name plus SHA256SUMS).
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
+    /// A registry (base URL, e.g. http://registry.local:5000) to pull images from before
+    /// their own registries. Repeatable. Credentials come from BUNDLER_REGISTRY_USERNAME,
+    /// BUNDLER_REGISTRY_PASSWORD or BUNDLER_REGISTRY_TOKEN.
+    #[arg(long, value_name = "URL")]
+    registry_mirror: Vec<String>,
+    /// `fetch` only: also pull the plan's container images (as `build` always does) into
+    /// docker-save archives in DIR.
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -295,6 +304,8 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 source_date,
                 stall_timeout: Duration::from_secs(f.stall_timeout.max(1)),
                 retries: f.retries,
+                registry_mirrors: f.registry_mirror.clone(),
+                registry_credentials: bundler::images::Credentials::from_env(),
             };
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let receipt = bundler::build::build(&opts, &reporter)?;
@@ -353,8 +364,17 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 Some(dir) => Some(bundler::fetch::export(&fetched, dir)?),
                 None => None,
             };
+            let images = match &a.images {
+                Some(dir) => {
+                    let time = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                    let creds = bundler::images::Credentials::from_env();
+                    let io = bundler::images::Options { fetch: &opts, registry_mirrors: &a.registry_mirror, creds: &creds, out_dir: dir, time };
+                    bundler::images::pull(&plan, &io, &reporter)?
+                }
+                None => Vec::new(),
+            };
             if cli.json {
-                let doc = serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "export": export });
+                let doc = serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "images": images, "export": export });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap());
             } else if !cli.quiet {
                 eprintln!("{} artifact(s) verified in {}", fetched.len(), opts.cache.display());

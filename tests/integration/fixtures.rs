@@ -126,3 +126,91 @@ pub fn catalog(fixtures: &[Fixture], base: &str) -> String {
     }
     s
 }
+
+/// A small container image as a registry holds it: a schema 2 manifest, a config and one
+/// gzip-compressed layer.
+pub struct FixtureImage {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub repository: String,
+    pub manifest: Vec<u8>,
+    pub digest: String,
+    pub config_digest: String,
+    pub layer_digest: String,
+    /// The uncompressed layer's digest (the config's diff_id).
+    pub diff_id: String,
+    pub blobs: Vec<(String, Vec<u8>)>,
+}
+
+fn sha(b: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(b)))
+}
+
+pub fn image(name: &'static str, version: &'static str) -> FixtureImage {
+    let layer_tar = {
+        let mut t = tar::Builder::new(Vec::new());
+        let body = format!("#!/bin/sh\n# stand-in for the {name} image\n");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o755);
+        h.set_mtime(1_500_000_000);
+        t.append_data(&mut h, format!("{name}.sh"), body.as_bytes()).unwrap();
+        t.into_inner().unwrap()
+    };
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&layer_tar).unwrap();
+    let layer = gz.finish().unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Entrypoint": [format!("/{name}.sh")]},
+        "rootfs": {"type": "layers", "diff_ids": [sha(&layer_tar)]},
+        "history": [{"created_by": "bundler test fixture"}],
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": sha(&config)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.len(), "digest": sha(&layer)}],
+    }))
+    .unwrap();
+    FixtureImage {
+        name,
+        version,
+        repository: format!("fixtures/{name}"),
+        digest: sha(&manifest),
+        config_digest: sha(&config),
+        layer_digest: sha(&layer),
+        diff_id: sha(&layer_tar),
+        blobs: vec![(sha(&config), config), (sha(&layer), layer)],
+        manifest,
+    }
+}
+
+/// The five images of the default plan.
+pub fn images() -> Vec<FixtureImage> {
+    vec![image("pause", "3.0"), image("kube-dns", "1.14.8"), image("dnsmasq-nanny", "1.14.8"), image("dns-sidecar", "1.14.8"), image("dashboard", "v1.8.3")]
+}
+
+/// Serve the images the way a registry does (manifests and blobs by digest).
+pub fn serve_images(server: &crate::httpd::Server, images: &[FixtureImage]) {
+    for i in images {
+        server.put(&format!("/v2/{}/manifests/{}", i.repository, i.digest), i.manifest.clone());
+        for (d, b) in &i.blobs {
+            server.put(&format!("/v2/{}/blobs/{d}", i.repository), b.clone());
+        }
+    }
+}
+
+/// Catalog entries for the fixture images on a registry at `host` (127.0.0.1:PORT).
+pub fn image_catalog(images: &[FixtureImage], host: &str) -> String {
+    images
+        .iter()
+        .map(|i| {
+            format!(
+                "  - name: {}\n    version: \"{}\"\n    image: {host}/{}:{}\n    digest: \"{}\"\n    license: Apache-2.0\n    trust: user\n",
+                i.name, i.version, i.repository, i.version, i.digest
+            )
+        })
+        .collect()
+}

@@ -38,6 +38,9 @@ pub struct Logged {
 
 #[derive(Default)]
 struct State {
+    /// Registry token auth: /v2/ wants `Bearer <token>`; /token hands it out (to these basic
+    /// credentials, when set).
+    token: Option<(String, Option<String>)>,
     files: HashMap<String, Vec<u8>>,
     once: HashMap<String, VecDeque<Behave>>,
     always: HashMap<String, Behave>,
@@ -77,6 +80,10 @@ impl Server {
     pub fn always(&self, path: &str, b: Behave) {
         self.state.lock().unwrap().always.insert(path.to_string(), b);
     }
+    /// Behave like a token-protected registry (the Docker token flow).
+    pub fn require_token(&self, token: &str, basic: Option<&str>) {
+        self.state.lock().unwrap().token = Some((token.to_string(), basic.map(str::to_string)));
+    }
     pub fn log(&self) -> Vec<Logged> {
         self.state.lock().unwrap().log.clone()
     }
@@ -102,6 +109,30 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
         }
         if let Some((k, v)) = l.split_once(':') {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let token = st.lock().unwrap().token.clone();
+    if let Some((tok, basic)) = token {
+        let host = headers.get("host").cloned().unwrap_or_default();
+        if path.starts_with("/token") {
+            let want_basic = basic.map(|b| {
+                use base64::Engine as _;
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(b))
+            });
+            let ok = want_basic.is_none_or(|w| headers.get("authorization") == Some(&w));
+            let (code, body) = if ok && path.contains("scope=repository") { (200, format!("{{\"token\":\"{tok}\"}}")) } else { (401, String::new()) };
+            write!(c, "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+            st.lock().unwrap().log.push(Logged { path, range: None, if_range: None, status: code, body_bytes: body.len() });
+            return Ok(());
+        }
+        if path.starts_with("/v2/") && headers.get("authorization") != Some(&format!("Bearer {tok}")) {
+            let repo = path.trim_start_matches("/v2/").split("/manifests/").next().unwrap().split("/blobs/").next().unwrap().to_string();
+            write!(
+                c,
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"test-registry\",scope=\"repository:{repo}:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            st.lock().unwrap().log.push(Logged { path, range: None, if_range: None, status: 401, body_bytes: 0 });
+            return Ok(());
         }
     }
     let (file, behave) = {

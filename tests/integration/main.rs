@@ -9,6 +9,7 @@ mod etcd;
 mod fetch;
 mod fixtures;
 mod httpd;
+mod images;
 mod inventory_cases;
 mod packages;
 mod pki;

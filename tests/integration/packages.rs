@@ -24,7 +24,10 @@ impl Build {
         for f in &fx {
             server.put(&format!("/up/{}", f.file_name), f.bytes.clone());
         }
-        std::fs::write(dir.path().join("catalog.yaml"), fixtures::catalog(&fx, &format!("{}/up", server.base))).unwrap();
+        let images = fixtures::images();
+        fixtures::serve_images(&server, &images);
+        let catalog = fixtures::catalog(&fx, &format!("{}/up", server.base)) + &fixtures::image_catalog(&images, server.base.trim_start_matches("http://"));
+        std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
         std::fs::write(dir.path().join("hosts.yaml"), inventory).unwrap();
         Build { dir, _server: server }
     }

@@ -243,6 +243,22 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
 }
 
 fn fetch_one(w: &Want, opts: &Options, cache: &Cache, client: Option<&reqwest::blocking::Client>, rep: &dyn Reporter) -> std::result::Result<Fetched, String> {
+    fetch_one_with(w, opts, cache, client, rep, &|_| None)
+}
+
+/// Authorization for a URL (registry tokens), sent only to the host that issued it.
+pub type AuthFor<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
+
+/// One content-addressed file: from the cache (re-verified), else from the mirrors and then
+/// `w.upstream`, streamed, verified, resumed and retried as for any artifact.
+pub fn fetch_one_with(
+    w: &Want,
+    opts: &Options,
+    cache: &Cache,
+    client: Option<&reqwest::blocking::Client>,
+    rep: &dyn Reporter,
+    auth: &AuthFor,
+) -> std::result::Result<Fetched, String> {
     let io = |e: std::io::Error| format!("{} {}: cache {}: {e}", w.name, w.version, cache.root.display());
     let _lock = match cache.try_lock(&w.digest).map_err(io)? {
         Some(l) => l,
@@ -288,7 +304,7 @@ fn fetch_one(w: &Want, opts: &Options, cache: &Cache, client: Option<&reqwest::b
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match download(client, url, w, cache, rep, &mut transferred, &mut resumed) {
+            match download(client, url, w, cache, rep, &mut transferred, &mut resumed, auth(url)) {
                 Ok((digest, size)) => {
                     let p = cache.commit(&w.digest).map_err(io)?;
                     let outcome = if resumed { Outcome::Resumed } else { Outcome::Downloaded };
@@ -380,6 +396,7 @@ fn copy_from_file(w: &Want, path: &Path, cache: &Cache, rep: &dyn Reporter) -> s
 
 /// One HTTP attempt, resuming from the partial file when the server can prove it is the
 /// same file (a strong ETag or Last-Modified in If-Range); else from zero.
+#[allow(clippy::too_many_arguments)]
 fn download(
     client: &reqwest::blocking::Client,
     url: &str,
@@ -388,6 +405,7 @@ fn download(
     rep: &dyn Reporter,
     transferred: &mut u64,
     resumed: &mut bool,
+    authorization: Option<String>,
 ) -> std::result::Result<(Digest, u64), Fail> {
     use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER};
     let part = cache.partial(&w.digest);
@@ -397,6 +415,9 @@ fn download(
     let offset = if have > 0 && validator.is_some() { have } else { 0 };
 
     let mut req = client.get(url);
+    if let Some(a) = authorization {
+        req = req.header(reqwest::header::AUTHORIZATION, a);
+    }
     if offset > 0 {
         req = req.header(RANGE, format!("bytes={offset}-")).header(IF_RANGE, validator.clone().unwrap());
     }

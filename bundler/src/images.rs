@@ -1,0 +1,395 @@
+//! Container images for the air gap: pulled over the Docker Registry HTTP API v2 by the
+//! digest the catalog pins (anonymous bearer tokens, optional basic or token credentials,
+//! schema 2 / OCI manifests, manifest lists resolved to linux/amd64), every blob verified and
+//! kept in the download cache, and written as `docker save` archives Docker 17.12 loads.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::{Algo, Digest};
+use crate::error::{Error, Result};
+use crate::fetch::{self, Cache, Reporter, Want};
+use crate::plan::Plan;
+
+const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
+/// Credentials for registries that need them (from the environment, never the command line).
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// A bearer token used as is.
+    pub token: Option<String>,
+}
+
+/// Never prints the secrets themselves.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Credentials {
+    pub fn from_env() -> Credentials {
+        let v = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
+        Credentials { username: v("BUNDLER_REGISTRY_USERNAME"), password: v("BUNDLER_REGISTRY_PASSWORD"), token: v("BUNDLER_REGISTRY_TOKEN") }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Ref {
+    /// `https://gcr.io` (or `http://` for loopback registries and http mirrors).
+    base: String,
+    repository: String,
+}
+
+fn parse_ref(reference: &str) -> std::result::Result<Ref, String> {
+    let name = match reference.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => n,
+        _ => reference,
+    };
+    let (host, repository) = match name.split_once('/') {
+        Some((h, r)) if h.contains('.') || h.contains(':') || h == "localhost" => (h.to_string(), r.to_string()),
+        _ => ("registry-1.docker.io".to_string(), if name.contains('/') { name.to_string() } else { format!("library/{name}") }),
+    };
+    let loopback = host.starts_with("127.") || host.starts_with("localhost");
+    let base = format!("{}://{host}", if loopback { "http" } else { "https" });
+    Ok(Ref { base, repository })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PulledImage {
+    pub name: String,
+    pub reference: String,
+    pub manifest_digest: String,
+    /// The platform manifest actually used (differs from `manifest_digest` for a list).
+    pub image_manifest_digest: String,
+    pub config_digest: String,
+    pub layers: Vec<String>,
+    pub archive: PathBuf,
+    pub archive_sha256: String,
+    pub source: String,
+}
+
+struct Session<'a> {
+    client: Option<&'a reqwest::blocking::Client>,
+    creds: &'a Credentials,
+    /// Authorization header per registry base URL.
+    tokens: Mutex<BTreeMap<String, String>>,
+}
+
+impl Session<'_> {
+    fn auth_header(&self, base: &str) -> Option<String> {
+        if let Some(t) = self.tokens.lock().unwrap().get(base) {
+            return Some(t.clone());
+        }
+        self.creds.token.as_ref().map(|t| format!("Bearer {t}"))
+    }
+
+    /// GET with the registry's auth dance: on 401, follow WWW-Authenticate (Bearer: ask the
+    /// token realm, with basic credentials when given; Basic: send them), then retry once.
+    fn get(&self, base: &str, url: &str, accept: Option<&str>) -> std::result::Result<reqwest::blocking::Response, String> {
+        let client = self.client.ok_or("--offline: not in the cache")?;
+        let send = |auth: Option<String>| {
+            let mut r = client.get(url);
+            if let Some(a) = accept {
+                r = r.header(reqwest::header::ACCEPT, a);
+            }
+            if let Some(a) = auth {
+                r = r.header(reqwest::header::AUTHORIZATION, a);
+            }
+            r.send().map_err(|e| format!("{url}: {e}"))
+        };
+        let resp = send(self.auth_header(base))?;
+        if resp.status().as_u16() != 401 {
+            return Ok(resp);
+        }
+        let challenge = resp.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let header = if let Some(params) = challenge.strip_prefix("Bearer ") {
+            let p = parse_challenge(params);
+            let realm = p.get("realm").ok_or_else(|| format!("{url}: 401 with a Bearer challenge that has no realm"))?;
+            let mut token_url = reqwest::Url::parse(realm).map_err(|e| format!("token realm {realm}: {e}"))?;
+            for k in ["service", "scope"] {
+                if let Some(v) = p.get(k) {
+                    token_url.query_pairs_mut().append_pair(k, v);
+                }
+            }
+            let mut q = client.get(token_url);
+            if let (Some(u), Some(pw)) = (&self.creds.username, &self.creds.password) {
+                q = q.basic_auth(u, Some(pw));
+            }
+            let tr = q.send().map_err(|e| format!("token service {realm}: {e}"))?;
+            if !tr.status().is_success() {
+                return Err(format!(
+                    "token service {realm} answered HTTP {}{}",
+                    tr.status(),
+                    if self.creds.username.is_none() {
+                        "; set BUNDLER_REGISTRY_USERNAME and BUNDLER_REGISTRY_PASSWORD if the registry needs credentials"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            let body = tr.bytes().map_err(|e| format!("token service {realm}: {e}"))?;
+            let v: Value = serde_json::from_slice(&body).map_err(|e| format!("token service {realm}: not JSON: {e}"))?;
+            let t = v["token"].as_str().or(v["access_token"].as_str()).ok_or_else(|| format!("token service {realm}: no token in the answer"))?;
+            format!("Bearer {t}")
+        } else if challenge.starts_with("Basic") {
+            match (&self.creds.username, &self.creds.password) {
+                (Some(u), Some(p)) => {
+                    use base64::Engine as _;
+                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")))
+                }
+                _ => return Err(format!("{url}: the registry wants a user name and password; set BUNDLER_REGISTRY_USERNAME and BUNDLER_REGISTRY_PASSWORD")),
+            }
+        } else {
+            return Err(format!("{url}: HTTP 401 without a usable WWW-Authenticate challenge"));
+        };
+        self.tokens.lock().unwrap().insert(base.to_string(), header.clone());
+        let resp = send(Some(header))?;
+        if resp.status().as_u16() == 401 {
+            return Err(format!("{url}: the registry refused the credentials (HTTP 401)"));
+        }
+        Ok(resp)
+    }
+}
+
+fn parse_challenge(s: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some((k, v)) = rest.split_once('=') else { break };
+        let k = k.trim().trim_start_matches(',').trim().to_string();
+        let v = v.trim_start();
+        let (val, tail) = if let Some(v) = v.strip_prefix('"') {
+            match v.find('"') {
+                Some(i) => (v[..i].to_string(), &v[i + 1..]),
+                None => (v.to_string(), ""),
+            }
+        } else {
+            match v.find(',') {
+                Some(i) => (v[..i].to_string(), &v[i..]),
+                None => (v.to_string(), ""),
+            }
+        };
+        out.insert(k, val);
+        rest = tail.trim_start_matches(',').trim();
+    }
+    out
+}
+
+fn sha256_of(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// A manifest by digest: from the cache, else from the registry (or its mirrors), verified.
+fn manifest(s: &Session, bases: &[String], r: &Ref, digest: &str, cache: &Cache) -> std::result::Result<(Vec<u8>, String), String> {
+    let d = Digest::parse(Algo::Sha256, digest).map_err(|e| format!("manifest digest {digest}: {e}"))?;
+    let path = cache.path(&d);
+    if let Ok(b) = std::fs::read(&path) {
+        if sha256_of(&b) == d.hex {
+            return Ok((b, format!("cache {}", path.display())));
+        }
+    }
+    let mut why = Vec::new();
+    for base in bases {
+        let url = format!("{base}/v2/{}/manifests/{digest}", r.repository);
+        match s.get(base, &url, Some(ACCEPT)) {
+            Ok(resp) if resp.status().is_success() => {
+                let b = resp.bytes().map_err(|e| format!("{url}: {e}"))?.to_vec();
+                let got = sha256_of(&b);
+                if got != d.hex {
+                    // Nothing is cached: the pinned digest is the only truth.
+                    return Err(format!("manifest digest mismatch for {} from {url}: expected {digest}, got sha256:{got}", r.repository));
+                }
+                std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
+                let tmp = path.with_extension("partial");
+                std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| e.to_string())?;
+                return Ok((b, url));
+            }
+            Ok(resp) => why.push(format!("{url}: HTTP {}", resp.status())),
+            Err(e) => why.push(e),
+        }
+    }
+    Err(format!("manifest {digest} of {}: {}", r.repository, why.join("; ")))
+}
+
+pub struct Options<'a> {
+    pub fetch: &'a fetch::Options,
+    /// Registry mirrors (base URLs), tried before each image's own registry.
+    pub registry_mirrors: &'a [String],
+    pub creds: &'a Credentials,
+    pub out_dir: &'a Path,
+    pub time: u64,
+}
+
+/// Pull every image of the plan and write it as a docker-save archive in `out_dir`.
+pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledImage>> {
+    let cache = Cache::open(&o.fetch.cache).map_err(|source| Error::Write { path: o.fetch.cache.clone(), source })?;
+    let client = if o.fetch.offline { None } else { Some(fetch::client(o.fetch.ca_cert.as_deref(), o.fetch.stall_timeout)?) };
+    let s = Session { client: client.as_ref(), creds: o.creds, tokens: Mutex::new(BTreeMap::new()) };
+    std::fs::create_dir_all(o.out_dir).map_err(|source| Error::Write { path: o.out_dir.to_path_buf(), source })?;
+    let mut out = Vec::new();
+    let mut failures = Vec::new();
+    for img in &plan.images {
+        match pull_one(&s, img, o, &cache, rep) {
+            Ok(p) => out.push(p),
+            Err(e) => failures.push(format!("{} {} ({}@{}): {e}", img.name, img.version, img.reference, img.digest)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::Failed(format!("{} image(s) could not be pulled; nothing unverified was cached:\n  {}", failures.len(), failures.join("\n  "))));
+    }
+    Ok(out)
+}
+
+fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, rep: &dyn Reporter) -> std::result::Result<PulledImage, String> {
+    let r = parse_ref(&img.reference)?;
+    let mut bases: Vec<String> = o.registry_mirrors.iter().map(|m| m.trim_end_matches('/').to_string()).collect();
+    bases.push(r.base.clone());
+    let (body, source) = manifest(s, &bases, &r, &img.digest, cache)?;
+    let mut m: Value = serde_json::from_slice(&body).map_err(|e| format!("manifest is not JSON: {e}"))?;
+    let mut image_digest = img.digest.clone();
+    let media = m["mediaType"].as_str().unwrap_or_default().to_string();
+    if media.contains("manifest.list") || media.contains("image.index") || m["manifests"].is_array() {
+        let entry = m["manifests"]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["platform"]["os"] == "linux" && e["platform"]["architecture"] == "amd64"))
+            .ok_or("the manifest list has no linux/amd64 image")?;
+        image_digest = entry["digest"].as_str().ok_or("manifest list entry without a digest")?.to_string();
+        let (b, _) = manifest(s, &bases, &r, &image_digest, cache)?;
+        m = serde_json::from_slice(&b).map_err(|e| format!("manifest is not JSON: {e}"))?;
+    }
+    if m["schemaVersion"] != 2 || !m["config"].is_object() {
+        return Err(format!("unsupported manifest (schemaVersion {}, mediaType {media}); bundler reads schema 2 and OCI manifests", m["schemaVersion"]));
+    }
+    let config = m["config"]["digest"].as_str().ok_or("manifest without a config digest")?.to_string();
+    let layers: Vec<String> =
+        m["layers"].as_array().ok_or("manifest without layers")?.iter().filter_map(|l| l["digest"].as_str().map(str::to_string)).collect();
+    // Blobs go through the same cache, resume, retry and offline rules as file artifacts.
+    let mut paths = BTreeMap::new();
+    for d in std::iter::once(&config).chain(&layers) {
+        let digest = Digest::parse(Algo::Sha256, d).map_err(|e| format!("blob {d}: {e}"))?;
+        let want = Want {
+            name: format!("{} blob {}", img.name, &digest.hex[..12]),
+            version: img.version.clone(),
+            file_name: format!("{}.blob", digest.hex),
+            digest: digest.clone(),
+            upstream: bases.iter().map(|b| format!("{b}/v2/{}/blobs/{d}", r.repository)).collect(),
+        };
+        let fo = fetch::Options { mirrors: Vec::new(), no_upstream: false, ..o.fetch.clone() };
+        let auth = |url: &str| bases.iter().find(|b| url.starts_with(b.as_str())).and_then(|b| s.auth_header(b));
+        let f = fetch::fetch_one_with(&want, &fo, cache, s.client, rep, &auth)?;
+        paths.insert(d.clone(), f.path);
+    }
+    let tag = img.reference.clone();
+    let archive = o.out_dir.join(format!("{}.tar", img.name));
+    write_docker_archive(&archive, &tag, &config, &layers, &paths, o.time).map_err(|e| format!("writing {}: {e}", archive.display()))?;
+    std::fs::write(o.out_dir.join(format!("{}.tar.tag", img.name)), format!("{tag}\n")).map_err(|e| e.to_string())?;
+    std::fs::write(o.out_dir.join(format!("{}.tar.id", img.name)), format!("{config}\n")).map_err(|e| e.to_string())?;
+    let (d, _) = fetch::cache::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
+    Ok(PulledImage {
+        name: img.name.clone(),
+        reference: tag,
+        manifest_digest: img.digest.clone(),
+        image_manifest_digest: image_digest,
+        config_digest: config,
+        layers,
+        archive,
+        archive_sha256: d.hex,
+        source,
+    })
+}
+
+/// `docker save` layout: `manifest.json`, `repositories`, the config as `<hex>.json`, each
+/// layer uncompressed as `<diff-id>/layer.tar`, as `docker save` itself writes them (so the
+/// layer files' digests are the config's diff_ids, which `docker load` checks).
+fn write_docker_archive(out: &Path, tag: &str, config: &str, layers: &[String], blobs: &BTreeMap<String, PathBuf>, time: u64) -> std::io::Result<()> {
+    let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
+    let tmp = out.with_extension("tar.partial");
+    let f = std::fs::File::create(&tmp)?;
+    let mut t = tar::Builder::new(std::io::BufWriter::new(f));
+    let mut add = |name: &str, src: &mut dyn std::io::Read, size: u64, dir: bool| -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size);
+        h.set_mode(if dir { 0o755 } else { 0o644 });
+        h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+        h.set_mtime(time);
+        h.set_uid(0);
+        h.set_gid(0);
+        t.append_data(&mut h, name, src)
+    };
+    let (repo, tagname) = tag.rsplit_once(':').unwrap_or((tag, "latest"));
+    let cfg = std::fs::read(&blobs[config])?;
+    add(&format!("{}.json", hex(config)), &mut &cfg[..], cfg.len() as u64, false)?;
+    let mut layer_names = Vec::new();
+    for l in layers {
+        // Decompress to a temporary file first: its size goes in the tar header before the data.
+        let raw = tmp.with_extension(format!("layer-{}", &hex(l)[..12]));
+        let diff_id = {
+            use sha2::Digest as _;
+            let mut src = std::io::BufReader::new(std::fs::File::open(&blobs[l])?);
+            let gz = {
+                use std::io::BufRead as _;
+                src.fill_buf()?.starts_with(&[0x1f, 0x8b])
+            };
+            let mut reader: Box<dyn std::io::Read> = if gz { Box::new(flate2::read::GzDecoder::new(src)) } else { Box::new(src) };
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&raw)?);
+            let mut h = sha2::Sha256::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = reader.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
+            }
+            out.flush()?;
+            hex::encode(h.finalize())
+        };
+        add(&format!("{diff_id}/"), &mut std::io::empty(), 0, true)?;
+        let mut f = std::fs::File::open(&raw)?;
+        let size = f.metadata()?.len();
+        add(&format!("{diff_id}/layer.tar"), &mut f, size, false)?;
+        add(&format!("{diff_id}/VERSION"), &mut &b"1.0"[..], 3, false)?;
+        std::fs::remove_file(&raw)?;
+        layer_names.push(diff_id);
+    }
+    let manifest = serde_json::json!([{ "Config": format!("{}.json", hex(config)), "RepoTags": [tag], "Layers": layer_names.iter().map(|d| format!("{d}/layer.tar")).collect::<Vec<_>>() }]);
+    let mut repositories = serde_json::Map::new();
+    repositories.insert(repo.to_string(), serde_json::json!({ tagname: layer_names.last().cloned().unwrap_or_else(|| hex(config)) }));
+    let m = serde_json::to_vec(&manifest).unwrap();
+    add("manifest.json", &mut &m[..], m.len() as u64, false)?;
+    let r = serde_json::to_vec(&Value::Object(repositories)).unwrap();
+    add("repositories", &mut &r[..], r.len() as u64, false)?;
+    let mut w = t.into_inner()?;
+    w.flush()?;
+    w.get_ref().sync_all()?;
+    drop(w);
+    std::fs::rename(tmp, out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn references_and_challenges() {
+        let r = super::parse_ref("gcr.io/google_containers/pause-amd64:3.0").unwrap();
+        assert_eq!((r.base.as_str(), r.repository.as_str()), ("https://gcr.io", "google_containers/pause-amd64"));
+        let r = super::parse_ref("127.0.0.1:5000/x/y:1").unwrap();
+        assert_eq!((r.base.as_str(), r.repository.as_str()), ("http://127.0.0.1:5000", "x/y"));
+        let c = super::parse_challenge(r#"realm="http://t/token",service="registry",scope="repository:x/y:pull""#);
+        assert_eq!(c["realm"], "http://t/token");
+        assert_eq!(c["scope"], "repository:x/y:pull");
+    }
+}
