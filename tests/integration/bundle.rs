@@ -26,7 +26,7 @@ fn end_to_end_install_sh_verify_and_tampering() {
     assert_eq!(receipt["bundle"].as_str().unwrap(), b.p("out/k8s-1.9.11-1.tar").to_str().unwrap());
     assert_eq!(receipt["bundle_sha256"], sha(&tar));
     let stages: Vec<&str> = receipt["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["plan", "fetch", "pki", "render", "packages", "repository", "bundle"]);
+    assert_eq!(stages, ["plan", "fetch", "pki", "render", "images", "packages", "repository", "bundle"]);
     let bundle = b.bundle();
     for f in [
         "install.sh",
@@ -170,7 +170,7 @@ fn a_failed_or_killed_build_leaves_the_output_folder_as_it_was() {
     // A change, so that a finished build would write a new tarball.
     let inv = std::fs::read_to_string(b.p("hosts.yaml")).unwrap().replace("kube_proxy_mode: iptables", "kube_proxy_mode: ipvs");
     std::fs::write(b.p("hosts.yaml"), inv).unwrap();
-    for stage in ["fetch", "pki", "render", "packages", "repository", "bundle", "publish"] {
+    for stage in ["fetch", "pki", "render", "images", "packages", "repository", "bundle", "publish"] {
         let r = run(b.build_cmd().env("BUNDLER_TEST_FAIL_AT", stage));
         r.code(1).has(&format!("stage {stage} failed"));
         assert_eq!(listing(&b), before, "after a failure at {stage}");
