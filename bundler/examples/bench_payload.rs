@@ -12,8 +12,19 @@ use sha2::Digest;
 /// machine-code-like noise interleaved.
 fn go_like(seed: u64, len: usize, out: &mut impl Write) {
     let words: Vec<&[u8]> = [
-        "runtime.", "k8s.io/kubernetes/pkg/", "github.com/golang/protobuf/", "sync.(*Mutex).Lock", "encoding/json.", "net/http.(*Server).",
-        "reflect.Value.", "fmt.Sprintf", "errors.New", "go.itab.*", "type..eq.", "main.main", "k8s.io/apimachinery/pkg/apis/meta/v1.",
+        "runtime.",
+        "k8s.io/kubernetes/pkg/",
+        "github.com/golang/protobuf/",
+        "sync.(*Mutex).Lock",
+        "encoding/json.",
+        "net/http.(*Server).",
+        "reflect.Value.",
+        "fmt.Sprintf",
+        "errors.New",
+        "go.itab.*",
+        "type..eq.",
+        "main.main",
+        "k8s.io/apimachinery/pkg/apis/meta/v1.",
     ]
     .iter()
     .map(|s| s.as_bytes())
@@ -96,31 +107,63 @@ fn main() {
             name: "kubernetes-server",
             version: "v1.9.11",
             file: "kubernetes-server-linux-amd64.tar.gz".into(),
-            members: vec![(k("kube-apiserver"), 200), (k("kube-controller-manager"), 130), (k("kubelet"), 140), (k("kube-scheduler"), 55), (k("kube-proxy"), 50), (k("kubectl"), 65)],
+            members: vec![
+                (k("kube-apiserver"), 200),
+                (k("kube-controller-manager"), 130),
+                (k("kubelet"), 140),
+                (k("kube-scheduler"), 55),
+                (k("kube-proxy"), 50),
+                (k("kubectl"), 65),
+            ],
         },
-        Entry { name: "etcd", version: "v3.0.17", file: "etcd-v3.0.17-linux-amd64.tar.gz".into(), members: vec![("etcd-v3.0.17-linux-amd64/etcd".into(), 20), ("etcd-v3.0.17-linux-amd64/etcdctl".into(), 20)] },
-        Entry { name: "flannel", version: "v0.10.0", file: "flannel-v0.10.0-linux-amd64.tar.gz".into(), members: vec![("flanneld".into(), 35), ("mk-docker-opts.sh".into(), 0)] },
+        Entry {
+            name: "etcd",
+            version: "v3.0.17",
+            file: "etcd-v3.0.17-linux-amd64.tar.gz".into(),
+            members: vec![("etcd-v3.0.17-linux-amd64/etcd".into(), 20), ("etcd-v3.0.17-linux-amd64/etcdctl".into(), 20)],
+        },
+        Entry {
+            name: "flannel",
+            version: "v0.10.0",
+            file: "flannel-v0.10.0-linux-amd64.tar.gz".into(),
+            members: vec![("flanneld".into(), 35), ("mk-docker-opts.sh".into(), 0)],
+        },
         Entry {
             name: "docker",
             version: "17.12.1-ce",
             file: "docker-17.12.1-ce.tgz".into(),
-            members: ["docker", "dockerd", "docker-containerd", "docker-containerd-ctr", "docker-containerd-shim", "docker-runc", "docker-init", "docker-proxy"]
-                .iter()
-                .zip([18, 40, 15, 10, 5, 8, 1, 3])
-                .map(|(n, mb)| (format!("docker/{n}"), mb))
-                .collect(),
+            members: [
+                "docker",
+                "dockerd",
+                "docker-containerd",
+                "docker-containerd-ctr",
+                "docker-containerd-shim",
+                "docker-runc",
+                "docker-init",
+                "docker-proxy",
+            ]
+            .iter()
+            .zip([18, 40, 15, 10, 5, 8, 1, 3])
+            .map(|(n, mb)| (format!("docker/{n}"), mb))
+            .collect(),
         },
         Entry {
             name: "cni-plugins",
             version: "v0.6.0",
             file: "cni-plugins-amd64-v0.6.0.tgz".into(),
-            members: ["bridge", "host-local", "loopback", "portmap", "flannel", "dhcp", "ipvlan", "macvlan", "ptp", "sample", "tuning", "vlan"].iter().map(|n| (format!("./{n}"), 3)).collect(),
+            members: ["bridge", "host-local", "loopback", "portmap", "flannel", "dhcp", "ipvlan", "macvlan", "ptp", "sample", "tuning", "vlan"]
+                .iter()
+                .map(|n| (format!("./{n}"), 3))
+                .collect(),
         },
     ];
     let mut catalog = String::from("artifacts:\n");
     for e in &entries {
         let sum = tarball(&www, e, scale);
-        catalog.push_str(&format!("  - name: {}\n    version: \"{}\"\n    url: http://127.0.0.1:{port}/{}\n    sha256: {sum}\n    trust: user\n", e.name, e.version, e.file));
+        catalog.push_str(&format!(
+            "  - name: {}\n    version: \"{}\"\n    url: http://127.0.0.1:{port}/{}\n    sha256: {sum}\n    trust: user\n",
+            e.name, e.version, e.file
+        ));
     }
     // The pause image, as a registry serves it (manifest and blobs by digest).
     let layer = {
@@ -135,7 +178,8 @@ fn main() {
         (gz.finish().unwrap(), raw)
     };
     let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
-    let config = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha(&layer.1)]}})).unwrap();
+    let config =
+        serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha(&layer.1)]}})).unwrap();
     let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": sha(&config)},
         "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.0.len(), "digest": sha(&layer.0)}]}))
@@ -146,7 +190,10 @@ fn main() {
     std::fs::write(repo.join("manifests").join(sha(&manifest)), &manifest).unwrap();
     std::fs::write(repo.join("blobs").join(sha(&config)), &config).unwrap();
     std::fs::write(repo.join("blobs").join(sha(&layer.0)), &layer.0).unwrap();
-    catalog.push_str(&format!("  - name: pause\n    version: \"3.0\"\n    image: 127.0.0.1:{port}/bench/pause:3.0\n    digest: \"{}\"\n    trust: user\n", sha(&manifest)));
+    catalog.push_str(&format!(
+        "  - name: pause\n    version: \"3.0\"\n    image: 127.0.0.1:{port}/bench/pause:3.0\n    digest: \"{}\"\n    trust: user\n",
+        sha(&manifest)
+    ));
     std::fs::write(dir.join("catalog.yaml"), catalog).unwrap();
     std::fs::write(
         dir.join("hosts.yaml"),

@@ -145,7 +145,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     timer.lap("images");
     let work = staging.0.join("work");
     let key = stage("packages", crate::signing::SigningKey::load_or_create(&o.state, o.signing_key.as_deref(), &plan.bundle_name))?;
-    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, &work, Some(&images_dir)))?;
+    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, Some(&images_dir)))?;
     let repo_dir = staging.0.join("bundle").join("repo");
     let built = stage(
         "packages",
@@ -158,7 +158,8 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
                 key: &key,
                 source_date: o.source_date,
                 now,
-                jobs: o.jobs.clamp(1, 4),
+                jobs: o.jobs.clamp(1, 2),
+                work: &work,
             },
         ),
     )?;

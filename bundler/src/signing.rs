@@ -110,6 +110,35 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// A binary OpenPGP signature packet over everything `data` yields (RPM signature tags).
+    pub fn sign_binary(&self, data: impl std::io::Read, at: u64) -> Result<Vec<u8>> {
+        use pgp::composed::SubpacketConfig;
+        use pgp::packet::{Subpacket, SubpacketData};
+        let k = &self.key.primary_key;
+        let at = at.max(self.created);
+        let sub = |d| Subpacket::regular(d).map_err(|e| err("subpacket", e));
+        let hashed = vec![
+            sub(SubpacketData::SignatureCreationTime(pgp::types::Timestamp::from_secs(at as u32)))?,
+            sub(SubpacketData::IssuerFingerprint(k.fingerprint()))?,
+        ];
+        let unhashed = vec![sub(SubpacketData::IssuerKeyId(k.legacy_key_id()))?];
+        let sig = DetachedSignature::sign_binary_data_with_subpackets(
+            rand::thread_rng(),
+            k,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            data,
+            SubpacketConfig::UserDefined { hashed, unhashed },
+        )
+        .map_err(|e| err("signing", e))?;
+        // A whole packet, header included, as rpm stores it.
+        let mut out = Vec::with_capacity(1024);
+        pgp::packet::PacketTrait::to_writer_with_header(&sig.signature, &mut out).map_err(|e| err("serialising", e))?;
+        Ok(out)
+    }
+}
+
 /// Check an armoured detached signature over `data` against an armoured public key.
 pub fn verify_detached(public_armored: &str, data: &[u8], signature_armored: &str) -> std::result::Result<(), String> {
     let (key, _) = SignedPublicKey::from_string(public_armored).map_err(|e| format!("not an OpenPGP public key: {e}"))?;

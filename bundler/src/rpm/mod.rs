@@ -1,10 +1,11 @@
 //! Packages: decides what goes into each RPM (upstream binaries, PKI files, rendered files,
 //! scriptlets, dependencies), keeps release numbers stable while content is unchanged, and
-//! writes them with the `rpm` crate (in `write.rs`, the only module that uses it).
+//! writes them streaming (`stream.rs`); `read.rs` reads them back with the `rpm` crate.
 
 mod extract;
+mod read;
 mod scripts;
-mod write;
+mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::plan::Plan;
 use crate::render::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
-pub use write::{read_info, verify_signature, RpmDep, RpmFile, RpmInfo};
+pub use read::{read_info, verify_signature, RpmDep, RpmFile, RpmInfo};
 
 #[derive(Clone, Debug, Serialize)]
 pub enum Content {
@@ -85,6 +86,11 @@ pub struct PackageSpec {
     pub postun: Option<String>,
     /// Build and file times (seconds since the epoch): stable while content is unchanged.
     pub build_time: u64,
+    /// Binary packages: the digest of the upstream artifact their files come from (their
+    /// identity before extraction) and where that artifact is in the download cache.
+    pub origin_digest: Option<String>,
+    #[serde(skip)]
+    pub origin_tarball: Option<PathBuf>,
 }
 
 impl PackageSpec {
@@ -168,6 +174,8 @@ pub struct Options<'a> {
     /// The time to record for content seen for the first time.
     pub now: u64,
     pub jobs: usize,
+    /// Scratch space for extracted binaries.
+    pub work: &'a Path,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -187,7 +195,7 @@ pub struct Built {
 }
 
 /// Every package's definition, from the plan, the PKI, the rendered files and the fetched artifacts.
-pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetched], work: &Path, images_dir: Option<&Path>) -> Result<Vec<PackageSpec>> {
+pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetched], images_dir: Option<&Path>) -> Result<Vec<PackageSpec>> {
     let mut specs = Vec::new();
     let defs = crate::specs::packages();
     // el7 packaging names licenses the Fedora way ("ASL 2.0"), as rpmlint there expects.
@@ -202,6 +210,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
         let def = defs.iter().find(|d| d.name == p.name).expect("plan packages come from the spec");
         let mut files: Vec<FileEntry> = Vec::new();
         let mut extra_dirs: Vec<&str> = Vec::new();
+        let mut origin: Option<(String, PathBuf)> = None;
         match p.kind {
             PackageKind::Binary => {
                 let artifact = p.artifact.as_deref().unwrap();
@@ -209,10 +218,9 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                     .iter()
                     .find(|f| f.name == artifact)
                     .ok_or_else(|| Error::Failed(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
-                let dir = work.join(&p.name);
-                let got = extract::files(&f.path, &p.files, &dir)
-                    .map_err(|e| Error::Failed(format!("package {}: {} ({}): {e}", p.name, f.file_name, f.path.display())))?;
-                for (name, path, sha) in got {
+                origin = Some((f.expected_digest.clone(), f.path.clone()));
+                // Extracted only if the package is not in the package cache (see `build`).
+                for name in &p.files {
                     let dest = match (artifact, name.as_str()) {
                         ("flannel", "mk-docker-opts.sh") => format!("/usr/libexec/flannel/{name}"),
                         ("cni-plugins", _) => format!("/opt/cni/bin/{name}"),
@@ -220,8 +228,8 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                     };
                     files.push(FileEntry {
                         path: dest,
-                        content: Content::Path(path),
-                        sha256: sha,
+                        content: Content::Path(PathBuf::new()),
+                        sha256: String::new(),
                         mode: 0o755,
                         user: "root".into(),
                         group: "root".into(),
@@ -329,6 +337,8 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
             preun,
             postun,
             build_time: 0,
+            origin_digest: origin.as_ref().map(|o| o.0.clone()),
+            origin_tarball: origin.map(|o| o.1),
         });
     }
     // Binary packages must be the same for every cluster: no cluster name in them.
@@ -412,18 +422,57 @@ pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> 
         spec.build_time = opts.source_date.unwrap_or(time);
         releases.packages.insert(spec.name.clone(), ReleaseRecord { version: spec.version.clone(), release, content, time });
     }
-    // Write the packages, several at a time.
+    // Binary packages already in the package cache are reused; the others need their files
+    // out of the upstream tarballs, each tarball read once for all its packages.
+    let keys: Vec<PathBuf> = specs.iter().map(|s| cached_path(s, opts)).collect();
+    let mut wanted: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
+    for (s, k) in specs.iter().zip(&keys) {
+        if s.kind == PackageKind::Binary && !k.exists() {
+            let names = s.files.iter().map(|f| f.path.rsplit('/').next().unwrap().to_string());
+            wanted.entry(s.origin_tarball.clone().unwrap()).or_default().extend(names);
+        }
+    }
+    let mut extracted: BTreeMap<(PathBuf, String), (PathBuf, String)> = BTreeMap::new();
+    for (i, (tar, names)) in wanted.iter().enumerate() {
+        let names: Vec<String> = names.iter().cloned().collect();
+        let dir = opts.work.join(format!("artifact-{i}"));
+        let got = extract::files(tar, &names, &dir).map_err(|e| Error::Failed(format!("{}: {e}", tar.display())))?;
+        for (n, p, sha) in got {
+            extracted.insert((tar.clone(), n), (p, sha));
+        }
+    }
+    for (s, k) in specs.iter_mut().zip(&keys) {
+        if s.kind == PackageKind::Binary && !k.exists() {
+            let tar = s.origin_tarball.clone().unwrap();
+            for f in s.files.iter_mut() {
+                let (p, sha) = extracted[&(tar.clone(), f.path.rsplit('/').next().unwrap().to_string())].clone();
+                f.content = Content::Path(p);
+                f.sha256 = sha;
+            }
+        }
+    }
+    // Write the packages, the biggest first, a few at a time; each compresses on several cores.
     std::fs::create_dir_all(opts.out_dir).map_err(|source| Error::Write { path: opts.out_dir.to_path_buf(), source })?;
+    let size = |s: &PackageSpec| -> u64 {
+        s.files
+            .iter()
+            .map(|f| match &f.content {
+                Content::Bytes(b) => b.len() as u64,
+                Content::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            })
+            .sum()
+    };
+    let mut order: Vec<(u64, usize)> = specs.iter().enumerate().map(|(i, s)| (if keys[i].exists() { 0 } else { size(s) }, i)).collect();
+    order.sort();
     let results = std::sync::Mutex::new(Vec::new());
-    let queue = std::sync::Mutex::new(specs.iter().collect::<Vec<_>>());
-    std::thread::scope(|s| {
+    let queue = std::sync::Mutex::new(order);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    std::thread::scope(|sc| {
         for _ in 0..opts.jobs.max(1) {
-            s.spawn(|| loop {
-                let Some(spec) = queue.lock().unwrap().pop() else {
-                    break;
-                };
-                let r = build_one(spec, opts);
-                results.lock().unwrap().push((spec.name.clone(), r));
+            sc.spawn(|| loop {
+                let Some((_, i)) = queue.lock().unwrap().pop() else { break };
+                let r = build_one(&specs[i], &keys[i], opts, threads);
+                results.lock().unwrap().push((specs[i].name.clone(), r));
             });
         }
     });
@@ -441,11 +490,10 @@ pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> 
     Ok(out)
 }
 
-fn build_one(spec: &PackageSpec, opts: &Options) -> Result<Built> {
-    let file_name = spec.file_name();
-    let dst = opts.out_dir.join(&file_name);
-    // Binary packages are the same for every cluster: reuse a cached copy signed with this key.
-    let cache_key = hex::encode(sha2::Sha256::digest(format!(
+/// Where a binary package, identical for every cluster, is kept between builds: keyed by its
+/// content (the artifact's digest), release, time and the signing key.
+fn cached_path(spec: &PackageSpec, opts: &Options) -> PathBuf {
+    let key = hex::encode(sha2::Sha256::digest(format!(
         "{}|{}|{}|{}|{}",
         spec.content_hash(),
         spec.release,
@@ -453,42 +501,38 @@ fn build_one(spec: &PackageSpec, opts: &Options) -> Result<Built> {
         opts.key.fingerprint,
         env!("CARGO_PKG_VERSION")
     )));
-    let cached = opts.cache_dir.join("rpms").join(&cache_key).join(&file_name);
+    opts.cache_dir.join("rpms").join(key).join(spec.file_name())
+}
+
+fn build_one(spec: &PackageSpec, cached: &Path, opts: &Options, threads: usize) -> Result<Built> {
+    let file_name = spec.file_name();
+    let dst = opts.out_dir.join(&file_name);
     let reusable = spec.kind == PackageKind::Binary;
-    if reusable && cached.exists() {
-        copy_atomic(&cached, &dst)?;
+    let built = |cached_hit: bool| -> Result<Built> {
         let (sha256, size) = hash_and_size(&dst)?;
-        return Ok(Built {
+        Ok(Built {
             name: spec.name.clone(),
             version: spec.version.clone(),
             release: format!("{}.el7", spec.release),
-            file_name,
-            path: dst,
+            file_name: file_name.clone(),
+            path: dst.clone(),
             sha256,
             size,
-            cached: true,
+            cached: cached_hit,
             changed: false,
             build_time: spec.build_time,
-        });
+        })
+    };
+    if reusable && cached.exists() {
+        copy_atomic(cached, &dst)?;
+        return built(true);
     }
-    write::write(spec, &dst, opts.key)?;
+    stream::write(spec, &dst, opts.key, threads)?;
     if reusable {
         let _ = std::fs::create_dir_all(cached.parent().unwrap());
-        let _ = copy_atomic(&dst, &cached);
+        let _ = copy_atomic(&dst, cached);
     }
-    let (sha256, size) = hash_and_size(&dst)?;
-    Ok(Built {
-        name: spec.name.clone(),
-        version: spec.version.clone(),
-        release: format!("{}.el7", spec.release),
-        file_name,
-        path: dst,
-        sha256,
-        size,
-        cached: false,
-        changed: false,
-        build_time: spec.build_time,
-    })
+    built(false)
 }
 
 fn hash_and_size(p: &Path) -> Result<(String, u64)> {

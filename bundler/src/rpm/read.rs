@@ -1,91 +1,15 @@
-//! The only module that uses the `rpm` crate: writes a package for CentOS/RHEL 7 (format v4,
-//! gzip payload, RSA signature by the primary key, explicit modes and times, no rich or weak
-//! dependencies) and reads back what the repository metadata needs.
+//! The only module that uses the `rpm` crate: reads back what the repository metadata needs
+//! from the packages `stream.rs` writes, and verifies their signatures for `bundler verify`.
+//! (The crate's own builder keeps whole payloads in memory; bundler writes RPMs streaming.)
 
 use std::path::Path;
 
-use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
 use serde::Serialize;
 
-use super::{Content, PackageSpec, When};
 use crate::error::{Error, Result};
-use crate::signing::SigningKey;
 
 fn e(what: &str, err: impl std::fmt::Display) -> Error {
     Error::Failed(format!("{what}: {err}"))
-}
-
-pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<()> {
-    let config = BuildConfig::v4().compression(CompressionWithLevel::Gzip(6)).source_date(spec.build_time as u32);
-    let mut b = PackageBuilder::new(&spec.name, &spec.version, &spec.license, &spec.arch, &spec.summary);
-    b.using_config(config)
-        .release(format!("{}.el7", spec.release))
-        .description(spec.description.clone())
-        .build_host("bundler")
-        .packager("bundler <bundler@localhost>")
-        .add_changelog_entry(
-            "bundler <bundler@localhost>",
-            format!("- {} {}-{}.el7 built by bundler", spec.name, spec.version, spec.release),
-            spec.build_time as u32,
-        )
-        .vendor("bundler")
-        .group("System Environment/Base")
-        .url("https://kubernetes.io");
-    for d in &spec.dirs {
-        b.with_dir_entry(FileOptions::dir(d.path.clone()).permissions(d.mode as u16).user(d.user.clone()).group(d.group.clone()))
-            .map_err(|x| e(&format!("directory {}", d.path), x))?;
-    }
-    for f in &spec.files {
-        let mut o = FileOptions::new(f.path.clone()).permissions(f.mode as u16).user(f.user.clone()).group(f.group.clone());
-        if f.config {
-            o = o.config().noreplace();
-        }
-        match &f.content {
-            Content::Bytes(bytes) => b.with_file_contents(bytes.clone(), o),
-            Content::Path(p) => b.with_file(p, o.modified_at((spec.build_time as u32).into())),
-        }
-        .map_err(|x| e(&format!("file {}", f.path), x))?;
-    }
-    for d in &spec.requires {
-        let dep = match (&d.exact, d.when) {
-            (Some(v), _) => Dependency::eq(d.name.clone(), v.clone()),
-            (None, When::Pre) => Dependency::script_pre(d.name.clone()),
-            (None, When::Always) => Dependency::any(d.name.clone()),
-        };
-        b.requires(dep);
-        if d.exact.is_some() && d.when == When::Pre {
-            b.requires(Dependency::script_pre(d.name.clone()));
-        }
-    }
-    for c in &spec.conflicts {
-        b.conflicts(Dependency::any(c.clone()));
-    }
-    if let Some(s) = &spec.pre {
-        b.pre_install_script(s.clone());
-    }
-    if let Some(s) = &spec.post {
-        b.post_install_script(s.clone());
-    }
-    if let Some(s) = &spec.preun {
-        b.pre_uninstall_script(s.clone());
-    }
-    if let Some(s) = &spec.postun {
-        b.post_uninstall_script(s.clone());
-    }
-    let signer = rpm::signature::pgp::Signer::from_asc_bytes(key.secret_armored.as_bytes()).map_err(|x| e("signing key", x))?;
-    let mut pkg = b.build().map_err(|x| e("building", x))?;
-    // Signed "at" the build time, but never before the key existed (verifiers refuse that).
-    let at = spec.build_time.max(key.created) as u32;
-    pkg.sign_with_timestamp(signer, at).map_err(|x| e("signing", x))?;
-    let tmp = dst.with_extension("rpm.partial");
-    {
-        let f = std::fs::File::create(&tmp).map_err(|source| Error::Write { path: tmp.clone(), source })?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        pkg.write(&mut w).map_err(|x| e("writing", x))?;
-        use std::io::Write;
-        w.flush().map_err(|source| Error::Write { path: tmp.clone(), source })?;
-    }
-    std::fs::rename(&tmp, dst).map_err(|source| Error::Write { path: dst.to_path_buf(), source })
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -223,7 +147,8 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         vendor: g(rpm::IndexTag::RPMTAG_VENDOR),
         group: md.get_group().unwrap_or_default().to_string(),
         build_host: g(rpm::IndexTag::RPMTAG_BUILDHOST),
-        source_rpm: g(rpm::IndexTag::RPMTAG_SOURCERPM),
+        // createrepo_c writes "(none)" for a binary package without a source RPM.
+        source_rpm: Some(g(rpm::IndexTag::RPMTAG_SOURCERPM)).filter(|s| !s.is_empty()).unwrap_or_else(|| "(none)".into()),
         header_start,
         header_end,
         provides: deps(md.get_provides().map_err(|x| e("provides", x))?),
