@@ -36,13 +36,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # ansible-playbook --syntax-check on the bundle's playbook (ansible-core from PyPI).
+# pip puts its scripts in the interpreter's scripts folder, which may not be on PATH yet.
+export PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 if ! have ansible-playbook; then
   echo "==> installing ansible-core"
   python3 -m pip install --quiet --disable-pip-version-check ansible-core
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
   hash -r
 fi
 
 # bundler's own .deb is built by a test (cargo-deb from crates.io).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if ! have cargo-deb; then
   echo "==> installing cargo-deb"
   cargo install --locked --quiet cargo-deb

@@ -145,24 +145,23 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     timer.lap("images");
     let work = staging.0.join("work");
     let key = stage("packages", crate::signing::SigningKey::load_or_create(&o.state, o.signing_key.as_deref(), &plan.bundle_name))?;
+    timer.lap("signing-key");
     let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, Some(&images_dir)))?;
     let repo_dir = staging.0.join("bundle").join("repo");
-    let built = stage(
-        "packages",
-        crate::rpm::build(
-            specs,
-            &crate::rpm::Options {
-                out_dir: &repo_dir.join("Packages"),
-                cache_dir: &o.cache,
-                state: &o.state,
-                key: &key,
-                source_date: o.source_date,
-                now,
-                jobs: o.jobs.clamp(1, 2),
-                work: &work,
-            },
-        ),
-    )?;
+    let rpm_opts = crate::rpm::Options {
+        out_dir: &repo_dir.join("Packages"),
+        cache_dir: &o.cache,
+        state: &o.state,
+        key: &key,
+        source_date: o.source_date,
+        now,
+        // One package at a time: each one compresses on every core, so memory stays flat.
+        jobs: 1,
+        work: &work,
+    };
+    let prepared = stage("packages", crate::rpm::prepare(specs, &rpm_opts))?;
+    timer.lap("extract");
+    let built = stage("packages", crate::rpm::write_all(prepared, &rpm_opts))?;
     let _ = std::fs::remove_dir_all(&work);
     timer.lap("packages");
 

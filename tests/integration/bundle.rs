@@ -26,7 +26,7 @@ fn end_to_end_install_sh_verify_and_tampering() {
     assert_eq!(receipt["bundle"].as_str().unwrap(), b.p("out/k8s-1.9.11-1.tar").to_str().unwrap());
     assert_eq!(receipt["bundle_sha256"], sha(&tar));
     let stages: Vec<&str> = receipt["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["plan", "fetch", "pki", "render", "images", "packages", "repository", "bundle"]);
+    assert_eq!(stages, ["plan", "fetch", "pki", "render", "images", "signing-key", "extract", "packages", "repository", "bundle"]);
     let bundle = b.bundle();
     for f in [
         "install.sh",

@@ -178,9 +178,6 @@ fn signatures_verify_with_the_cluster_key_only() {
     let b = Build::example();
     b.build(&[]).code(0);
     let key = b.repo().join("RPM-GPG-KEY-bundler");
-    if std::env::var("KEEPDBG").is_ok() {
-        let _ = std::process::Command::new("cp").arg("-a").arg(b.repo()).arg("/tmp/kk/repo").status();
-    }
     let db = tempfile::tempdir().unwrap();
     let (ok, out) = sh(Command::new("rpmkeys").arg(format!("--dbpath={}", db.path().display())).arg("--import").arg(&key));
     assert!(ok, "{out}");

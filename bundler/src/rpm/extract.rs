@@ -8,7 +8,10 @@ use sha2::Digest;
 
 /// Extract regular files whose base name is one of `names` into `dir`. Every name must be
 /// found exactly once. Returns (name, extracted path, sha256), in the order of `names`.
-pub fn files(tarball: &Path, names: &[String], dir: &Path) -> Result<Vec<(String, PathBuf, String)>, String> {
+/// (member name, extracted path, sha256)
+pub type Extracted = Vec<(String, PathBuf, String)>;
+
+pub fn files(tarball: &Path, names: &[String], dir: &Path) -> Result<Extracted, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let f = std::fs::File::open(tarball).map_err(|e| e.to_string())?;
     let gz = flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(1 << 20, f));

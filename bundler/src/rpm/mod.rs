@@ -381,9 +381,23 @@ fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<Dir
         .collect()
 }
 
+/// Packages ready to write: releases given, requirements pinned, binaries extracted.
+pub struct Prepared {
+    specs: Vec<PackageSpec>,
+    keys: Vec<PathBuf>,
+    changed: BTreeSet<String>,
+    releases: Releases,
+}
+
 /// Give each package its release (stable while unchanged), pin exact requirements, and
 /// build (or reuse) every RPM into `out_dir`.
-pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> {
+pub fn build(specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> {
+    let p = prepare(specs, opts)?;
+    write_all(p, opts)
+}
+
+/// Number the packages and extract what the packages to be built need from the tarballs.
+pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> {
     let rel_path = opts.state.join("releases.json");
     let mut releases: Releases = std::fs::read_to_string(&rel_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let mut changed = BTreeSet::new();
@@ -432,12 +446,22 @@ pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> 
             wanted.entry(s.origin_tarball.clone().unwrap()).or_default().extend(names);
         }
     }
+    // Tarballs are extracted in parallel (the Kubernetes one is most of the work).
     let mut extracted: BTreeMap<(PathBuf, String), (PathBuf, String)> = BTreeMap::new();
-    for (i, (tar, names)) in wanted.iter().enumerate() {
-        let names: Vec<String> = names.iter().cloned().collect();
-        let dir = opts.work.join(format!("artifact-{i}"));
-        let got = extract::files(tar, &names, &dir).map_err(|e| Error::Failed(format!("{}: {e}", tar.display())))?;
-        for (n, p, sha) in got {
+    let results: Vec<std::result::Result<extract::Extracted, String>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = wanted
+            .iter()
+            .enumerate()
+            .map(|(i, (tar, names))| {
+                let names: Vec<String> = names.iter().cloned().collect();
+                let dir = opts.work.join(format!("artifact-{i}"));
+                sc.spawn(move || extract::files(tar, &names, &dir).map_err(|e| format!("{}: {e}", tar.display())))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("extraction panicked".into()))).collect()
+    });
+    for ((tar, _), r) in wanted.iter().zip(results) {
+        for (n, p, sha) in r.map_err(Error::Failed)? {
             extracted.insert((tar.clone(), n), (p, sha));
         }
     }
@@ -451,6 +475,13 @@ pub fn build(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> 
             }
         }
     }
+    Ok(Prepared { specs, keys, changed, releases })
+}
+
+/// Write (or take from the package cache) every package of `p` into `out_dir`.
+pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
+    let Prepared { specs, keys, changed, releases } = p;
+    let rel_path = opts.state.join("releases.json");
     // Write the packages, the biggest first, a few at a time; each compresses on several cores.
     std::fs::create_dir_all(opts.out_dir).map_err(|source| Error::Write { path: opts.out_dir.to_path_buf(), source })?;
     let size = |s: &PackageSpec| -> u64 {
@@ -539,8 +570,13 @@ fn hash_and_size(p: &Path) -> Result<(String, u64)> {
     crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, n)| (d.hex, n)).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
+/// A hard link when both sides are on one file system (the package cache and the staging
+/// folder both live in the cache folder), else a copy; either way through a temporary name.
 fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
     let tmp = to.with_extension("rpm.partial");
-    std::fs::copy(from, &tmp).map_err(|source| Error::Write { path: to.to_path_buf(), source })?;
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(from, &tmp).is_err() {
+        std::fs::copy(from, &tmp).map_err(|source| Error::Write { path: to.to_path_buf(), source })?;
+    }
     std::fs::rename(&tmp, to).map_err(|source| Error::Write { path: to.to_path_buf(), source })
 }

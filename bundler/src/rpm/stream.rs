@@ -36,7 +36,7 @@ const RPMLIB: u32 = 1 << 24;
 /// Gzip level, as rpmbuild's default `w9.gzdio` would be too slow and `w6` is the classic choice.
 pub const LEVEL: u32 = 6;
 /// Bytes of cpio per gzip member; members are compressed in parallel.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 2 << 20;
 
 enum Data {
     Int16(Vec<u16>),
@@ -199,7 +199,7 @@ fn cpio_size(items: &[Item]) -> u64 {
 }
 
 /// Compress a stream of cpio chunks into gzip members on `threads` workers, in order.
-fn compress_parallel(items: &[Item], mtime: u32, out: &mut impl Write, threads: usize) -> std::io::Result<()> {
+fn compress_parallel(items: &[Item], mtime: u32, out: &mut impl Write, md5: &mut md5::Md5, threads: usize) -> std::io::Result<()> {
     let (tx_work, rx_work) = mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
     let rx_work = std::sync::Arc::new(std::sync::Mutex::new(rx_work));
     let (tx_done, rx_done) = mpsc::sync_channel::<(usize, std::io::Result<Vec<u8>>)>(threads * 2);
@@ -267,6 +267,7 @@ fn compress_parallel(items: &[Item], mtime: u32, out: &mut impl Write, threads: 
         for (seq, r) in rx_done {
             pending.insert(seq, r?);
             while let Some(b) = pending.remove(&next) {
+                md5.update(&b);
                 out.write_all(&b)?;
                 next += 1;
             }
@@ -398,7 +399,10 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey, threads: usize) -
     let payload_path = dst.with_extension("payload.partial");
     let pf = std::fs::File::create(&payload_path).map_err(|e| io("creating", e))?;
     let mut pw = BufWriter::with_capacity(1 << 20, pf);
-    let result = compress_parallel(&items, t, &mut pw, threads.max(1)).and_then(|_| pw.flush());
+    // MD5 over header and payload, as rpm 4.11 checks it, computed while the payload is written.
+    let mut md5 = md5::Md5::new();
+    md5.update(&header);
+    let result = compress_parallel(&items, t, &mut pw, &mut md5, threads.max(1)).and_then(|_| pw.flush());
     drop(pw);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&payload_path);
@@ -410,20 +414,6 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey, threads: usize) -
     };
     let payload_len = std::fs::metadata(&payload_path).map_err(|e| io("reading", e)).map_err(cleanup)?.len();
     let open_payload = || std::fs::File::open(&payload_path).map(|f| std::io::BufReader::with_capacity(1 << 20, f));
-    // Header + payload digest and signature (what rpm 4.11 checks as MD5 and PGP).
-    let mut md5 = md5::Md5::new();
-    md5.update(&header);
-    {
-        let mut r = open_payload().map_err(|e| io("reading", e)).map_err(cleanup)?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = r.read(&mut buf).map_err(|e| io("reading", e)).map_err(cleanup)?;
-            if n == 0 {
-                break;
-            }
-            md5.update(&buf[..n]);
-        }
-    }
     let whole_sig = key.sign_binary((&header[..]).chain(open_payload().map_err(|e| io("reading", e)).map_err(cleanup)?), spec.build_time).map_err(cleanup)?;
     let header_sig = key.sign_binary(&header[..], spec.build_time).map_err(cleanup)?;
     let mut sig = Entries(BTreeMap::new());
