@@ -309,6 +309,14 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             };
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let receipt = bundler::build::build(&opts, &reporter)?;
+            if cli.verbose > 0 {
+                for st in &receipt.stages {
+                    eprintln!("stage {:<12} {:>8.2} s", st.name, st.seconds);
+                }
+                for p in &receipt.packages {
+                    eprintln!("package {}-{}-{}: {}{}", p.name, p.version, p.release, if p.cached { "reused from the package cache" } else { "built" }, if p.changed { ", release raised" } else { "" });
+                }
+            }
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&receipt).unwrap());
             } else {
