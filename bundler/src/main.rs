@@ -314,7 +314,14 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                     eprintln!("stage {:<12} {:>8.2} s", st.name, st.seconds);
                 }
                 for p in &receipt.packages {
-                    eprintln!("package {}-{}-{}: {}{}", p.name, p.version, p.release, if p.cached { "reused from the package cache" } else { "built" }, if p.changed { ", release raised" } else { "" });
+                    eprintln!(
+                        "package {}-{}-{}: {}{}",
+                        p.name,
+                        p.version,
+                        p.release,
+                        if p.cached { "reused from the package cache" } else { "built" },
+                        if p.changed { ", release raised" } else { "" }
+                    );
                 }
             }
             if cli.json {
