@@ -84,20 +84,21 @@ impl SigningKey {
         })
     }
 
-    /// An ASCII-armoured detached signature (repomd.xml.asc), made at time `at` so the same
-    /// data and key always give the same signature (RSA PKCS#1 v1.5 is deterministic).
-    pub fn sign_detached(&self, data: &[u8], at: u64) -> Result<String> {
+    /// A signature over everything `data` yields, made "at" `at` (never before the key existed,
+    /// which verifiers refuse), so the same data and key always give the same signature
+    /// (RSA PKCS#1 v1.5 is deterministic).
+    fn sign(&self, data: impl std::io::Read, at: u64) -> Result<DetachedSignature> {
         use pgp::composed::SubpacketConfig;
         use pgp::packet::{Subpacket, SubpacketData};
         let k = &self.key.primary_key;
-        let sub = |d| Subpacket::regular(d).map_err(|e| err("subpacket", e));
         let at = at.max(self.created);
+        let sub = |d| Subpacket::regular(d).map_err(|e| err("subpacket", e));
         let hashed = vec![
             sub(SubpacketData::SignatureCreationTime(pgp::types::Timestamp::from_secs(at as u32)))?,
             sub(SubpacketData::IssuerFingerprint(k.fingerprint()))?,
         ];
         let unhashed = vec![sub(SubpacketData::IssuerKeyId(k.legacy_key_id()))?];
-        let sig = DetachedSignature::sign_binary_data_with_subpackets(
+        DetachedSignature::sign_binary_data_with_subpackets(
             rand::thread_rng(),
             k,
             &Password::empty(),
@@ -105,34 +106,17 @@ impl SigningKey {
             data,
             SubpacketConfig::UserDefined { hashed, unhashed },
         )
-        .map_err(|e| err("signing", e))?;
-        sig.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))
+        .map_err(|e| err("signing", e))
     }
-}
 
-impl SigningKey {
-    /// A binary OpenPGP signature packet over everything `data` yields (RPM signature tags).
+    /// An ASCII-armoured detached signature (repomd.xml.asc).
+    pub fn sign_detached(&self, data: &[u8], at: u64) -> Result<String> {
+        self.sign(data, at)?.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))
+    }
+
+    /// A binary OpenPGP signature packet, header included, as rpm stores it in its signature tags.
     pub fn sign_binary(&self, data: impl std::io::Read, at: u64) -> Result<Vec<u8>> {
-        use pgp::composed::SubpacketConfig;
-        use pgp::packet::{Subpacket, SubpacketData};
-        let k = &self.key.primary_key;
-        let at = at.max(self.created);
-        let sub = |d| Subpacket::regular(d).map_err(|e| err("subpacket", e));
-        let hashed = vec![
-            sub(SubpacketData::SignatureCreationTime(pgp::types::Timestamp::from_secs(at as u32)))?,
-            sub(SubpacketData::IssuerFingerprint(k.fingerprint()))?,
-        ];
-        let unhashed = vec![sub(SubpacketData::IssuerKeyId(k.legacy_key_id()))?];
-        let sig = DetachedSignature::sign_binary_data_with_subpackets(
-            rand::thread_rng(),
-            k,
-            &Password::empty(),
-            HashAlgorithm::Sha256,
-            data,
-            SubpacketConfig::UserDefined { hashed, unhashed },
-        )
-        .map_err(|e| err("signing", e))?;
-        // A whole packet, header included, as rpm stores it.
+        let sig = self.sign(data, at)?;
         let mut out = Vec::with_capacity(1024);
         pgp::packet::PacketTrait::to_writer_with_header(&sig.signature, &mut out).map_err(|e| err("serialising", e))?;
         Ok(out)
