@@ -303,3 +303,56 @@ fn rpmlint_is_clean_apart_from_the_reasoned_filters() {
     let (_, raw) = sh(Command::new("rpmlint").args(b.rpms()));
     assert!(!raw.contains("0 errors, 0 warnings"), "{raw}");
 }
+
+#[test]
+fn the_users_own_signing_key_is_used_and_a_non_rsa_key_refused() {
+    require("gpg");
+    let home = tempfile::tempdir().unwrap();
+    // stdout only (gpg talks on stderr).
+    let gpg = |args: &[&str]| {
+        let o = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                if o.status.success() { String::new() } else { String::from_utf8_lossy(&o.stderr).into_owned() }
+            ),
+        )
+    };
+    // An RSA key whose primary key signs, with no subkey: what el7 needs.
+    let (ok, out) = gpg(&["--quick-gen-key", "Ops Signing <ops@example.test>", "rsa2048", "sign", "never"]);
+    assert!(ok, "{out}");
+    let (ok, secret) = gpg(&["--armor", "--export-secret-keys", "ops@example.test"]);
+    assert!(ok, "{secret}");
+    let b = Build::example();
+    std::fs::write(b.p("ops.key"), &secret).unwrap();
+    let r = b.build(&["--signing-key", "ops.key"]);
+    r.code(0);
+    let (_, fpr) = gpg(&["--with-colons", "--fingerprint", "ops@example.test"]);
+    let fpr = fpr.lines().find(|l| l.starts_with("fpr:")).unwrap().split(':').nth(9).unwrap().to_string();
+    assert_eq!(r.json()["signing_key_fingerprint"], fpr);
+    let (ok, public) = gpg(&["--armor", "--export", "ops@example.test"]);
+    assert!(ok);
+    std::fs::write(b.p("ops.pub"), &public).unwrap();
+    let db = tempfile::tempdir().unwrap();
+    sh(Command::new("rpmkeys").arg(format!("--dbpath={}", db.path().display())).arg("--import").arg(b.p("ops.pub")));
+    let (ok, out) = sh(Command::new("rpmkeys")
+        .arg(format!("--dbpath={}", db.path().display()))
+        .args(["--define", "_pkgverify_level signature", "-K"])
+        .arg(b.rpm("k8s-master")));
+    assert!(ok, "{out}");
+    run(bundler().arg("verify").arg(b.tarball()).arg("--key").arg(b.p("ops.pub"))).code(0);
+    // An EdDSA key would make every package unreadable on el7: refused before anything is built.
+    let (ok, out) = gpg(&["--quick-gen-key", "Ed <ed@example.test>", "ed25519", "sign", "never"]);
+    assert!(ok, "{out}");
+    let (_, ed) = gpg(&["--armor", "--export-secret-keys", "ed@example.test"]);
+    std::fs::write(b.p("ed.key"), ed).unwrap();
+    b.build(&["--signing-key", "ed.key"]).code(2).has("--signing-key ed.key: ").has("only verify RSA signatures made by the primary key");
+}
