@@ -193,7 +193,7 @@ fn sha256_of(b: &[u8]) -> String {
 }
 
 /// A manifest by digest: from the cache, else from the registry (or its mirrors), verified.
-fn manifest(s: &Session, bases: &[String], r: &Ref, digest: &str, cache: &Cache) -> std::result::Result<(Vec<u8>, String), String> {
+fn manifest(s: &Session, sources: &[Source], r: &Ref, digest: &str, cache: &Cache) -> std::result::Result<(Vec<u8>, String), String> {
     let d = Digest::parse(Algo::Sha256, digest).map_err(|e| format!("manifest digest {digest}: {e}"))?;
     let path = cache.path(&d);
     if let Ok(b) = std::fs::read(&path) {
@@ -202,8 +202,8 @@ fn manifest(s: &Session, bases: &[String], r: &Ref, digest: &str, cache: &Cache)
         }
     }
     let mut why = Vec::new();
-    for base in bases {
-        let url = format!("{base}/v2/{}/manifests/{digest}", r.repository);
+    for Source { base, repository } in sources {
+        let url = format!("{base}/v2/{repository}/manifests/{digest}");
         match s.get(base, &url, Some(ACCEPT)) {
             Ok(resp) if resp.status().is_success() => {
                 let b = resp.bytes().map_err(|e| format!("{url}: {e}"))?.to_vec();
@@ -222,6 +222,39 @@ fn manifest(s: &Session, bases: &[String], r: &Ref, digest: &str, cache: &Cache)
         }
     }
     Err(format!("manifest {digest} of {}: {}", r.repository, why.join("; ")))
+}
+
+/// Where an image may be pulled from: a registry base URL and the repository path there.
+struct Source {
+    base: String,
+    repository: String,
+}
+
+/// Old homes of the Kubernetes images and where the same content (same digests) lives now.
+const RELOCATED: &[(&str, &str)] = &[("gcr.io/google_containers", "https://registry.k8s.io"), ("k8s.gcr.io", "https://registry.k8s.io")];
+
+/// Mirrors first (`URL`: same repository path; `PREFIX=URL`: images under PREFIX, rest of the
+/// path kept), then the image's own registry, then a known new home of a moved registry. The
+/// digest pins the content, so any source that serves it is as good as the original.
+fn sources(reference: &str, r: &Ref, mirrors: &[String]) -> Vec<Source> {
+    let name = reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(n, _)| n).unwrap_or(reference);
+    let mapped = |prefix: &str, url: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .map(|rest| Source { base: url.trim_end_matches('/').to_string(), repository: rest.to_string() })
+    };
+    let mut v = Vec::new();
+    for m in mirrors {
+        match m.split_once('=') {
+            Some((prefix, url)) => v.extend(mapped(prefix, url)),
+            None => v.push(Source { base: m.trim_end_matches('/').to_string(), repository: r.repository.clone() }),
+        }
+    }
+    v.push(Source { base: r.base.clone(), repository: r.repository.clone() });
+    for (prefix, url) in RELOCATED {
+        v.extend(mapped(prefix, url));
+    }
+    v
 }
 
 pub struct Options<'a> {
@@ -255,8 +288,7 @@ pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledIm
 
 fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, rep: &dyn Reporter) -> std::result::Result<PulledImage, String> {
     let r = parse_ref(&img.reference)?;
-    let mut bases: Vec<String> = o.registry_mirrors.iter().map(|m| m.trim_end_matches('/').to_string()).collect();
-    bases.push(r.base.clone());
+    let bases = sources(&img.reference, &r, o.registry_mirrors);
     let (body, source) = manifest(s, &bases, &r, &img.digest, cache)?;
     let mut m: Value = serde_json::from_slice(&body).map_err(|e| format!("manifest is not JSON: {e}"))?;
     let mut image_digest = img.digest.clone();
@@ -285,10 +317,10 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
             version: img.version.clone(),
             file_name: format!("{}.blob", digest.hex),
             digest: digest.clone(),
-            upstream: bases.iter().map(|b| format!("{b}/v2/{}/blobs/{d}", r.repository)).collect(),
+            upstream: bases.iter().map(|b| format!("{}/v2/{}/blobs/{d}", b.base, b.repository)).collect(),
         };
         let fo = fetch::Options { mirrors: Vec::new(), no_upstream: false, ..o.fetch.clone() };
-        let auth = |url: &str| bases.iter().find(|b| url.starts_with(b.as_str())).and_then(|b| s.auth_header(b));
+        let auth = |url: &str| bases.iter().find(|b| url.starts_with(b.base.as_str())).and_then(|b| s.auth_header(&b.base));
         let f = fetch::fetch_one_with(&want, &fo, cache, s.client, rep, &auth)?;
         paths.insert(d.clone(), f.path);
     }
@@ -388,6 +420,21 @@ mod tests {
         assert_eq!((r.base.as_str(), r.repository.as_str()), ("https://gcr.io", "google_containers/pause-amd64"));
         let r = super::parse_ref("127.0.0.1:5000/x/y:1").unwrap();
         assert_eq!((r.base.as_str(), r.repository.as_str()), ("http://127.0.0.1:5000", "x/y"));
+        let m = super::sources(
+            "gcr.io/google_containers/pause-amd64:3.0",
+            &super::parse_ref("gcr.io/google_containers/pause-amd64:3.0").unwrap(),
+            &["gcr.io/google_containers=http://mirror:5000".into(), "https://all.example".into()],
+        );
+        let got: Vec<(String, String)> = m.into_iter().map(|s| (s.base, s.repository)).collect();
+        assert_eq!(
+            got,
+            [
+                ("http://mirror:5000".to_string(), "pause-amd64".to_string()),
+                ("https://all.example".to_string(), "google_containers/pause-amd64".to_string()),
+                ("https://gcr.io".to_string(), "google_containers/pause-amd64".to_string()),
+                ("https://registry.k8s.io".to_string(), "pause-amd64".to_string()),
+            ]
+        );
         let c = super::parse_challenge(r#"realm="http://t/token",service="registry",scope="repository:x/y:pull""#);
         assert_eq!(c["realm"], "http://t/token");
         assert_eq!(c["scope"], "repository:x/y:pull");

@@ -68,9 +68,10 @@ struct FetchArgs {
     /// Also write the files as a flat mirror folder (files by name plus SHA256SUMS).
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
-    /// A registry (base URL, e.g. http://registry.local:5000) to pull images from before
-    /// their own registries. Repeatable. Credentials come from BUNDLER_REGISTRY_USERNAME,
-    /// BUNDLER_REGISTRY_PASSWORD or BUNDLER_REGISTRY_TOKEN.
+    /// A registry to pull images from before their own: URL (same repository paths) or
+    /// PREFIX=URL (images under PREFIX, e.g. gcr.io/google_containers=https://registry.local).
+    /// Repeatable. Credentials come from BUNDLER_REGISTRY_USERNAME, BUNDLER_REGISTRY_PASSWORD
+    /// or BUNDLER_REGISTRY_TOKEN.
     #[arg(long, value_name = "URL")]
     registry_mirror: Vec<String>,
     /// `fetch` only: also pull the plan's container images (as `build` always does) into
