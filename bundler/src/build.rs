@@ -167,7 +167,9 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
 
     let repo_time = o.source_date.unwrap_or_else(|| built.iter().map(|b| b.build_time).max().unwrap_or(0));
     let bundle_dir = staging.0.join("bundle");
-    let _repo = stage("repository", crate::repo::write(&repo_dir, &key, repo_time))?;
+    // Packages were hashed as they were written; nothing reads them again for that.
+    let known: std::collections::BTreeMap<String, (String, u64)> = built.iter().map(|b| (b.file_name.clone(), (b.sha256.clone(), b.size))).collect();
+    let _repo = stage("repository", crate::repo::write(&repo_dir, &key, repo_time, &known))?;
     timer.lap("repository");
 
     checkpoint("bundle")?;
@@ -200,7 +202,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     std::fs::write(&mpath, serde_json::to_string_pretty(&crate::bundle::manifest(&contents)).unwrap() + "\n").map_err(|e| werr(&mpath, e))?;
     let spath = bundle_dir.join("sbom.spdx.json");
     std::fs::write(&spath, serde_json::to_string_pretty(&crate::bundle::sbom(&contents)).unwrap() + "\n").map_err(|e| werr(&spath, e))?;
-    crate::bundle::write_sums(&bundle_dir)?;
+    crate::bundle::write_sums(&bundle_dir, &built.iter().map(|b| (format!("repo/Packages/{}", b.file_name), b.sha256.clone())).collect())?;
     let tar_name = format!("{stem}.tar");
     let staged_tar = staging.0.join(&tar_name);
     stage("bundle", crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar))?;

@@ -161,10 +161,15 @@ fn walk(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-pub fn write_sums(dir: &Path) -> Result<()> {
+/// `known`: sha256 of files already hashed (by path relative to `dir`), not read again.
+pub fn write_sums(dir: &Path, known: &BTreeMap<String, String>) -> Result<()> {
     let mut s = String::new();
     for f in walk(dir)?.into_iter().filter(|f| f != "SHA256SUMS") {
-        s.push_str(&format!("{}  {f}\n", sha_file(&dir.join(&f))?));
+        let sum = match known.get(&f) {
+            Some(k) => k.clone(),
+            None => sha_file(&dir.join(&f))?,
+        };
+        s.push_str(&format!("{sum}  {f}\n"));
     }
     std::fs::write(dir.join("SHA256SUMS"), s).map_err(|source| Error::Write { path: dir.join("SHA256SUMS"), source })
 }

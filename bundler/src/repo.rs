@@ -190,7 +190,9 @@ fn sha(b: &[u8]) -> String {
 }
 
 /// Write `repodata/` for the RPMs in `dir/Packages`, sign it, and put the key beside it.
-pub fn write(dir: &Path, key: &SigningKey, timestamp: u64) -> Result<Repo> {
+/// `known`: sha256 and size of packages already hashed when they were written (by file name),
+/// so they are not read again.
+pub fn write(dir: &Path, key: &SigningKey, timestamp: u64, known: &std::collections::BTreeMap<String, (String, u64)>) -> Result<Repo> {
     let pkg_dir = dir.join("Packages");
     let mut names: Vec<String> = std::fs::read_dir(&pkg_dir)
         .map_err(|source| Error::Read { path: pkg_dir.clone(), source })?
@@ -203,12 +205,17 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64) -> Result<Repo> {
     for n in &names {
         let path = pkg_dir.join(n);
         let info = read_info(&path)?;
-        let (d, size) = crate::fetch::cache::hash_file(&path, crate::catalog::Algo::Sha256).map_err(|source| Error::Read { path: path.clone(), source })?;
+        let (sha256, size) = match known.get(n) {
+            Some(k) => k.clone(),
+            None => crate::fetch::cache::hash_file(&path, crate::catalog::Algo::Sha256)
+                .map(|(d, n)| (d.hex, n))
+                .map_err(|source| Error::Read { path: path.clone(), source })?,
+        };
         // The file time yum records is the build time, so metadata does not depend on when the file was copied.
         let f = std::fs::File::options().write(true).open(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
         f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(info.build_time))
             .map_err(|source| Error::Write { path: path.clone(), source })?;
-        pkgs.push(Pkg { mtime: info.build_time, info, sha256: d.hex, size, href: format!("Packages/{n}") });
+        pkgs.push(Pkg { mtime: info.build_time, info, sha256, size, href: format!("Packages/{n}") });
     }
     let repodata = dir.join("repodata");
     let staging = dir.join(".repodata.tmp");

@@ -539,31 +539,28 @@ fn build_one(spec: &PackageSpec, cached: &Path, opts: &Options, threads: usize) 
     let file_name = spec.file_name();
     let dst = opts.out_dir.join(&file_name);
     let reusable = spec.kind == PackageKind::Binary;
-    let built = |cached_hit: bool| -> Result<Built> {
-        let (sha256, size) = hash_and_size(&dst)?;
-        Ok(Built {
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            release: format!("{}.el7", spec.release),
-            file_name: file_name.clone(),
-            path: dst.clone(),
-            sha256,
-            size,
-            cached: cached_hit,
-            changed: false,
-            build_time: spec.build_time,
-        })
+    let built = |cached_hit: bool, (sha256, size): (String, u64)| Built {
+        name: spec.name.clone(),
+        version: spec.version.clone(),
+        release: format!("{}.el7", spec.release),
+        file_name: file_name.clone(),
+        path: dst.clone(),
+        sha256,
+        size,
+        cached: cached_hit,
+        changed: false,
+        build_time: spec.build_time,
     };
     if reusable && cached.exists() {
         copy_atomic(cached, &dst)?;
-        return built(true);
+        return Ok(built(true, hash_and_size(&dst)?));
     }
-    stream::write(spec, &dst, opts.key, threads)?;
+    let written = stream::write(spec, &dst, opts.key, threads)?;
     if reusable {
         let _ = std::fs::create_dir_all(cached.parent().unwrap());
         let _ = copy_atomic(&dst, cached);
     }
-    built(false)
+    Ok(built(false, written))
 }
 
 fn hash_and_size(p: &Path) -> Result<(String, u64)> {

@@ -5,7 +5,7 @@
 //! rpmlint (the rpm crate reads these packages back for the repository metadata).
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Read, Seek, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -308,7 +308,8 @@ fn deps_for(spec: &PackageSpec) -> (Vec<String>, Vec<u32>, Vec<String>) {
 }
 
 /// Write `spec` to `dst` (through `dst.partial`), signed with `key`, payload compressed on `threads` cores.
-pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey, threads: usize) -> Result<()> {
+/// Returns the package's sha256 (hex) and size.
+pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey, threads: usize) -> Result<(String, u64)> {
     let io = |what: &str, e: std::io::Error| Error::Failed(format!("{what} {}: {e}", dst.display()));
     let t = spec.build_time as u32;
     let items = items(spec);
@@ -428,8 +429,17 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey, threads: usize) -
 
     // Lead, signature header (padded to 8 bytes), header, payload.
     let tmp = dst.with_extension("rpm.partial");
-    let write_all = || -> std::io::Result<()> {
+    // Hashed as it is written: the repository metadata and SHA256SUMS need the package's sha256.
+    let write_all = || -> std::io::Result<(String, u64)> {
+        use sha2::Digest as _;
         let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        let mut sha = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut put = |out: &mut BufWriter<std::fs::File>, b: &[u8]| -> std::io::Result<()> {
+            sha.update(b);
+            size += b.len() as u64;
+            out.write_all(b)
+        };
         let mut lead = vec![0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 0, 0, 1];
         let mut name = format!("{}-{evr}", spec.name).into_bytes();
         name.truncate(65);
@@ -438,18 +448,26 @@ pub fn write(spec: &PackageSpec, dst: &Path, key: &SigningKey, threads: usize) -
         lead.extend_from_slice(&1u16.to_be_bytes()); // os: linux
         lead.extend_from_slice(&5u16.to_be_bytes()); // signature type: header-style
         lead.resize(96, 0);
-        out.write_all(&lead)?;
-        out.write_all(&sig)?;
-        out.write_all(&vec![0u8; (8 - sig.len() % 8) % 8])?;
-        out.write_all(&header)?;
-        let mut f = out.into_inner().map_err(|e| e.into_error())?;
-        let mut p = std::fs::File::open(&payload_path)?;
-        f.seek(std::io::SeekFrom::End(0))?;
-        std::io::copy(&mut p, &mut f)?;
-        f.sync_all()
+        put(&mut out, &lead)?;
+        put(&mut out, &sig)?;
+        put(&mut out, &vec![0u8; (8 - sig.len() % 8) % 8])?;
+        put(&mut out, &header)?;
+        let mut p = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&payload_path)?);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = p.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            put(&mut out, &buf[..n])?;
+        }
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok((hex::encode(sha.finalize()), size))
     };
     let r = write_all();
     let _ = std::fs::remove_file(&payload_path);
-    r.map_err(|e| io("writing", e))?;
-    std::fs::rename(&tmp, dst).map_err(|e| io("renaming", e))
+    let done = r.map_err(|e| io("writing", e))?;
+    std::fs::rename(&tmp, dst).map_err(|e| io("renaming", e))?;
+    Ok(done)
 }
