@@ -16,16 +16,10 @@ pub struct Options {
     pub catalog: Option<PathBuf>,
     pub output: PathBuf,
     pub state: PathBuf,
-    pub cache: PathBuf,
-    pub mirrors: Vec<String>,
-    pub no_upstream: bool,
-    pub offline: bool,
-    pub jobs: usize,
-    pub ca_cert: Option<PathBuf>,
+    /// Downloads; `mirrors` here are the command line's, the inventory's are added from the plan.
+    pub fetch: fetch::Options,
     pub signing_key: Option<PathBuf>,
     pub source_date: Option<u64>,
-    pub stall_timeout: std::time::Duration,
-    pub retries: u32,
     pub registry_mirrors: Vec<String>,
     pub registry_credentials: crate::images::Credentials,
 }
@@ -101,16 +95,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let plan = crate::plan(&o.inventory, o.catalog.as_deref())?;
     timer.lap("plan");
 
-    let fopts = fetch::Options {
-        cache: o.cache.clone(),
-        mirrors: fetch::mirror_list(&o.mirrors, &plan),
-        no_upstream: o.no_upstream,
-        offline: o.offline,
-        jobs: o.jobs,
-        ca_cert: o.ca_cert.clone(),
-        stall_timeout: o.stall_timeout,
-        retry: fetch::RetryPolicy { attempts: o.retries.max(1), ..Default::default() },
-    };
+    let fopts = fetch::Options { mirrors: fetch::mirror_list(&o.fetch.mirrors, &plan), ..o.fetch.clone() };
     let fetched = stage("fetch", fetch::fetch(&fetch::Want::from_plan(&plan), &fopts, rep))?;
     timer.lap("fetch");
 
@@ -121,7 +106,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     timer.lap("render");
 
     // Work happens in the cache folder; the output folder only ever sees the finished tarball.
-    let staging_root = o.cache.join("staging");
+    let staging_root = o.fetch.cache.join("staging");
     clean_stale(&staging_root);
     let staging = Staging(staging_root.join(format!("{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);
@@ -150,7 +135,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let repo_dir = staging.0.join("bundle").join("repo");
     let rpm_opts = crate::rpm::Options {
         out_dir: &repo_dir.join("Packages"),
-        cache_dir: &o.cache,
+        cache_dir: &o.fetch.cache,
         state: &o.state,
         key: &key,
         source_date: o.source_date,

@@ -164,6 +164,20 @@ enum Command {
     Certs(CertsArgs),
 }
 
+/// Download options from the command line; `mirrors` are the command line's plus those the plan adds.
+fn fetch_options(a: &FetchArgs, mirrors: Vec<String>) -> bundler::fetch::Options {
+    bundler::fetch::Options {
+        cache: bundler::fetch::default_cache(a.cache.as_deref()),
+        mirrors,
+        no_upstream: a.no_upstream,
+        offline: a.offline,
+        jobs: a.jobs,
+        ca_cert: a.ca_cert.clone(),
+        stall_timeout: Duration::from_secs(a.stall_timeout.max(1)),
+        retry: bundler::fetch::RetryPolicy { attempts: a.retries.max(1), ..Default::default() },
+    }
+}
+
 fn state_dir(state: &StateArgs, inventory: Option<&std::path::Path>) -> bundler::Result<PathBuf> {
     match (&state.state, inventory) {
         (Some(s), _) => Ok(s.clone()),
@@ -295,16 +309,9 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 catalog: f.inv.catalog.clone(),
                 output: a.output.clone(),
                 state,
-                cache: bundler::fetch::default_cache(f.cache.as_deref()),
-                mirrors: f.mirror.clone(),
-                no_upstream: f.no_upstream,
-                offline: f.offline,
-                jobs: f.jobs,
-                ca_cert: f.ca_cert.clone(),
+                fetch: fetch_options(f, f.mirror.clone()),
                 signing_key: a.signing_key.clone(),
                 source_date,
-                stall_timeout: Duration::from_secs(f.stall_timeout.max(1)),
-                retries: f.retries,
                 registry_mirrors: f.registry_mirror.clone(),
                 registry_credentials: bundler::images::Credentials::from_env(),
             };
@@ -363,16 +370,7 @@ fn run(cli: &Cli) -> bundler::Result<()> {
         }
         Command::Fetch(a) => {
             let plan = bundler::plan(&a.inv.inventory, a.inv.catalog.as_deref())?;
-            let opts = bundler::fetch::Options {
-                cache: bundler::fetch::default_cache(a.cache.as_deref()),
-                mirrors: bundler::fetch::mirror_list(&a.mirror, &plan),
-                no_upstream: a.no_upstream,
-                offline: a.offline,
-                jobs: a.jobs,
-                ca_cert: a.ca_cert.clone(),
-                stall_timeout: Duration::from_secs(a.stall_timeout.max(1)),
-                retry: bundler::fetch::RetryPolicy { attempts: a.retries.max(1), ..Default::default() },
-            };
+            let opts = fetch_options(a, bundler::fetch::mirror_list(&a.mirror, &plan));
             let wants = bundler::fetch::Want::from_plan(&plan);
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let fetched = bundler::fetch::fetch(&wants, &opts, &reporter)?;

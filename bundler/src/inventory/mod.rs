@@ -20,8 +20,6 @@ pub const CONTROL_PLANE: &str = "kube_control_plane";
 pub const NODES: &str = "kube_node";
 pub const ETCD: &str = "etcd";
 pub const CLUSTER: &str = "k8s_cluster";
-/// Groups that mean something to kubespray but not to this tool; listed quietly in the plan.
-const KNOWN_IGNORED: &[&str] = &["calico_rr", "bastion", "vault", "kube-ingress", "kube_ingress", "no_floating", "ungrouped", "all"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -338,7 +336,6 @@ fn resolve(mut raw: RawInventory, path: &Path, format: Format, text_sha256: Stri
             },
         );
     }
-    let _ = KNOWN_IGNORED;
     Ok(Inventory { path: path.to_path_buf(), format, text_sha256, hosts, groups, cluster_vars, misplaced, diags })
 }
 

@@ -336,7 +336,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     ];
     // The API server trusts client certificates from both the cluster CA and the kubelet signing CA.
     let bundle = format!("{}{}", ca(CaId::Kubernetes).cert_pem, ca(CaId::KubeletSigning).cert_pem);
-    st.write_if_changed(&st.pki("client-ca.crt"), bundle.as_bytes(), 0o600)?;
+    st.write_if_changed(&st.pki("client-ca.crt"), bundle.as_bytes())?;
     items.push(Item {
         id: "client-ca.crt".into(),
         path: st.pki("client-ca.crt"),
@@ -389,7 +389,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
             packages: packages.iter().map(|s| s.to_string()).collect(),
             install_path: format!("{install}.crt"),
         };
-        st.write_if_changed(&meta_path, serde_json::to_string_pretty(&meta).unwrap().as_bytes(), 0o600)?;
+        st.write_if_changed(&meta_path, serde_json::to_string_pretty(&meta).unwrap().as_bytes())?;
         let pk: Vec<String> = packages.iter().map(|s| s.to_string()).collect();
         items.push(Item {
             id: format!("{}.crt", spec.id),
@@ -439,7 +439,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         }
     };
     let csv = format!("{token},kubelet-bootstrap,10001,\"system:kubelet-bootstrap\"\n");
-    st.write_if_changed(&st.pki("token-auth.csv"), csv.as_bytes(), 0o600)?;
+    st.write_if_changed(&st.pki("token-auth.csv"), csv.as_bytes())?;
     items.push(Item {
         id: "token-auth.csv".into(),
         path: st.pki("token-auth.csv"),
@@ -448,7 +448,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         mode: 0o600,
         secret: true,
     });
-    st.write_if_changed(&st.pki("kubelet-bootstrap-rbac.yaml"), kubeconfig::bootstrap_rbac().as_bytes(), 0o600)?;
+    st.write_if_changed(&st.pki("kubelet-bootstrap-rbac.yaml"), kubeconfig::bootstrap_rbac().as_bytes())?;
     items.push(Item {
         id: "kubelet-bootstrap-rbac.yaml".into(),
         path: st.pki("kubelet-bootstrap-rbac.yaml"),
@@ -471,7 +471,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         let key = st.read(&st.pki(&format!("{leaf}.key")))?;
         let text = kubeconfig::with_cert(server, kca, user, &cert, &key);
         let p = st.kubeconfig(name);
-        st.write_if_changed(&p, text.as_bytes(), 0o600)?;
+        st.write_if_changed(&p, text.as_bytes())?;
         items.push(Item {
             id: format!("{name}.kubeconfig"),
             path: p,
@@ -482,7 +482,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         });
     }
     let p = st.kubeconfig("bootstrap");
-    st.write_if_changed(&p, kubeconfig::with_token(server, kca, "kubelet-bootstrap", &token).as_bytes(), 0o600)?;
+    st.write_if_changed(&p, kubeconfig::with_token(server, kca, "kubelet-bootstrap", &token).as_bytes())?;
     items.push(Item {
         id: "bootstrap.kubeconfig".into(),
         path: p,

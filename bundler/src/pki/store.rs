@@ -53,7 +53,7 @@ impl State {
         write_private(p, bytes)
     }
     /// Leave a file (and its mtime) alone when its content is already right.
-    pub fn write_if_changed(&self, p: &Path, bytes: &[u8], _mode: u32) -> Result<()> {
+    pub fn write_if_changed(&self, p: &Path, bytes: &[u8]) -> Result<()> {
         if fs::read(p).is_ok_and(|old| old == bytes) {
             return Ok(());
         }

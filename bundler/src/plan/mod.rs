@@ -257,7 +257,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let service_cidr = scope.get("kube_service_addresses", &mut diags).and_then(|n| as_cidr(&n, "kube_service_addresses", &mut diags));
     let pod_cidr = scope.get("kube_pods_subnet", &mut diags).and_then(|n| as_cidr(&n, "kube_pods_subnet", &mut diags));
     let node_prefix = scope.get("kube_network_node_prefix", &mut diags).and_then(|n| as_int(&n, "kube_network_node_prefix", 1, 30, &mut diags));
-    let cluster_name = scope.get("cluster_name", &mut diags).and_then(|n| as_string(&n, "cluster_name", &mut diags));
+    // cluster_name is read through dns_domain's default "{{ cluster_name }}"; checked there.
     let dns_domain = scope.get("dns_domain", &mut diags).and_then(|n| {
         let v = as_string(&n, "dns_domain", &mut diags)?;
         if is_dns_name(&v) {
@@ -267,7 +267,6 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             None
         }
     });
-    let _ = cluster_name;
     let api_port = scope.get("kube_apiserver_port", &mut diags).and_then(|n| as_int(&n, "kube_apiserver_port", 1, 65535, &mut diags)).map(|p| p as u16);
     let lb_domain = scope.get("apiserver_loadbalancer_domain_name", &mut diags).and_then(|n| as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags));
     let loadbalancer =

@@ -148,12 +148,11 @@ pub fn bad_value(node: &Node, name: &str, msg: impl Into<String>) -> Diagnostic 
     let mut d = Diagnostic::error(Some(node.loc.clone()), format!("`{name}`: {}", msg.into()));
     if node.origin == Origin::IniVars {
         if let Kind::Str(s) = &node.kind {
-            if let Some(i) = s.find(" #").or_else(|| s.find("\t#")) {
+            if s.contains(" #") || s.contains("\t#") {
                 d = d.note(format!(
                     "note: in an INI `:vars` section a trailing `# ...` is part of the value (Ansible reads `{}` as the whole string); move the comment to its own line",
                     s
                 ));
-                let _ = i;
             }
         }
     }
