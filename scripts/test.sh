@@ -18,6 +18,7 @@ have systemd-analyze || need+=(systemd)    # systemd-analyze verify on the rende
 # Packages and repositories, checked with the real tools (el7-rpm.md).
 have rpm || need+=(rpm)
 have rpmkeys || need+=(rpm)
+have rpmbuild || need+=(rpm)       # the tag-by-tag comparison of the RPM writer (Debian's rpm ships it)
 have rpm2cpio || need+=(rpm2cpio)
 have cpio || need+=(cpio)
 have createrepo_c || need+=(createrepo-c)

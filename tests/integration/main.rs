@@ -16,4 +16,5 @@ mod pki;
 mod plan_cli;
 mod proptests;
 mod render;
+mod rpmbuild;
 mod util;

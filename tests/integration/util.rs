@@ -1,5 +1,7 @@
 //! The harness: inventories written into a temporary folder, and the real `bundler`
-//! binary run on them, with exit code and output captured.
+//! binary run on them, with exit code and output captured, in an environment scrubbed of
+//! what the developer's shell could leak into a test (`BUNDLER_*`, `XDG_*`,
+//! `SOURCE_DATE_EPOCH`): each test sets what it means explicitly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,8 +37,28 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// Variables that change what bundler does and so must come from the test, not the shell.
+pub fn leaks_into_tests(name: &std::ffi::OsStr) -> bool {
+    let n = name.to_string_lossy();
+    n.starts_with("BUNDLER_") || n.starts_with("XDG_") || n == "SOURCE_DATE_EPOCH"
+}
+
+/// Remove every variable `leaks_into_tests` names from `cmd`'s environment; values the test
+/// sets afterwards with `.env()` still apply.
+pub fn scrub(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        if leaks_into_tests(&k) {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd
+}
+
+/// The `bundler` binary under test, in a scrubbed environment.
 pub fn bundler() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bundler"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bundler"));
+    scrub(&mut c);
+    c
 }
 
 pub fn run(cmd: &mut Command) -> Run {
@@ -67,5 +89,57 @@ impl Case {
     }
     pub fn plan_json(&self, rel: &str) -> Run {
         self.plan(rel, &["--json"])
+    }
+}
+
+/// One value built once per test process and shared by the tests that only read it (a
+/// built bundle, say); its folder is removed when the test process exits.
+pub struct Shared<T: 'static> {
+    cell: std::sync::OnceLock<T>,
+}
+
+impl<T: Sync + 'static> Shared<T> {
+    pub const fn new() -> Shared<T> {
+        Shared { cell: std::sync::OnceLock::new() }
+    }
+    /// The value, made by `init` on first use (other tests wait for it); `dir` says which
+    /// folder to remove at exit.
+    pub fn get(&'static self, init: impl FnOnce() -> T, dir: impl Fn(&T) -> PathBuf) -> &'static T {
+        self.cell.get_or_init(|| {
+            let v = init();
+            remove_at_exit(dir(&v));
+            v
+        })
+    }
+}
+
+static AT_EXIT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn remove_registered() {
+    if let Ok(dirs) = AT_EXIT.lock() {
+        for d in dirs.iter() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Statics are never dropped, so shared folders are removed by an exit handler instead.
+pub fn remove_at_exit(dir: PathBuf) {
+    let mut v = AT_EXIT.lock().unwrap();
+    if v.is_empty() {
+        unsafe {
+            libc::atexit(remove_registered);
+        }
+    }
+    v.push(dir);
+}
+
+/// Run any command and capture its exit code and output.
+pub fn run_tool(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }

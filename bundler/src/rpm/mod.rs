@@ -6,6 +6,7 @@ mod extract;
 mod read;
 mod scripts;
 mod stream;
+mod tags;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,13 @@ use crate::render::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
 pub use read::{read_info, verify_signature, RpmDep, RpmFile, RpmInfo};
+pub use stream::source_rpm;
+
+/// Write one package as `build` does (through `dst.partial`, signed with `key`); for tests that
+/// compare bundler's writer with rpmbuild. Returns the package's sha256 (hex) and size.
+pub fn write_one(spec: &PackageSpec, dst: &Path, key: &SigningKey) -> Result<(String, u64)> {
+    stream::write(spec, dst, key, 1)
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub enum Content {
