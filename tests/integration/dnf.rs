@@ -123,8 +123,7 @@ fn enabled(log: &str) -> Vec<String> {
 
 #[test]
 fn dnf_installs_master_and_node_roles_with_the_right_services() {
-    let b = Build::example();
-    b.build(&[]).code(0);
+    let b = crate::packages::example_built();
     let m = Root::new(Some("master"));
     let (ok, out) = m.dnf(&b.repo(), &["install", "k8s-master"]);
     assert!(ok, "dnf install k8s-master:\n{out}");

@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::etcd::require;
 use crate::fixtures;
 use crate::httpd::Server;
-use crate::util::{bundler, root, run, Run};
+use crate::util::{bundler, root, run, Run, Shared};
 
 /// A build folder: fixture artifacts on a local server, a catalog pointing there, an inventory.
 pub struct Build {
@@ -97,6 +97,21 @@ impl Build {
     }
 }
 
+static EXAMPLE: Shared<Build> = Shared::new();
+
+/// The example inventory's bundle, built (and unpacked) once for the tests that only read it.
+pub fn example_built() -> &'static Build {
+    EXAMPLE.get(
+        || {
+            let b = Build::example();
+            b.build(&[]).code(0);
+            b.bundle();
+            b
+        },
+        |b| b.dir.path().to_path_buf(),
+    )
+}
+
 pub fn sh(cmd: &mut Command) -> (bool, String) {
     let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
@@ -111,9 +126,7 @@ pub fn rpmq(p: &Path, args: &[&str]) -> String {
 
 #[test]
 fn packages_are_el7_compatible() {
-    let b = Build::example();
-    let r = b.build(&[]);
-    r.code(0);
+    let b = example_built();
     let rpms = b.rpms();
     let names: Vec<String> = rpms.iter().map(|p| rpmq(p, &["--qf", "%{NAME}"])).collect();
     for want in [
@@ -175,8 +188,7 @@ fn packages_are_el7_compatible() {
 fn signatures_verify_with_the_cluster_key_only() {
     require("rpmkeys");
     require("gpg");
-    let b = Build::example();
-    b.build(&[]).code(0);
+    let b = example_built();
     let key = b.repo().join("RPM-GPG-KEY-bundler");
     let db = tempfile::tempdir().unwrap();
     let (ok, out) = sh(Command::new("rpmkeys").arg(format!("--dbpath={}", db.path().display())).arg("--import").arg(&key));
@@ -250,8 +262,7 @@ fn describe(pkg: roxmltree::Node) -> std::collections::BTreeMap<String, Vec<Stri
 #[test]
 fn repodata_matches_createrepo_c_field_by_field() {
     require("createrepo_c");
-    let b = Build::example();
-    b.build(&[]).code(0);
+    let b = example_built();
     let theirs = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(theirs.path().join("Packages")).unwrap();
     for p in b.rpms() {
@@ -284,8 +295,7 @@ fn repodata_matches_createrepo_c_field_by_field() {
 #[test]
 fn rpmlint_is_clean_apart_from_the_reasoned_filters() {
     require("rpmlint");
-    let b = Build::example();
-    b.build(&[]).code(0);
+    let b = example_built();
     let rc = root().join("packaging/rpmlint/bundler.rpmlintrc");
     let (_, out) = sh(Command::new("rpmlint").arg("-r").arg(&rc).args(b.rpms()));
     assert!(out.contains(&format!("{} packages and 0 specfiles checked; 0 errors, 0 warnings", b.rpms().len())), "rpmlint:\n{out}");
@@ -355,4 +365,27 @@ fn the_users_own_signing_key_is_used_and_a_non_rsa_key_refused() {
     let (_, ed) = gpg(&["--armor", "--export-secret-keys", "ed@example.test"]);
     std::fs::write(b.p("ed.key"), ed).unwrap();
     b.build(&["--signing-key", "ed.key"]).code(2).has("--signing-key ed.key: ").has("only verify RSA signatures made by the primary key");
+}
+
+/// Issue 12 item 3: with no SOURCERPM tag rpm takes a header for a source package, and the
+/// repository says `<rpm:sourcerpm>(none)</rpm:sourcerpm>` for every bundle package.
+#[test]
+fn every_package_names_its_source_rpm_in_the_header_and_the_repodata() {
+    require("rpm");
+    let b = example_built();
+    let primary = gunzip(&md_file(&b.repo(), "primary"));
+    let doc = roxmltree::Document::parse(&primary).unwrap();
+    let mut in_repo = std::collections::BTreeMap::new();
+    for pkg in doc.root_element().children().filter(|n| n.has_tag_name("package")) {
+        let name = pkg.descendants().find(|c| c.has_tag_name("name")).unwrap().text().unwrap().to_string();
+        let src = pkg.descendants().find(|c| c.tag_name().name() == "sourcerpm").map(|c| c.text().unwrap_or("").to_string());
+        in_repo.insert(name, src);
+    }
+    for p in b.rpms() {
+        let q = rpmq(&p, &["--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{SOURCERPM}"]);
+        let mut f = q.split('\t');
+        let (name, vr, src) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        assert_eq!(src, format!("{name}-{vr}.src.rpm"), "{}: rpm -qp --qf %{{SOURCERPM}}", p.display());
+        assert_eq!(in_repo.get(name), Some(&Some(src.to_string())), "{name}: <rpm:sourcerpm> in primary.xml");
+    }
 }
