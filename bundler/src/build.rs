@@ -67,17 +67,14 @@ fn checkpoint(name: &str) -> Result<()> {
         }
     }
     if std::env::var("BUNDLER_TEST_FAIL_AT").is_ok_and(|v| v == name) {
-        return Err(Error::Failed(format!("stage {name} failed: injected by BUNDLER_TEST_FAIL_AT")));
+        return Err(Error::Failed("injected by BUNDLER_TEST_FAIL_AT".into()).in_stage(name));
     }
     Ok(())
 }
 
 fn stage<T>(name: &str, r: Result<T>) -> Result<T> {
     checkpoint(name)?;
-    r.map_err(|e| match e {
-        Error::Failed(m) => Error::Failed(format!("stage {name} failed: {m}")),
-        other => other,
-    })
+    r.map_err(|e| e.in_stage(name))
 }
 
 /// A staging folder in the cache, removed when the build ends (a killed build's is removed by the next).

@@ -253,7 +253,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         bundle.to_path_buf()
     } else {
         let t = tempfile_dir()?;
-        let f = std::fs::File::open(bundle).map_err(|source| Error::Read { path: bundle.to_path_buf(), source })?;
+        let f = std::fs::File::open(bundle).map_err(|source| Error::ReadInput { path: bundle.to_path_buf(), source })?;
         tar::Archive::new(std::io::BufReader::new(f)).unpack(&t.0).map_err(|e| Error::Failed(format!("{} is not a bundle tarball: {e}", bundle.display())))?;
         let top =
             std::fs::read_dir(&t.0).map_err(|source| Error::Read { path: t.0.clone(), source })?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir());
@@ -287,7 +287,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
     // The key: given out of band, or the bundle's own.
     let bundled_key = std::fs::read_to_string(dir.join("repo").join(crate::repo::KEY_FILE)).unwrap_or_default();
     let key_text = match key {
-        Some(k) => std::fs::read_to_string(k).map_err(|source| Error::Read { path: k.to_path_buf(), source })?,
+        Some(k) => std::fs::read_to_string(k).map_err(|source| Error::ReadInput { path: k.to_path_buf(), source })?,
         None => bundled_key.clone(),
     };
     let fingerprint = crate::signing::public_fingerprint(&key_text).map_err(|e| Error::Usage(format!("the verification key: {e}")))?;

@@ -136,19 +136,96 @@ impl Diagnostic {
     }
 }
 
+/// One try at one source of an artifact, as the fetch error reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Attempt {
+    /// The URL tried; none for a reason that belongs to no source.
+    pub url: Option<String>,
+    /// Which attempt at this URL, and of how many (set when the last one gave up).
+    pub attempt: Option<u32>,
+    pub of: Option<u32>,
+    pub reason: String,
+    /// The source could not be reached at all (its name does not resolve, nothing listens,
+    /// no route): on every source, that means no network.
+    pub unreachable: bool,
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.url, self.attempt, self.of) {
+            (None, _, _) => write!(f, "{}", self.reason),
+            (Some(u), None, _) => write!(f, "{u}: {}", self.reason),
+            (Some(u), Some(a), None) => write!(f, "{u} (attempt {a}): {}", self.reason),
+            (Some(u), Some(a), Some(n)) => write!(f, "{u} (attempt {a} of {n}): {}; giving up on this URL", self.reason),
+        }
+    }
+}
+
+/// Why one artifact could not be fetched: what was wanted and every attempt.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ArtifactFailure {
+    pub artifact: String,
+    pub version: String,
+    pub file_name: String,
+    pub expected_digest: String,
+    pub attempts: Vec<Attempt>,
+}
+
+impl ArtifactFailure {
+    /// Every attempt went to the network and none reached its source.
+    pub fn unreachable(&self) -> bool {
+        !self.attempts.is_empty() && self.attempts.iter().all(|a| a.unreachable)
+    }
+}
+
+impl fmt::Display for ArtifactFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ({}, expected {}):", self.artifact, self.version, self.file_name, self.expected_digest)?;
+        for a in &self.attempts {
+            write!(f, "\n    {a}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The library's error. `exit_code` maps it onto the CLI contract (2 = bad input, 1 = failure).
+/// A message never repeats its source: the binary prints the chain (`source()`) once.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}", render_diags(.0))]
     Input(Diagnostics),
-    #[error("cannot read {path}: {source}")]
+    /// A file bundler itself keeps (state, cache, staging) cannot be read: a failure (1).
+    #[error("cannot read {path}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write { path: PathBuf, source: std::io::Error },
+    /// A file the user named (inventory, --catalog, --signing-key, --ca-cert, a bundle, --key)
+    /// cannot be read: bad usage (2) when it does not exist, else a failure (1).
+    #[error("cannot read {path}")]
+    ReadInput { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
     Failed(String),
+    /// A stage of `bundler build` failed; the cause is the source.
+    #[error("stage {stage} failed")]
+    Stage { stage: String, source: Box<Error> },
+    /// Artifacts that could not be fetched, each with every attempt.
+    #[error("{} artifact(s) could not be fetched; nothing unverified was kept in the cache:\n{}", .0.len(), .0.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Fetch(Vec<ArtifactFailure>),
+    /// No source of any missing artifact could be reached: no network (or none to these hosts).
+    #[error("{}", no_network_text(.failures, .hosts))]
+    NoNetwork { failures: Vec<ArtifactFailure>, hosts: Vec<String> },
+}
+
+fn no_network_text(failures: &[ArtifactFailure], hosts: &[String]) -> String {
+    format!(
+        "no network: {} artifact(s) are not in the cache and none of their sources could be reached (no name resolution or connection to {}), \
+so nothing was downloaded. On a machine without internet access, give a mirror that has them: `--mirror URL` for a reachable HTTP mirror, \
+or run `bundler fetch --inventory ... --export DIR` on a connected machine, carry DIR over, and build with `--offline --mirror file://DIR`.",
+        failures.len(),
+        hosts.join(", ")
+    )
 }
 
 fn render_diags(d: &Diagnostics) -> String {
@@ -162,13 +239,116 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) | Error::Usage(_) => 2,
-            Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
+            Error::ReadInput { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
+            Error::Stage { source, .. } => source.exit_code(),
             _ => 1,
         }
     }
     pub fn input(d: Diagnostic) -> Error {
         Error::Input(Diagnostics(vec![d]))
     }
+    /// `build`'s stage name for an error out of that stage; bad input stays bad input.
+    pub fn in_stage(self, stage: &str) -> Error {
+        match self {
+            e @ (Error::Input(_) | Error::Usage(_) | Error::ReadInput { .. } | Error::Stage { .. }) => e,
+            e => Error::Stage { stage: stage.to_string(), source: Box::new(e) },
+        }
+    }
+    /// The facts of the error as named fields, for `--json` diagnostics.
+    pub fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::{json, Value};
+        let mut m = serde_json::Map::new();
+        match self {
+            Error::Read { path, source } | Error::Write { path, source } | Error::ReadInput { path, source } => {
+                m.insert("path".into(), json!(path));
+                m.insert("io_error".into(), json!(format!("{:?}", source.kind())));
+            }
+            Error::Stage { stage, source } => {
+                m = source.fields();
+                m.insert("stage".into(), json!(stage));
+            }
+            Error::Fetch(f) => {
+                m.insert("artifacts".into(), json!(f));
+            }
+            Error::NoNetwork { failures, hosts } => {
+                m.insert("kind".into(), json!("no-network"));
+                m.insert("artifacts".into(), json!(failures));
+                m.insert("hosts".into(), json!(hosts));
+            }
+            Error::Input(_) | Error::Usage(_) | Error::Failed(_) => {}
+        }
+        m.entry("kind").or_insert_with(|| Value::String(self.kind().into()));
+        m
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            Error::Input(_) => "input",
+            Error::Read { .. } => "read",
+            Error::Write { .. } => "write",
+            Error::ReadInput { .. } => "read-input",
+            Error::Usage(_) => "usage",
+            Error::Failed(_) => "failed",
+            Error::Stage { source, .. } => source.kind(),
+            Error::Fetch(_) => "fetch",
+            Error::NoNetwork { .. } => "no-network",
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: &dyn std::error::Error) -> Vec<String> {
+        let mut v = vec![e.to_string()];
+        let mut s = e.source();
+        while let Some(x) = s {
+            v.push(x.to_string());
+            s = x.source();
+        }
+        v
+    }
+
+    #[test]
+    fn an_io_error_says_its_cause_once_in_the_chain() {
+        let e = Error::Read { path: "/x/y".into(), source: std::io::Error::from(std::io::ErrorKind::NotFound) };
+        let c = chain(&e);
+        assert_eq!(c[0], "cannot read /x/y");
+        assert_eq!(c.len(), 2);
+        assert!(!c[0].contains(&c[1]), "{c:?}");
+        let s = e.in_stage("packages");
+        assert_eq!(chain(&s), ["stage packages failed", "cannot read /x/y", &c[1]]);
+    }
+
+    #[test]
+    fn a_missing_internal_file_is_a_failure_and_a_missing_input_is_bad_usage() {
+        let nf = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(Error::Read { path: "state/x".into(), source: nf() }.exit_code(), 1);
+        assert_eq!(Error::Read { path: "state/x".into(), source: nf() }.in_stage("pki").exit_code(), 1);
+        assert_eq!(Error::ReadInput { path: "hosts.yaml".into(), source: nf() }.exit_code(), 2);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(Error::ReadInput { path: "hosts.yaml".into(), source: denied }.exit_code(), 1);
+    }
+
+    #[test]
+    fn fields_carry_the_facts() {
+        let a = Attempt { url: Some("http://x/f".into()), attempt: Some(1), of: None, reason: "dns".into(), unreachable: true };
+        let f = ArtifactFailure {
+            artifact: "etcd".into(),
+            version: "v3.0.17".into(),
+            file_name: "f".into(),
+            expected_digest: "sha256:ab".into(),
+            attempts: vec![a],
+        };
+        assert!(f.unreachable());
+        let e = Error::NoNetwork { failures: vec![f], hosts: vec!["x".into()] }.in_stage("fetch");
+        let m = e.fields();
+        assert_eq!(m["stage"], "fetch");
+        assert_eq!(m["kind"], "no-network");
+        assert_eq!(m["artifacts"][0]["artifact"], "etcd");
+        assert_eq!(m["artifacts"][0]["attempts"][0]["url"], "http://x/f");
+        assert_eq!(e.exit_code(), 1);
+    }
+}

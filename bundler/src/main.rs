@@ -217,21 +217,54 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if cli.json {
-                let diags = match &e {
-                    bundler::Error::Input(d) => d.0.clone(),
-                    other => vec![bundler::error::Diagnostic::error(None, other.to_string())],
-                };
-                let doc = serde_json::json!({ "ok": false, "exit_code": e.exit_code(), "diagnostics": diags });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap());
-            }
-            eprintln!("{e}");
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                eprintln!("  caused by: {s}");
-                src = s.source();
-            }
+            report_error(&e, cli.json);
             ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+/// The causes of `e` below its own message, each once: a cause whose text the line above
+/// already holds is not printed again.
+fn causes(e: &bundler::Error) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut above = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !above.contains(&text) {
+            out.push(text.clone());
+        }
+        above = text;
+        src = s.source();
+    }
+    out
+}
+
+/// A failed command: on stderr `error: <message>` and each cause once (bad input prints its
+/// diagnostics, each already `file:line:col: error: ...`); with `--json`, also one diagnostic
+/// on stdout whose notes are the causes and whose `fields` are the error's facts.
+fn report_error(e: &bundler::Error, json: bool) {
+    let chain = causes(e);
+    if json {
+        let diags: Vec<serde_json::Value> = match e {
+            bundler::Error::Input(d) => d.0.iter().map(|d| serde_json::to_value(d).unwrap()).collect(),
+            other => {
+                let d = bundler::error::Diagnostic::error(None, other.to_string()).with_notes(&chain);
+                let mut v = serde_json::to_value(d).unwrap();
+                v["fields"] = serde_json::Value::Object(other.fields());
+                vec![v]
+            }
+        };
+        let doc = serde_json::json!({ "ok": false, "exit_code": e.exit_code(), "diagnostics": diags });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+    }
+    match e {
+        bundler::Error::Input(_) => eprintln!("{e}"),
+        _ => {
+            eprintln!("error: {e}");
+            for c in &chain {
+                eprintln!("  caused by: {c}");
+            }
         }
     }
 }

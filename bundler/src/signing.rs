@@ -33,7 +33,7 @@ impl SigningKey {
     /// The key in `state/signing/`, generated on first use; or the user's own key file.
     pub fn load_or_create(state: &Path, user_key: Option<&Path>, cluster: &str) -> Result<SigningKey> {
         if let Some(p) = user_key {
-            let text = std::fs::read_to_string(p).map_err(|source| Error::Read { path: p.to_path_buf(), source })?;
+            let text = std::fs::read_to_string(p).map_err(|source| Error::ReadInput { path: p.to_path_buf(), source })?;
             return Self::from_armored(&text, p).map_err(|e| match e {
                 Error::Failed(m) => Error::Usage(format!("--signing-key {}: {m}", p.display())),
                 other => other,

@@ -5,6 +5,7 @@ mod bundle;
 mod catalog;
 mod deb;
 mod dnf;
+mod errors;
 mod etcd;
 mod fetch;
 mod fixtures;

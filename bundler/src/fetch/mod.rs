@@ -4,7 +4,7 @@
 
 pub mod cache;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::catalog::{Algo, Digest};
-use crate::error::{Error, Result};
+use crate::error::{ArtifactFailure, Attempt, Error, Result};
 use crate::plan::Plan;
 pub use cache::Cache;
 use cache::{hash_file, Hasher, PartialMeta};
@@ -142,7 +142,7 @@ pub fn client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::blocki
         // so it is a stall timeout, not a limit on the whole transfer.
         .timeout(stall);
     if let Some(p) = ca_cert {
-        let pem = fs::read(p).map_err(|source| Error::Read { path: p.to_path_buf(), source })?;
+        let pem = fs::read(p).map_err(|source| Error::ReadInput { path: p.to_path_buf(), source })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Usage(format!("--ca-cert {}: not a PEM certificate: {e}", p.display())))?;
         for c in certs {
             b = b.add_root_certificate(c);
@@ -192,6 +192,9 @@ enum Fail {
     Transient(String, Option<Duration>),
     /// Try the next source, not this one again.
     Permanent(String),
+    /// The source cannot be reached at all (its name does not resolve, nothing listens, no
+    /// route): retrying it will not help, and when every source says so there is no network.
+    Unreachable(String),
 }
 
 /// Fetch every wanted file; on failure, the error lists every artifact that failed and why.
@@ -200,7 +203,7 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
     let cache = Cache::open(&opts.cache).map_err(|source| Error::Write { path: opts.cache.clone(), source })?;
     let client = if opts.offline { None } else { Some(client(opts.ca_cert.as_deref(), opts.stall_timeout)?) };
     let queue: Mutex<VecDeque<(usize, &Want)>> = Mutex::new(wants.iter().enumerate().collect());
-    let results: Mutex<Vec<(usize, std::result::Result<Fetched, String>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, std::result::Result<Fetched, ArtifactFailure>)>> = Mutex::new(Vec::new());
     let jobs = opts.jobs.clamp(1, 16).min(wants.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..jobs {
@@ -210,7 +213,7 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
                 };
                 let r = fetch_one(w, opts, &cache, client.as_ref(), rep);
                 if let Err(e) = &r {
-                    rep.event(&Event::Failed { name: &w.name, reason: e });
+                    rep.event(&Event::Failed { name: &w.name, reason: &e.to_string() });
                 }
                 results.lock().unwrap().push((i, r));
             });
@@ -238,12 +241,28 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
             lines.join("\n")
         )));
     }
-    let lines: Vec<String> = failed.into_iter().map(|(_, e)| e).collect();
-    Err(Error::Failed(format!("{} artifact(s) could not be fetched; nothing unverified was kept in the cache:\n{}", lines.len(), lines.join("\n"))))
+    let failures: Vec<ArtifactFailure> = failed.into_iter().map(|(_, e)| e).collect();
+    // Every source of every missing artifact unreachable: say so once, with what to do.
+    if failures.iter().all(ArtifactFailure::unreachable) {
+        let hosts: BTreeSet<String> = failures
+            .iter()
+            .flat_map(|f| &f.attempts)
+            .filter_map(|a| a.url.as_deref())
+            .filter_map(|u| reqwest::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)))
+            .collect();
+        return Err(Error::NoNetwork { failures, hosts: hosts.into_iter().collect() });
+    }
+    Err(Error::Fetch(failures))
 }
 
-fn fetch_one(w: &Want, opts: &Options, cache: &Cache, client: Option<&reqwest::blocking::Client>, rep: &dyn Reporter) -> std::result::Result<Fetched, String> {
-    fetch_one_with(w, opts, cache, client, rep, &|_| None)
+fn fetch_one(
+    w: &Want,
+    opts: &Options,
+    cache: &Cache,
+    client: Option<&reqwest::blocking::Client>,
+    rep: &dyn Reporter,
+) -> std::result::Result<Fetched, ArtifactFailure> {
+    fetch_one_typed(w, opts, cache, client, rep, &|_| None)
 }
 
 /// Authorization for a URL (registry tokens), sent only to the host that issued it.
@@ -259,7 +278,26 @@ pub fn fetch_one_with(
     rep: &dyn Reporter,
     auth: &AuthFor,
 ) -> std::result::Result<Fetched, String> {
-    let io = |e: std::io::Error| format!("{} {}: cache {}: {e}", w.name, w.version, cache.root.display());
+    fetch_one_typed(w, opts, cache, client, rep, auth).map_err(|f| f.to_string())
+}
+
+fn fetch_one_typed(
+    w: &Want,
+    opts: &Options,
+    cache: &Cache,
+    client: Option<&reqwest::blocking::Client>,
+    rep: &dyn Reporter,
+    auth: &AuthFor,
+) -> std::result::Result<Fetched, ArtifactFailure> {
+    let failure = |attempts: Vec<Attempt>| ArtifactFailure {
+        artifact: w.name.clone(),
+        version: w.version.clone(),
+        file_name: w.file_name.clone(),
+        expected_digest: w.digest.to_string(),
+        attempts,
+    };
+    let note = |reason: String| Attempt { url: None, attempt: None, of: None, reason, unreachable: false };
+    let io = |e: std::io::Error| failure(vec![note(format!("cache {}: {e}", cache.root.display()))]);
     let _lock = match cache.try_lock(&w.digest).map_err(io)? {
         Some(l) => l,
         None => {
@@ -294,7 +332,7 @@ pub fn fetch_one_with(
                     rep.event(&Event::Done { name: &w.name, outcome: Outcome::Copied, bytes: size });
                     return Ok(done(w, url.clone(), digest, size, size, Outcome::Copied, p));
                 }
-                Err(e) => reasons.push(format!("{url}: {e}")),
+                Err(e) => reasons.push(Attempt { url: Some(url.clone()), attempt: None, of: None, reason: e, unreachable: false }),
             }
             continue;
         }
@@ -312,13 +350,17 @@ pub fn fetch_one_with(
                     return Ok(done(w, url.clone(), digest, size, transferred, outcome, p));
                 }
                 Err(Fail::Permanent(e)) => {
-                    reasons.push(format!("{url} (attempt {attempt}): {e}"));
+                    reasons.push(Attempt { url: Some(url.clone()), attempt: Some(attempt), of: None, reason: e, unreachable: false });
+                    break;
+                }
+                Err(Fail::Unreachable(e)) => {
+                    reasons.push(Attempt { url: Some(url.clone()), attempt: Some(attempt), of: None, reason: e, unreachable: true });
                     break;
                 }
                 Err(Fail::Transient(e, retry_after)) => {
                     let left = opts.retry.deadline.saturating_sub(started.elapsed());
                     if attempt >= opts.retry.attempts || left.is_zero() {
-                        reasons.push(format!("{url} (attempt {attempt} of {}): {e}; giving up on this URL", opts.retry.attempts));
+                        reasons.push(Attempt { url: Some(url.clone()), attempt: Some(attempt), of: Some(opts.retry.attempts), reason: e, unreachable: false });
                         break;
                     }
                     let delay =
@@ -330,12 +372,12 @@ pub fn fetch_one_with(
         }
     }
     if sources.is_empty() {
-        reasons.push("no source: --no-upstream and no mirror".into());
+        reasons.push(note("no source: --no-upstream and no mirror".into()));
     }
     if opts.offline && reasons.is_empty() {
-        reasons.push("not cached, and --offline allows no download".into());
+        reasons.push(note("not cached, and --offline allows no download".into()));
     }
-    Err(format!("{} {} ({}, expected {}):\n    {}", w.name, w.version, w.file_name, w.digest, reasons.join("\n    ")))
+    Err(failure(reasons))
 }
 
 fn done(w: &Want, url: String, actual: Digest, bytes: u64, transferred: u64, outcome: Outcome, path: PathBuf) -> Fetched {
@@ -523,7 +565,9 @@ fn classify(e: &reqwest::Error) -> Fail {
         msg.push_str(&format!(": {s}"));
         src = s.source();
     }
-    if e.is_timeout() {
+    if unreachable(e) {
+        Fail::Unreachable(format!("cannot reach the server ({msg})"))
+    } else if e.is_timeout() {
         Fail::Transient(format!("timed out waiting for the server ({msg})"), None)
     } else if e.is_connect() || e.is_request() || e.is_body() {
         Fail::Transient(format!("connection failed ({msg})"), None)
@@ -532,6 +576,30 @@ fn classify(e: &reqwest::Error) -> Fail {
     } else {
         Fail::Transient(msg, None)
     }
+}
+
+/// The server's name does not resolve, or its address refuses or cannot be routed to: what a
+/// machine without network sees. (A timeout is not this: it is retried.)
+fn unreachable(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionRefused, HostUnreachable, NetworkUnreachable};
+    if !e.is_connect() {
+        return false;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), ConnectionRefused | NetworkUnreachable | HostUnreachable) {
+                return true;
+            }
+        }
+        // hyper-util's resolver error: "dns error: failed to lookup address information: ..."
+        let text = s.to_string();
+        if text.starts_with("dns error") || text.contains("failed to lookup address") {
+            return true;
+        }
+        src = s.source();
+    }
+    false
 }
 
 /// `--export DIR`: the fetched files by name plus `SHA256SUMS`, a flat mirror folder.

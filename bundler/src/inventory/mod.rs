@@ -100,7 +100,7 @@ fn detect_format(path: &Path, text: &str) -> Format {
 
 /// Read an inventory file and the variable folders beside it.
 pub fn load(path: &Path) -> Result<Inventory> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::ReadInput { path: path.to_path_buf(), source })?;
     let file = Arc::new(path.to_path_buf());
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
