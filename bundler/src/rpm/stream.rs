@@ -497,8 +497,11 @@ mod tests {
         u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
     }
 
-    /// (tag, type, offset, count) of every index entry, and the data store.
-    fn decode(h: &[u8]) -> (Vec<(u32, u32, i32, u32)>, Vec<u8>) {
+    /// (tag, type, offset, count) of one index entry.
+    type IndexEntry = (u32, u32, i32, u32);
+
+    /// Every index entry, and the data store.
+    fn decode(h: &[u8]) -> (Vec<IndexEntry>, Vec<u8>) {
         assert_eq!(&h[..8], &tags::HEADER_MAGIC, "header magic, version 1, reserved");
         let il = be32(h, 8) as usize;
         let dl = be32(h, 12) as usize;
