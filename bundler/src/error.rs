@@ -213,6 +213,10 @@ pub enum Error {
     /// Artifacts that could not be fetched, each with every attempt.
     #[error("{} artifact(s) could not be fetched; nothing unverified was kept in the cache:\n{}", .0.len(), .0.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
     Fetch(Vec<ArtifactFailure>),
+    /// An upstream tarball that does not hold what its package needs (damaged, or not the
+    /// upstream layout).
+    #[error("{path}: {problem}")]
+    Tarball { path: PathBuf, problem: String },
     /// No source of any missing artifact could be reached: no network (or none to these hosts).
     #[error("{}", no_network_text(.failures, .hosts))]
     NoNetwork { failures: Vec<ArtifactFailure>, hosts: Vec<String> },
@@ -267,6 +271,10 @@ impl Error {
                 m = source.fields();
                 m.insert("stage".into(), json!(stage));
             }
+            Error::Tarball { path, problem } => {
+                m.insert("path".into(), json!(path));
+                m.insert("problem".into(), json!(problem));
+            }
             Error::Fetch(f) => {
                 m.insert("artifacts".into(), json!(f));
             }
@@ -291,6 +299,7 @@ impl Error {
             Error::Stage { source, .. } => source.kind(),
             Error::Fetch(_) => "fetch",
             Error::NoNetwork { .. } => "no-network",
+            Error::Tarball { .. } => "tarball",
         }
     }
 }

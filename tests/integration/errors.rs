@@ -99,6 +99,22 @@ fn connection_refused_on_every_source_is_recognised_as_no_network() {
         assert_eq!(att[0]["unreachable"], true);
         assert!(att[0]["url"].as_str().unwrap().ends_with(a["file_name"].as_str().unwrap()));
     }
+    // `build` reports the stage too, and writes nothing.
+    let r = run(bundler()
+        .current_dir(dir.path())
+        .args(["--json", "build", "--inventory"])
+        .arg(root().join("examples/hosts.yaml"))
+        .arg("--catalog")
+        .arg(&catalog)
+        .args(["--cache", "cache", "--state", "state", "--output", "out"]));
+    r.code(1);
+    let d = &r.json()["diagnostics"][0];
+    assert_eq!(d["message"], "stage fetch failed");
+    assert_eq!(d["fields"]["stage"], "fetch");
+    assert_eq!(d["fields"]["kind"], "no-network");
+    assert_eq!(d["fields"]["artifacts"].as_array().unwrap().len(), 5);
+    assert!(d["notes"][0].as_str().unwrap().starts_with("no network: "), "{d}");
+    assert!(!dir.path().join("out").exists());
     // A source that answers (here with 404) is not "no network": the usual per-artifact list.
     let server = crate::httpd::Server::start();
     let fx = fixtures::artifacts(1);

@@ -342,7 +342,14 @@ fn fetch_one_typed(
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match download(client, url, w, cache, rep, &mut transferred, &mut resumed, auth(url)) {
+            let r = download(client, url, w, cache, rep, &mut transferred, &mut resumed, auth(url));
+            // Unreachable at the first try: not retried. A server that answered an earlier
+            // attempt and then went away (a restart) is retried as any transient failure.
+            let r = match r {
+                Err(Fail::Unreachable(e)) if attempt > 1 => Err(Fail::Transient(e, None)),
+                r => r,
+            };
+            match r {
                 Ok((digest, size)) => {
                     let p = cache.commit(&w.digest).map_err(io)?;
                     let outcome = if resumed { Outcome::Resumed } else { Outcome::Downloaded };

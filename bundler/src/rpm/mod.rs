@@ -456,20 +456,20 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
     }
     // Tarballs are extracted in parallel (the Kubernetes one is most of the work).
     let mut extracted: BTreeMap<(PathBuf, String), (PathBuf, String)> = BTreeMap::new();
-    let results: Vec<std::result::Result<extract::Extracted, String>> = std::thread::scope(|sc| {
+    let results: Vec<Result<extract::Extracted>> = std::thread::scope(|sc| {
         let handles: Vec<_> = wanted
             .iter()
             .enumerate()
             .map(|(i, (tar, names))| {
                 let names: Vec<String> = names.iter().cloned().collect();
                 let dir = opts.work.join(format!("artifact-{i}"));
-                sc.spawn(move || extract::files(tar, &names, &dir).map_err(|e| format!("{}: {e}", tar.display())))
+                sc.spawn(move || extract::files(tar, &names, &dir))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("extraction panicked".into()))).collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Failed("extraction panicked".into())))).collect()
     });
     for ((tar, _), r) in wanted.iter().zip(results) {
-        for (n, p, sha) in r.map_err(Error::Failed)? {
+        for (n, p, sha) in r? {
             extracted.insert((tar.clone(), n), (p, sha));
         }
     }
