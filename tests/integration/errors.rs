@@ -128,7 +128,7 @@ fn connection_refused_on_every_source_is_recognised_as_no_network() {
 /// A network namespace of our own with no interface up: the default catalog's real upstream
 /// names do not resolve, as on an air-gapped machine (nothing leaves the namespace).
 fn isolated(cmd: Command) -> Command {
-    crate::etcd::require("unshare");
+    crate::util::require("unshare");
     let mut c = Command::new("unshare");
     c.args(["--user", "--map-root-user", "--net", "--"]).arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {

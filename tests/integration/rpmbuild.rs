@@ -9,8 +9,7 @@ use std::process::Command;
 
 use bundler::rpm::{Content, DirEntry, FileEntry, PackageSpec};
 
-use crate::etcd::require;
-use crate::util::run_tool;
+use crate::util::{require, run_tool};
 
 /// 2023-11-14 12:00:00 UTC: rpmbuild keeps only the day of a %changelog entry and stores it
 /// at noon (build/parseChangelog.c `dateToTimet`), so a noon time lets the two agree.

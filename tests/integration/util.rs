@@ -43,6 +43,27 @@ pub fn leaks_into_tests(name: &std::ffi::OsStr) -> bool {
     n.starts_with("BUNDLER_") || n.starts_with("XDG_") || n == "SOURCE_DATE_EPOCH"
 }
 
+/// The test process itself starts scrubbed, before `main` and before any test thread: every
+/// child (bundler, `sh install.sh`, host-identity, rpm, dnf) and every in-process library call
+/// sees only what its test sets. (`.init_array` runs on Linux as the ctor crate's constructors do.)
+#[used]
+#[link_section = ".init_array"]
+static SCRUB_AT_START: extern "C" fn() = scrub_process_env;
+
+extern "C" fn scrub_process_env() {
+    for (k, _) in std::env::vars_os() {
+        if leaks_into_tests(&k) {
+            std::env::remove_var(&k);
+        }
+    }
+}
+
+/// The harness in one place: commands and their checks here, fixture artifacts and images in
+/// `fixtures`, the local HTTP server in `httpd`, build folders in `packages`.
+pub use crate::etcd::require;
+#[allow(unused_imports)]
+pub use crate::packages::{example_built, rpmq, sh, Build};
+
 /// Remove every variable `leaks_into_tests` names from `cmd`'s environment; values the test
 /// sets afterwards with `.env()` still apply.
 pub fn scrub(cmd: &mut Command) -> &mut Command {
@@ -142,4 +163,12 @@ pub fn run_tool(cmd: &mut Command) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+#[test]
+fn the_test_process_starts_scrubbed() {
+    // `BUNDLER_TEST_FAIL_AT=fetch cargo test` once failed every build test, and a developer's
+    // BUNDLER_MIRRORS or XDG_CACHE_HOME reached every bundler run that did not remove it.
+    let leaked: Vec<String> = std::env::vars_os().filter(|(k, _)| leaks_into_tests(k)).map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+    assert!(leaked.is_empty(), "leaked into the tests: {leaked:?}");
 }
