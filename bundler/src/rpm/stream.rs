@@ -293,10 +293,10 @@ fn deps_for(spec: &PackageSpec) -> (Vec<String>, Vec<u32>, Vec<String>) {
 }
 
 /// The source package a binary package says it was built from. rpm tells binary from source
-/// headers by this tag alone (rpm 4.11 lib/header.c `headerIsSource`: no `SOURCERPM`, a
-/// source package; lib/package.c `applyRetrofits` guesses when it is missing), and yum 3.4.3
-/// and createrepo group packages by it (`<rpm:sourcerpm>` in primary.xml), so each package
-/// names its own, as rpmbuild does for a spec of that name.
+/// headers by this tag (rpm-software-management/rpm lib/headerutil.c `headerIsSource`: no
+/// `SOURCERPM`, a source package; lib/package.c `applyRetrofits` guesses from the file list
+/// when it is missing), and createrepo_c copies it into primary.xml's `<rpm:sourcerpm>`,
+/// which yum reads; so each package names its own, as rpmbuild does for a spec of that name.
 pub fn source_rpm(spec: &PackageSpec) -> String {
     format!("{}-{}.src.rpm", spec.name, spec.evr())
 }
