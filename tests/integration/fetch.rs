@@ -179,7 +179,7 @@ fn server_error_then_success_and_404_without_retry() {
     assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{}", r.stderr);
 
     let e = Env::new(1);
-    let c = e.f("cni-plugins");
+    let c = e.f("flannel");
     let cp = format!("/up/{}", c.file_name);
     e.server.always(&cp, Behave::Status(404));
     let r = e.fetch(&[]);

@@ -4,6 +4,7 @@
 mod bundle;
 mod catalog;
 mod deb;
+mod el7;
 mod dnf;
 mod etcd;
 mod fetch;
@@ -11,6 +12,7 @@ mod fixtures;
 mod httpd;
 mod images;
 mod inventory_cases;
+mod lint;
 mod packages;
 mod pki;
 mod plan_cli;

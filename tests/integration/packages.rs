@@ -126,7 +126,6 @@ fn packages_are_el7_compatible() {
         "k8s-kube-node-bin",
         "k8s-flannel-bin",
         "k8s-docker-bin",
-        "k8s-cni-bin",
         "k8s-images",
     ] {
         assert!(names.contains(&want.to_string()), "{want} in {names:?}");
