@@ -57,7 +57,12 @@ const READERS: &[KeyReader] = &[
     // private keys only when they are RSA (kdudka/nss-pem tag nss-pem-1.0.3, src/pobject.c
     // "for now only support RSA"; src/prsa.c refuses a non-RSA PKCS#8 key). `--cert FILE`
     // (-E) may carry the key too.
-    KeyReader { tool: "curl", options: &["--key", "--cert", "-E"], reads: &[KeyKind::Rsa], why: "CentOS 7's curl (NSS, nss-pem 1.0.3) reads only RSA private keys" },
+    KeyReader {
+        tool: "curl",
+        options: &["--key", "--cert", "-E"],
+        reads: &[KeyKind::Rsa],
+        why: "CentOS 7's curl (NSS, nss-pem 1.0.3) reads only RSA private keys",
+    },
     // Go's crypto/tls (tls.X509KeyPair) reads PKCS#1 RSA, PKCS#8 RSA/ECDSA and SEC1 EC keys.
     KeyReader { tool: "etcdctl", options: &["--key-file", "--key"], reads: &[KeyKind::Rsa, KeyKind::Ec], why: "Go TLS" },
     KeyReader { tool: "kubectl", options: &["--client-key"], reads: &[KeyKind::Rsa, KeyKind::Ec], why: "Go TLS" },
@@ -109,7 +114,10 @@ fn words(line: &str) -> Vec<String> {
 
 /// Every (script, tool, option, key path) where a script hands a key file to a tool, and every
 /// line that mentions a key file without a tool this check knows.
-fn key_uses(name: &str, script: &str) -> (Vec<(String, &'static KeyReader, String, String)>, Vec<String>) {
+/// (where, tool, option, key path)
+type KeyUse = (String, &'static KeyReader, String, String);
+
+fn key_uses(name: &str, script: &str) -> (Vec<KeyUse>, Vec<String>) {
     let vars = assignments(script);
     let mut uses = Vec::new();
     let mut unknown = Vec::new();
@@ -185,11 +193,7 @@ fn shell_files(files: &[bundler::render::File]) -> Vec<(String, String)> {
 /// Every private key the packages install, by install path.
 fn installed_keys(plan: &bundler::plan::Plan, state: &Path) -> BTreeMap<String, String> {
     let pki = bundler::pki::ensure(plan, &bundler::pki_options(plan, state, false)).expect("pki");
-    pki.items
-        .iter()
-        .filter(|i| i.install_path.ends_with(".key"))
-        .map(|i| (i.install_path.clone(), std::fs::read_to_string(&i.path).unwrap()))
-        .collect()
+    pki.items.iter().filter(|i| i.install_path.ends_with(".key")).map(|i| (i.install_path.clone(), std::fs::read_to_string(&i.path).unwrap())).collect()
 }
 
 #[test]
@@ -222,7 +226,10 @@ fn every_key_a_host_shell_tool_is_given_is_one_its_el7_build_reads() {
 fn the_key_reader_models_match_what_openssl_says_the_keys_are() {
     crate::etcd::require("openssl");
     let dir = tempfile::tempdir().unwrap();
-    for (args, want) in [(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"][..], KeyKind::Rsa), (&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..], KeyKind::Ec)] {
+    for (args, want) in [
+        (&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"][..], KeyKind::Rsa),
+        (&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..], KeyKind::Ec),
+    ] {
         let out = dir.path().join("k.pem");
         let o = std::process::Command::new("openssl").args(args).arg("-out").arg(&out).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -281,10 +288,20 @@ fn preflight_sees_a_used_port_and_an_ftype0_xfs_on_a_fresh_centos_7_4_host() {
     if held.is_ok() {
         assert!(out.lines().any(|l| l.starts_with("FATAL") && l.contains("port 10251") && l.contains("in use")), "{out}");
     }
-    assert!(out.lines().any(|l| l.starts_with("FATAL") && l.contains("overlay2 ftype") && l.contains("ftype=0")), "the ftype check must run with --fatal-only:\n{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("FATAL") && l.contains("overlay2 ftype") && l.contains("ftype=0")),
+        "the ftype check must run with --fatal-only:\n{out}"
+    );
     assert_eq!(code, 1, "{out}");
     // xfs_info was asked about the mount point that holds the nearest existing parent.
-    let mnt = String::from_utf8_lossy(&std::process::Command::new("df").arg("-P").arg(scratch.path()).output().unwrap().stdout).lines().nth(1).unwrap().split_whitespace().last().unwrap().to_string();
+    let mnt = String::from_utf8_lossy(&std::process::Command::new("df").arg("-P").arg(scratch.path()).output().unwrap().stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
     assert_eq!(called.trim(), mnt, "xfs_info arguments");
     drop(held);
     // A free port reads free, and a host that is not a node gets no ftype check.
@@ -352,7 +369,10 @@ fn the_apiserver_records_audit_events_by_a_1_9_policy() {
     let last = rules.last().unwrap().as_object().unwrap();
     assert!(last.keys().all(|k| k == "level" || k == "omitStages") && last["level"] != "None", "{last:?}");
     // Secrets never at Request level or above (their bodies would land in the log).
-    let secrets_rule = rules.iter().find(|r| r["resources"].as_array().is_some_and(|g| g.iter().any(|g| g["resources"].as_array().is_some_and(|rs| rs.iter().any(|x| x == "secrets"))))).unwrap();
+    let secrets_rule = rules
+        .iter()
+        .find(|r| r["resources"].as_array().is_some_and(|g| g.iter().any(|g| g["resources"].as_array().is_some_and(|rs| rs.iter().any(|x| x == "secrets")))))
+        .unwrap();
     assert_eq!(secrets_rule["level"], "Metadata");
 }
 

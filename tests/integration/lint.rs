@@ -41,7 +41,13 @@ fn tools() -> BTreeMap<String, Tool> {
         for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let (tool, opt) = l.split_once('\t').unwrap_or_else(|| panic!("{file}: bad line {l:?}"));
             let style = if tool == "ip" { Style::Prefix } else { Style::Getopt };
-            let t = out.entry(tool.to_string()).or_insert_with(|| Tool { style, short: BTreeMap::new(), long: BTreeSet::new(), stops_at_operand: false, source: file.clone() });
+            let t = out.entry(tool.to_string()).or_insert_with(|| Tool {
+                style,
+                short: BTreeMap::new(),
+                long: BTreeSet::new(),
+                stops_at_operand: false,
+                source: file.clone(),
+            });
             if opt == "+" {
                 t.stops_at_operand = true;
                 continue;
@@ -61,7 +67,8 @@ fn tools() -> BTreeMap<String, Tool> {
         }
     }
     // etcdctl v2 (etcd 3.0.17): global and per-command flags, from the flag lists.
-    let mut etcdctl = Tool { style: Style::GoFlag, short: BTreeMap::new(), long: BTreeSet::new(), stops_at_operand: false, source: "flags/etcdctl-v2-3.0.17*.txt".into() };
+    let mut etcdctl =
+        Tool { style: Style::GoFlag, short: BTreeMap::new(), long: BTreeSet::new(), stops_at_operand: false, source: "flags/etcdctl-v2-3.0.17*.txt".into() };
     for f in ["etcdctl-v2-3.0.17.txt", "etcdctl-v2-3.0.17.commands.txt"] {
         let text = std::fs::read_to_string(root().join("specs/reference/flags").join(f)).unwrap();
         for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
@@ -93,8 +100,8 @@ const UNCHECKED: &[(&str, &str)] = &[
 
 /// Ours (bundled, pinned, flag-checked elsewhere) or the shell's own.
 const NOT_HOST_TOOLS: &[&str] = &[
-    "kubectl", "docker", "dockerd", "kubelet", "flanneld", "etcd", "[", "test", "echo", "printf", "exit", "return", "set", "shift", "export", "read", "cd", "pwd", "trap",
-    "command", "exec", "wait", "true", "false", "break", "continue", ".", ":", "unset", "local", "eval", "umask", "type",
+    "kubectl", "docker", "dockerd", "kubelet", "flanneld", "etcd", "[", "test", "echo", "printf", "exit", "return", "set", "shift", "export", "read", "cd",
+    "pwd", "trap", "command", "exec", "wait", "true", "false", "break", "continue", ".", ":", "unset", "local", "eval", "umask", "type",
 ];
 
 const KEYWORDS: &[&str] = &["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "esac", "time"];
@@ -298,7 +305,8 @@ fn commands(script: &str) -> Vec<(usize, Vec<String>)> {
         cur.push(c);
         i += 1;
     }
-    end_segment!(false);
+    flush!();
+    segs.push((seg_line, words, false));
     for (n, mut ws, pattern) in segs {
         if pattern {
             continue;
@@ -428,8 +436,12 @@ fn lint_scripts(scripts: &[(String, String)], tools: &BTreeMap<String, Tool>) ->
     for (file, text) in scripts {
         let vars = assignments(text);
         // Functions the script defines are not host tools.
-        let functions: BTreeSet<String> =
-            text.lines().filter_map(|l| l.trim().split_once("()")).map(|(n, _)| n.trim().to_string()).filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).collect();
+        let functions: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.trim().split_once("()"))
+            .map(|(n, _)| n.trim().to_string())
+            .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
         for (line, ws) in commands(text) {
             let Some(name) = tool_name(&ws[0], &vars) else { continue };
             if functions.contains(&name) || NOT_HOST_TOOLS.contains(&name.as_str()) || UNCHECKED.iter().any(|(t, _)| *t == name) || name.starts_with("k8s-") {
@@ -457,8 +469,11 @@ fn lint_scripts(scripts: &[(String, String)], tools: &BTreeMap<String, Tool>) ->
 fn all_scripts() -> Vec<(String, String)> {
     let inv = root().join("examples/hosts.yaml");
     let files = rendered(&inv);
-    let mut out: Vec<(String, String)> =
-        files.iter().filter(|f| f.content.starts_with("#!/bin/sh") || f.content.starts_with("#!/bin/bash")).map(|f| (f.path.clone(), f.content.clone())).collect();
+    let mut out: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| f.content.starts_with("#!/bin/sh") || f.content.starts_with("#!/bin/bash"))
+        .map(|f| (f.path.clone(), f.content.clone()))
+        .collect();
     // Scriptlets: assemble the package definitions with stand-in artifacts (only their names matter here).
     let plan = plan_of(&inv);
     let state = tempfile::tempdir().unwrap();
@@ -506,7 +521,8 @@ fn every_option_a_script_or_scriptlet_passes_to_a_host_tool_exists_in_its_el7_ve
     let (p, _) = lint_scripts(&[("old".into(), "#!/bin/sh\nss -Hltnp \"sport = :$1\" 2>/dev/null | head -n 1\n".into())], &tools);
     assert_eq!(p, vec!["old:2: ss -Hltnp: no option -H in ss (iproute-3.10.0.txt)".to_string()]);
     // coreutils 8.22's sha256sum has no --ignore-missing (8.25); curl 7.29 no --retry-connrefused (7.52).
-    let (p, _) = lint_scripts(&[("x".into(), "x=$(sha256sum --ignore-missing -c SUMS)\nif curl -sS --retry-connrefused https://a; then :; fi\n".into())], &tools);
+    let (p, _) =
+        lint_scripts(&[("x".into(), "x=$(sha256sum --ignore-missing -c SUMS)\nif curl -sS --retry-connrefused https://a; then :; fi\n".into())], &tools);
     assert_eq!(p.len(), 2, "{p:?}");
     // A tool nobody listed fails too.
     let (p, _) = lint_scripts(&[("x".into(), "jq -r .a f\n".into())], &tools);
@@ -549,6 +565,9 @@ fn every_unit_directive_is_one_systemd_219_of_el7_4_knows() {
     let bad: Vec<String> = units.iter().flat_map(|u| check(&u.path, &u.content)).collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     // It can fail: 229's directive, 230's, and a typo.
-    let bad = check("x.service", "[Service]\nRuntimeMaxSec=5\nExecStart=/bin/true\n[Unit]\nStartLimitIntervalSec=10\n[Install]\nWantedBy=multi-user.target\nWantdBy=x\n");
+    let bad = check(
+        "x.service",
+        "[Service]\nRuntimeMaxSec=5\nExecStart=/bin/true\n[Unit]\nStartLimitIntervalSec=10\n[Install]\nWantedBy=multi-user.target\nWantdBy=x\n",
+    );
     assert_eq!(bad.len(), 3, "{bad:?}");
 }

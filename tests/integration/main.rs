@@ -4,8 +4,8 @@
 mod bundle;
 mod catalog;
 mod deb;
-mod el7;
 mod dnf;
+mod el7;
 mod etcd;
 mod fetch;
 mod fixtures;
