@@ -397,7 +397,9 @@ fn a_pod_reaches_itself_through_its_service_and_no_unused_cni_plugins_ship() {
     let files = rendered(&inv);
     let kubelet = args_of(&file_of(&files, "/etc/kubernetes/kubelet.env").content, "KUBELET_ARGS");
     // The kubelet's default (no-op) network plugin and Docker's bridge: hairpin needs Docker's
-    // userland proxy off (libnetwork then sets hairpin mode on each bridge port).
+    // userland proxy off: libnetwork's bridge driver then sets hairpin mode on each container's
+    // bridge port (drivers/bridge/bridge.go, CreateEndpoint: `if !config.EnableUserlandProxy {
+    // setHairpinMode(..., true) }`, as vendored in Docker 17.12).
     assert!(!kubelet.iter().any(|a| a.starts_with("--network-plugin")), "{kubelet:?}");
     let daemon: serde_json::Value = serde_json::from_str(&file_of(&files, "/etc/docker/daemon.json").content).unwrap();
     assert_eq!(daemon["userland-proxy"], serde_json::json!(false));
