@@ -66,6 +66,7 @@ fn templates() -> Vec<Tpl> {
         // Control plane.
         tpl!("units/kube-apiserver.service", "/usr/lib/systemd/system/kube-apiserver.service", "k8s-master", 0o644, false),
         tpl!("config/apiserver.env", "/etc/kubernetes/apiserver.env", "k8s-master", 0o644, true),
+        tpl!("config/audit-policy.yaml", "/etc/kubernetes/audit-policy.yaml", "k8s-master", 0o644, true),
         tpl!("units/kube-controller-manager.service", "/usr/lib/systemd/system/kube-controller-manager.service", "k8s-master", 0o644, false),
         tpl!("config/controller-manager.env", "/etc/kubernetes/controller-manager.env", "k8s-master", 0o644, true),
         tpl!("units/kube-scheduler.service", "/usr/lib/systemd/system/kube-scheduler.service", "k8s-master", 0o644, false),

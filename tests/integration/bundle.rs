@@ -56,7 +56,7 @@ fn end_to_end_install_sh_verify_and_tampering() {
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["versions"]["kubernetes"], "v1.9.11");
     assert_eq!(m["inventory"]["sha256"], sha(&b.p("hosts.yaml")));
-    assert_eq!(m["rpms"].as_array().unwrap().len(), 11);
+    assert_eq!(m["rpms"].as_array().unwrap().len(), 10);
     assert!(m["artifacts"].as_array().unwrap().iter().all(|a| a["url"].is_string() && a["digest"].is_string() && a["license"].is_string()));
     let sbom: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("sbom.spdx.json")).unwrap()).unwrap();
     assert_eq!(sbom["spdxVersion"], "SPDX-2.3");
@@ -146,7 +146,7 @@ fn same_inputs_same_tarball_and_a_new_node_raises_only_what_changed() {
     let rel = |n: &str| doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == n).unwrap()["release"].as_str().unwrap().to_string();
     // The host list lives in k8s-common; the role packages pin it, so they follow.
     assert_eq!(rel("k8s-common"), "2.el7");
-    for unchanged in ["k8s-etcd-bin", "k8s-kube-master-bin", "k8s-kube-node-bin", "k8s-flannel-bin", "k8s-docker-bin", "k8s-cni-bin"] {
+    for unchanged in ["k8s-etcd-bin", "k8s-kube-master-bin", "k8s-kube-node-bin", "k8s-flannel-bin", "k8s-docker-bin"] {
         assert_eq!(rel(unchanged), "1.el7", "{unchanged} did not change");
     }
     assert!(b.p("out/k8s-1.9.11-1.tar").exists(), "the previous bundle is untouched");

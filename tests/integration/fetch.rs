@@ -73,7 +73,7 @@ fn fetches_and_verifies_everything() {
     let r = e.fetch(&[]);
     r.code(0);
     let doc = r.json();
-    assert_eq!(doc["artifacts"].as_array().unwrap().len(), 5);
+    assert_eq!(doc["artifacts"].as_array().unwrap().len(), 4);
     for f in &e.fx {
         let a = artifact(&doc, f.name);
         assert_eq!(a["outcome"], "downloaded");
@@ -179,7 +179,7 @@ fn server_error_then_success_and_404_without_retry() {
     assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{}", r.stderr);
 
     let e = Env::new(1);
-    let c = e.f("cni-plugins");
+    let c = e.f("flannel");
     let cp = format!("/up/{}", c.file_name);
     e.server.always(&cp, Behave::Status(404));
     let r = e.fetch(&[]);
@@ -238,7 +238,7 @@ fn mirrors_in_order_and_no_upstream() {
 fn offline_uses_only_the_cache() {
     let e = Env::new(1);
     let r = e.fetch(&["--offline"]);
-    r.code(1).has("--offline: 5 artifact(s) are not in the cache");
+    r.code(1).has("--offline: 4 artifact(s) are not in the cache");
     for f in &e.fx {
         r.has(&format!("  {}  sha256:{}", f.file_name, f.sha256()));
     }
@@ -340,7 +340,7 @@ fn export_then_offline_file_mirror() {
     let st = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&out).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stdout));
     let names = files_in(&out);
-    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
     // Another machine: empty cache, offline, the folder as a file:// mirror.
     let n = e.server.log().len();
     let other = e.dir.path().join("cache2");

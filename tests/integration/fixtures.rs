@@ -96,18 +96,11 @@ pub fn artifacts(scale: usize) -> Vec<Fixture> {
         "17.12.1-ce",
         30_000 * scale,
     );
-    let cni = bin(
-        "",
-        &["bridge", "dhcp", "flannel", "host-local", "ipvlan", "loopback", "macvlan", "portmap", "ptp", "sample", "tuning", "vlan"],
-        "v0.6.0",
-        10_000 * scale,
-    );
     vec![
         Fixture { name: "kubernetes-server", version: "v1.9.11", file_name: "kubernetes-server-linux-amd64.tar.gz", bytes: tar_gz(&k8s) },
         Fixture { name: "etcd", version: "v3.0.17", file_name: "etcd-v3.0.17-linux-amd64.tar.gz", bytes: tar_gz(&etcd) },
         Fixture { name: "flannel", version: "v0.10.0", file_name: "flannel-v0.10.0-linux-amd64.tar.gz", bytes: tar_gz(&flannel) },
         Fixture { name: "docker", version: "17.12.1-ce", file_name: "docker-17.12.1-ce.tgz", bytes: tar_gz(&docker) },
-        Fixture { name: "cni-plugins", version: "v0.6.0", file_name: "cni-plugins-amd64-v0.6.0.tgz", bytes: tar_gz(&cni) },
     ]
 }
 

@@ -352,6 +352,38 @@ fn rendered_etcd_config_forms_a_real_cluster_and_the_flannel_oneshot_writes_its_
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(got.trim()).unwrap();
     assert_eq!(v, serde_json::json!({"Network": "10.244.0.0/16", "SubnetLen": 24, "Backend": {"Type": "vxlan"}}));
+    // k8s-status reads the same etcd with the same ECDSA client key (etcdctl, as on the hosts):
+    // member health and the flannel subnets. kubectl is a stand-in here; its sections are not tested.
+    let o = Command::new("etcdctl")
+        .env("ETCDCTL_API", "2")
+        .args(["--endpoints=https://127.0.0.11:2379", "--ca-file"])
+        .arg(&ca)
+        .arg("--cert-file")
+        .arg(&cc)
+        .arg("--key-file")
+        .arg(&ck)
+        .args(["set", "/coreos.com/network/subnets/10.244.7.0-24", "{}"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("kubectl"), "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("kubectl"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = Command::new("sh")
+        .arg(root_dir.join("usr/sbin/k8s-status"))
+        .env("CLUSTER_ENV", root_dir.join("etc/bundler/cluster.env"))
+        .env("ETCD_CA", &ca)
+        .env("ETCD_CERT", &cc)
+        .env("ETCD_KEY", &ck)
+        .env("ETCDCTL", "etcdctl")
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "k8s-status:\n{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("cluster is healthy") && out.contains("10.244.7.0-24"), "{out}");
     drop(cluster);
 }
 

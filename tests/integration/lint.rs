@@ -1,0 +1,573 @@
+//! A lint of every shell line and unit line the packages carry against the versions CentOS 7.4
+//! runs: every unit directive is one systemd 219 (rhel-7.4) knows, and every option a helper
+//! script, operator tool, installer or scriptlet passes to a host tool exists in that tool's el7
+//! version. The option lists under specs/reference/el7-options/ were read from the upstream
+//! sources at those versions (each file names its tag and commit; scripts/el7-options.py made them).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::render::{plan_of, rendered};
+use crate::util::root;
+
+/// How a tool parses its options.
+#[derive(Clone, Copy, PartialEq)]
+enum Style {
+    /// getopt_long / popt / optparse: `-abc` is a cluster of short options, `--name[=v]` long.
+    Getopt,
+    /// iproute's ip: `-name` matched by any prefix of the names it lists.
+    Prefix,
+    /// Go's flag package (etcdctl): `-name` and `--name` are the same long option.
+    GoFlag,
+}
+
+struct Tool {
+    style: Style,
+    /// Short options, and whether each takes an argument.
+    short: BTreeMap<char, bool>,
+    long: BTreeSet<String>,
+    /// getopt string starting with `+`: options end at the first operand (`timeout 3 bash -c`).
+    stops_at_operand: bool,
+    source: String,
+}
+
+/// The host tools with a reference list: tool name -> options, from specs/reference.
+fn tools() -> BTreeMap<String, Tool> {
+    let mut out: BTreeMap<String, Tool> = BTreeMap::new();
+    let dir = root().join("specs/reference/el7-options");
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        assert!(text.starts_with("# "), "{file}: must start with where it was read");
+        for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let (tool, opt) = l.split_once('\t').unwrap_or_else(|| panic!("{file}: bad line {l:?}"));
+            let style = if tool == "ip" { Style::Prefix } else { Style::Getopt };
+            let t = out.entry(tool.to_string()).or_insert_with(|| Tool {
+                style,
+                short: BTreeMap::new(),
+                long: BTreeSet::new(),
+                stops_at_operand: false,
+                source: file.clone(),
+            });
+            if opt == "+" {
+                t.stops_at_operand = true;
+                continue;
+            }
+            let (name, arg) = match opt.strip_suffix(" ARG") {
+                Some(n) => (n, true),
+                None => (opt, false),
+            };
+            if let Some(long) = name.strip_prefix("--") {
+                t.long.insert(long.to_string());
+            } else if style == Style::Prefix {
+                t.long.insert(name.trim_start_matches('-').to_string());
+            } else {
+                let c = name.strip_prefix('-').and_then(|c| c.chars().next()).unwrap_or_else(|| panic!("{file}: {l:?}"));
+                t.short.insert(c, arg);
+            }
+        }
+    }
+    // etcdctl v2 (etcd 3.0.17): global and per-command flags, from the flag lists.
+    let mut etcdctl =
+        Tool { style: Style::GoFlag, short: BTreeMap::new(), long: BTreeSet::new(), stops_at_operand: false, source: "flags/etcdctl-v2-3.0.17*.txt".into() };
+    for f in ["etcdctl-v2-3.0.17.txt", "etcdctl-v2-3.0.17.commands.txt"] {
+        let text = std::fs::read_to_string(root().join("specs/reference/flags").join(f)).unwrap();
+        for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let names = l.split('\t').next_back().unwrap();
+            etcdctl.long.extend(names.split(',').map(|n| n.trim().to_string()).filter(|n| !n.starts_with('(') && n != "-"));
+        }
+    }
+    out.insert("etcdctl".into(), etcdctl);
+    out
+}
+
+/// Host tools used by our scripts whose options are not checked yet, with their el7 version:
+/// a tool in neither list fails the lint, so a new one cannot slip in unlisted.
+const UNCHECKED: &[(&str, &str)] = &[
+    ("awk", "gawk 4.0.2"),
+    ("grep", "grep 2.20"),
+    ("sed", "sed 4.2.2"),
+    ("modprobe", "kmod 20"),
+    ("hostname", "hostname 3.13"),
+    ("sysctl", "procps-ng 3.3.10"),
+    ("xfs_info", "xfsprogs 4.5"),
+    ("getenforce", "libselinux-utils 2.5"),
+    ("useradd", "shadow-utils 4.1.5.1"),
+    ("groupadd", "shadow-utils 4.1.5.1"),
+    ("getent", "glibc 2.17"),
+    ("tar", "tar 1.26"),
+    ("sh", "bash 4.2 as sh"),
+];
+
+/// Ours (bundled, pinned, flag-checked elsewhere) or the shell's own.
+const NOT_HOST_TOOLS: &[&str] = &[
+    "kubectl", "docker", "dockerd", "kubelet", "flanneld", "etcd", "[", "test", "echo", "printf", "exit", "return", "set", "shift", "export", "read", "cd",
+    "pwd", "trap", "command", "exec", "wait", "true", "false", "break", "continue", ".", ":", "unset", "local", "eval", "umask", "type",
+];
+
+const KEYWORDS: &[&str] = &["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "esac", "time"];
+
+/// Simple commands of a shell script: (line, words), with heredoc bodies and comments left out
+/// and case patterns dropped. Quotes, `$(...)`, `$((...))` and redirections are understood well
+/// enough for the scripts we write; it is not a shell parser.
+fn commands(script: &str) -> Vec<(usize, Vec<String>)> {
+    let chars: Vec<char> = script.chars().collect();
+    let mut out: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut segs: Vec<(usize, Vec<String>, bool)> = Vec::new(); // (line, words, a case pattern)
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let (mut sq, mut dq) = (false, false);
+    let mut dq_stack: Vec<bool> = Vec::new();
+    let mut depth = 0usize;
+    let mut in_case = 0usize;
+    let mut line = 1usize;
+    let mut seg_line = 1usize;
+    let mut heredocs: Vec<String> = Vec::new();
+    let mut alt_start: Option<usize> = None;
+    let mut i = 0;
+    macro_rules! flush {
+        () => {
+            if !cur.is_empty() {
+                if words.is_empty() {
+                    seg_line = line;
+                }
+                words.push(std::mem::take(&mut cur));
+            }
+        };
+    }
+    macro_rules! end_segment {
+        ($pattern:expr) => {{
+            flush!();
+            match words.iter().find(|w| !KEYWORDS.contains(&w.as_str())).map(String::as_str) {
+                Some("case") => in_case += 1,
+                Some("esac") => in_case = in_case.saturating_sub(1),
+                _ => {}
+            }
+            segs.push((seg_line, std::mem::take(&mut words), $pattern));
+        }};
+    }
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if sq {
+            cur.push(c);
+            if c == '\'' {
+                sq = false;
+            }
+            if c == '\n' {
+                line += 1;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '\\' if next.is_some() => {
+                cur.push(c);
+                cur.push(next.unwrap());
+                if next == Some('\n') {
+                    line += 1;
+                }
+                i += 2;
+                continue;
+            }
+            '\'' if !dq => sq = true,
+            '"' => dq = !dq,
+            '#' if !dq && cur.is_empty() => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            '$' if next == Some('(') && chars.get(i + 2) == Some(&'(') => {
+                // Arithmetic: part of the word, up to the closing `))`.
+                let mut d = 0i32;
+                while i < chars.len() {
+                    cur.push(chars[i]);
+                    if chars[i] == '(' {
+                        d += 1;
+                    } else if chars[i] == ')' {
+                        d -= 1;
+                        if d == 0 {
+                            break;
+                        }
+                    }
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            '$' if next == Some('(') => {
+                end_segment!(false);
+                dq_stack.push(dq);
+                dq = false;
+                depth += 1;
+                i += 2;
+                continue;
+            }
+            '`' => {
+                end_segment!(false);
+                i += 1;
+                continue;
+            }
+            ')' if !dq => {
+                let pattern = depth == 0 && in_case > 0;
+                if depth > 0 {
+                    depth -= 1;
+                    dq = dq_stack.pop().unwrap_or(false);
+                }
+                end_segment!(pattern);
+                if pattern {
+                    if let Some(a) = alt_start {
+                        for s in &mut segs[a..] {
+                            s.2 = true;
+                        }
+                    }
+                }
+                alt_start = None;
+                i += 1;
+                continue;
+            }
+            // Redirections (`2>&1`, `>&2`, `<<`) belong to the command; `<<WORD` starts a heredoc.
+            '>' | '<' if !dq => {
+                flush!();
+                let mut op = String::from(c);
+                i += 1;
+                while i < chars.len() && matches!(chars[i], '>' | '<' | '&' | '-') {
+                    op.push(chars[i]);
+                    i += 1;
+                }
+                if op.starts_with("<<") {
+                    while i < chars.len() && chars[i] == ' ' {
+                        i += 1;
+                    }
+                    let mut w = String::new();
+                    while i < chars.len() && !chars[i].is_whitespace() && !";|&)".contains(chars[i]) {
+                        w.push(chars[i]);
+                        i += 1;
+                    }
+                    heredocs.push(w.trim_matches(['\'', '"']).to_string());
+                } else {
+                    // The redirection's target is not an argument.
+                    while i < chars.len() && chars[i] == ' ' {
+                        i += 1;
+                    }
+                    while i < chars.len() && !chars[i].is_whitespace() && !";|&)".contains(chars[i]) {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            '|' if !dq => {
+                // `a|b)` in a case: the alternatives before a pattern's `)` are patterns too.
+                let before = segs.len();
+                end_segment!(false);
+                if next != Some('|') && alt_start.is_none() {
+                    alt_start = Some(before);
+                }
+                i += if next == Some('|') { 2 } else { 1 };
+                continue;
+            }
+            ';' | '&' | '(' if !dq => {
+                end_segment!(false);
+                alt_start = None;
+                i += 1;
+                continue;
+            }
+            '\n' if !dq => {
+                end_segment!(false);
+                alt_start = None;
+                line += 1;
+                i += 1;
+                // Heredoc bodies: skipped to their terminator lines.
+                for end in std::mem::take(&mut heredocs) {
+                    while i < chars.len() {
+                        let start = i;
+                        while i < chars.len() && chars[i] != '\n' {
+                            i += 1;
+                        }
+                        let l: String = chars[start..i].iter().collect();
+                        i += 1;
+                        line += 1;
+                        if l.trim() == end {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            ' ' | '\t' if !dq => {
+                flush!();
+                i += 1;
+                continue;
+            }
+            '\n' => line += 1,
+            _ => {}
+        }
+        cur.push(c);
+        i += 1;
+    }
+    flush!();
+    segs.push((seg_line, words, false));
+    for (n, mut ws, pattern) in segs {
+        if pattern {
+            continue;
+        }
+        while let Some(w) = ws.first() {
+            let assignment = w.split_once('=').is_some_and(|(a, _)| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            if KEYWORDS.contains(&w.as_str()) || assignment {
+                ws.remove(0);
+            } else {
+                break;
+            }
+        }
+        if matches!(ws.first().map(String::as_str), None | Some("case" | "esac" | "for")) {
+            continue;
+        }
+        out.push((n, ws));
+    }
+    out
+}
+
+fn unquote(w: &str) -> String {
+    w.chars().filter(|c| *c != '"' && *c != '\'').collect()
+}
+
+/// `NAME=value` defaults of a script (`${X:-default}` gives its default).
+fn assignments(script: &str) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for l in script.lines() {
+        let l = l.trim();
+        let Some((name, value)) = l.split_once('=') else { continue };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let v = unquote(value.split_whitespace().next().unwrap_or(""));
+        let v = match v.strip_prefix("${").and_then(|v| v.strip_suffix('}')).and_then(|v| v.split_once(":-")) {
+            Some((_, d)) => d.to_string(),
+            None => v,
+        };
+        vars.insert(name.to_string(), v);
+    }
+    vars
+}
+
+/// The tool a command word names: a plain name, a path, or `$VAR`/`${VAR:-default}`.
+fn tool_name(word: &str, vars: &BTreeMap<String, String>) -> Option<String> {
+    let w = unquote(word);
+    let w = if let Some(inner) = w.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+        let (name, default) = inner.split_once(":-").unwrap_or((inner, ""));
+        vars.get(name).cloned().unwrap_or_else(|| default.to_string())
+    } else if let Some(name) = w.strip_prefix('$') {
+        vars.get(name).cloned()?
+    } else {
+        w
+    };
+    let base = w.rsplit('/').next().unwrap_or(&w).to_string();
+    (!base.is_empty() && base.chars().all(|c| c.is_ascii_alphanumeric() || "_.-[:".contains(c))).then_some(base)
+}
+
+/// Problems with one command's options against its tool's list.
+fn check_options(tool: &Tool, name: &str, args: &[String]) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut skip_next = false;
+    for a in args {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        let a = unquote(a);
+        if a == "--" {
+            break;
+        }
+        if !a.starts_with('-') || a == "-" || a.starts_with("-$") || a.starts_with("--$") {
+            if tool.stops_at_operand && !a.starts_with('-') {
+                break;
+            }
+            continue;
+        }
+        match tool.style {
+            Style::GoFlag => {
+                let n = a.trim_start_matches('-').split('=').next().unwrap();
+                if !tool.long.contains(n) {
+                    bad.push(format!("{name} {a}: no such flag"));
+                }
+            }
+            Style::Prefix => {
+                let n = a.trim_start_matches('-');
+                if !tool.long.iter().any(|l| l.starts_with(n)) {
+                    bad.push(format!("{name} {a}: no such option"));
+                }
+            }
+            Style::Getopt => {
+                if let Some(long) = a.strip_prefix("--") {
+                    let n = long.split('=').next().unwrap();
+                    if !tool.long.contains(n) {
+                        bad.push(format!("{name} --{n}: no such option"));
+                    }
+                    continue;
+                }
+                // A cluster of short options; one that takes an argument ends it.
+                let cs: Vec<char> = a[1..].chars().collect();
+                if cs.iter().all(|c| c.is_ascii_digit()) && tool.short.contains_key(&cs[0]) {
+                    continue;
+                }
+                for (k, c) in cs.iter().enumerate() {
+                    match tool.short.get(c) {
+                        None => {
+                            bad.push(format!("{name} {a}: no option -{c}"));
+                            break;
+                        }
+                        Some(true) => {
+                            skip_next = k + 1 == cs.len();
+                            break;
+                        }
+                        Some(false) => {}
+                    }
+                }
+            }
+        }
+    }
+    bad
+}
+
+/// Lint every script: returns (problems, number of commands checked against a list).
+fn lint_scripts(scripts: &[(String, String)], tools: &BTreeMap<String, Tool>) -> (Vec<String>, usize) {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (file, text) in scripts {
+        let vars = assignments(text);
+        // Functions the script defines are not host tools.
+        let functions: BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.trim().split_once("()"))
+            .map(|(n, _)| n.trim().to_string())
+            .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        for (line, ws) in commands(text) {
+            let Some(name) = tool_name(&ws[0], &vars) else { continue };
+            if functions.contains(&name) || NOT_HOST_TOOLS.contains(&name.as_str()) || UNCHECKED.iter().any(|(t, _)| *t == name) || name.starts_with("k8s-") {
+                continue;
+            }
+            // Our own helpers, run by path.
+            if ws[0].contains("/usr/libexec/bundler/") || ws[0].contains("/host-identity") {
+                continue;
+            }
+            match tools.get(&name) {
+                None => problems.push(format!("{file}:{line}: `{name}` is a host tool with no el7 option list (add one under specs/reference/el7-options, or to UNCHECKED with its version)")),
+                Some(t) => {
+                    checked += 1;
+                    for b in check_options(t, &name, &ws[1..]) {
+                        problems.push(format!("{file}:{line}: {b} in {} ({})", name, t.source));
+                    }
+                }
+            }
+        }
+    }
+    (problems, checked)
+}
+
+/// Every shell text the packages carry: rendered scripts and every package's scriptlets.
+fn all_scripts() -> Vec<(String, String)> {
+    let inv = root().join("examples/hosts.yaml");
+    let files = rendered(&inv);
+    let mut out: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| f.content.starts_with("#!/bin/sh") || f.content.starts_with("#!/bin/bash"))
+        .map(|f| (f.path.clone(), f.content.clone()))
+        .collect();
+    // Scriptlets: assemble the package definitions with stand-in artifacts (only their names matter here).
+    let plan = plan_of(&inv);
+    let state = tempfile::tempdir().unwrap();
+    let pki = bundler::pki::ensure(&plan, &bundler::pki_options(&plan, state.path(), false)).expect("pki");
+    let fetched: Vec<bundler::fetch::Fetched> = plan
+        .artifacts
+        .iter()
+        .map(|a| bundler::fetch::Fetched {
+            name: a.name.clone(),
+            version: a.version.clone(),
+            file_name: a.file_name.clone(),
+            url: String::new(),
+            expected_digest: String::new(),
+            actual_digest: String::new(),
+            bytes: 0,
+            bytes_transferred: 0,
+            outcome: bundler::fetch::Outcome::Cached,
+            path: state.path().join("none"),
+        })
+        .collect();
+    let specs = bundler::rpm::assemble(&plan, &pki, &files, &fetched, None).expect("assemble");
+    for s in &specs {
+        for (what, body) in [("pre", &s.pre), ("post", &s.post), ("preun", &s.preun), ("postun", &s.postun)] {
+            if let Some(b) = body {
+                out.push((format!("{} %{what}", s.name), b.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_option_a_script_or_scriptlet_passes_to_a_host_tool_exists_in_its_el7_version() {
+    let tools = tools();
+    for t in ["ss", "ip", "curl", "head", "cut", "df", "mkdir", "rpm", "yum", "systemctl", "etcdctl", "mktemp"] {
+        assert!(tools.contains_key(t), "no option list for {t}");
+    }
+    let scripts = all_scripts();
+    assert!(scripts.iter().any(|(n, _)| n.ends_with("%post")), "no scriptlets found");
+    let (problems, checked) = lint_scripts(&scripts, &tools);
+    assert!(problems.is_empty(), "options the el7 hosts' tools do not have:\n{}", problems.join("\n"));
+    assert!(checked > 30, "only {checked} commands checked");
+
+    // The lint fails on what shipped before: iproute 3.10's ss has no -H (iproute2 v4.7.0).
+    let (p, _) = lint_scripts(&[("old".into(), "#!/bin/sh\nss -Hltnp \"sport = :$1\" 2>/dev/null | head -n 1\n".into())], &tools);
+    assert_eq!(p, vec!["old:2: ss -Hltnp: no option -H in ss (iproute-3.10.0.txt)".to_string()]);
+    // coreutils 8.22's sha256sum has no --ignore-missing (8.25); curl 7.29 no --retry-connrefused (7.52).
+    let (p, _) =
+        lint_scripts(&[("x".into(), "x=$(sha256sum --ignore-missing -c SUMS)\nif curl -sS --retry-connrefused https://a; then :; fi\n".into())], &tools);
+    assert_eq!(p.len(), 2, "{p:?}");
+    // A tool nobody listed fails too.
+    let (p, _) = lint_scripts(&[("x".into(), "jq -r .a f\n".into())], &tools);
+    assert!(p.len() == 1 && p[0].contains("`jq` is a host tool with no el7 option list"), "{p:?}");
+    // Heredoc bodies and case patterns are not commands.
+    let (p, _) = lint_scripts(&[("x".into(), "cat <<'EOF'\njq -Z\nEOF\ncase \"$r\" in\n  etcd|node) head -n 1 f ;;\nesac\n".into())], &tools);
+    assert!(p.is_empty(), "{p:?}");
+}
+
+#[test]
+fn every_unit_directive_is_one_systemd_219_of_el7_4_knows() {
+    let known: BTreeSet<String> = std::fs::read_to_string(root().join("specs/reference/systemd-219-el7.4-directives.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let check = |name: &str, text: &str| -> Vec<String> {
+        let mut bad = Vec::new();
+        let mut section = String::new();
+        for (n, l) in text.lines().enumerate() {
+            let l = l.trim();
+            if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+                continue;
+            }
+            if l.starts_with('[') {
+                section = l.to_string();
+                continue;
+            }
+            let key = l.split('=').next().unwrap().trim();
+            if !known.contains(&format!("{section} {key}")) {
+                bad.push(format!("{name}:{}: {section} {key} is not a directive of systemd 219 (rhel-7.4)", n + 1));
+            }
+        }
+        bad
+    };
+    let files = rendered(&root().join("examples/hosts.yaml"));
+    let units: Vec<_> = files.iter().filter(|f| f.path.starts_with("/usr/lib/systemd/system/")).collect();
+    assert!(units.len() >= 12);
+    let bad: Vec<String> = units.iter().flat_map(|u| check(&u.path, &u.content)).collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // It can fail: 229's directive, 230's, and a typo.
+    let bad = check(
+        "x.service",
+        "[Service]\nRuntimeMaxSec=5\nExecStart=/bin/true\n[Unit]\nStartLimitIntervalSec=10\n[Install]\nWantedBy=multi-user.target\nWantdBy=x\n",
+    );
+    assert_eq!(bad.len(), 3, "{bad:?}");
+}
