@@ -360,3 +360,33 @@ fn a_catalog_entry_with_both_first_pull_and_a_digest_is_refused() {
     let case = Case::new("  - name: pause\n    version: \"3.0\"\n    image: 127.0.0.1:1/x/pause:3.0\n    digest: \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n    trust: first-pull\n");
     case.fetch(&[], &[]).code(2).has("a `first-pull` image has no `digest:`");
 }
+
+/// The operator's own images (`bundler_extra_images`) take the same path: pulled by tag once,
+/// pinned in bundler.lock, shipped in the images package; bad entries are bad input with a line.
+#[test]
+fn extra_images_from_the_inventory_are_pinned_on_first_pull_and_planned_for_k8s_images() {
+    let reg = registry(None);
+    let pause = fixtures::image("pause", "3.0");
+    let pause_digest = push(&pause, &reg, None);
+    let mut app = fixtures::image("dashboard", "v1.8.3");
+    app.repository = "team/app".into();
+    app.version = "1.0";
+    let app_digest = push(&app, &reg, None);
+    let case = Case::new(&line("pause", "3.0", &format!("{}/{}:3.0", reg.host, pause.repository), &pause_digest));
+    let app_ref = format!("{}/team/app:1.0", reg.host);
+    std::fs::write(case.p("hosts.yaml"), format!("{INVENTORY}    bundler_extra_images:\n      - {app_ref}\n")).unwrap();
+    let pj = run(bundler().current_dir(case.dir.path()).args(["plan", "--json", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml"])).json();
+    let extra = pj["images"].as_array().unwrap().iter().find(|i| i["reference"] == app_ref.as_str()).unwrap().clone();
+    assert_eq!(extra["name"], "extra-app-1.0");
+    assert_eq!(extra["used_by"], serde_json::json!(["k8s-images"]));
+    assert_eq!(extra["trust"], "first-pull");
+    case.fetch(&[], &[]).code(0);
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(case.p("bundler.lock")).unwrap()).unwrap();
+    assert_eq!(lock["images"][&app_ref]["digest"], app_digest.as_str());
+    assert_eq!(lock["images"].as_object().unwrap().len(), 1, "catalog-pinned images are not locked: {lock}");
+    let (ok, out) = sh(Command::new("skopeo").arg("inspect").arg(format!("docker-archive:{}:{app_ref}", case.p("images/extra-app-1.0.tar").display())));
+    assert!(ok, "the archive carries the operator's tag: {out}");
+
+    std::fs::write(case.p("hosts.yaml"), format!("{INVENTORY}    bundler_extra_images:\n      - \"no tag here\"\n")).unwrap();
+    case.fetch(&[], &[]).code(2).has("hosts.yaml:1").has("`bundler_extra_images`: `no tag here` has no tag");
+}
