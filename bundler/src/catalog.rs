@@ -118,9 +118,17 @@ struct RawEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
-    File { url: String, file_name: String, digests: Vec<Digest> },
+    File {
+        url: String,
+        file_name: String,
+        digests: Vec<Digest>,
+    },
     /// `digest` is None only for `trust: first-pull` entries: bundler.lock supplies it.
-    Image { reference: String, digest: Option<Digest>, manifest_list: bool },
+    Image {
+        reference: String,
+        digest: Option<Digest>,
+        manifest_list: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -230,7 +238,7 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
                 let first_pull = r.trust == Some(Trust::FirstPull);
                 match &r.digest {
                     None if first_pull => {
-                        if !image.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')) {
+                        if image.rsplit_once(':').is_none_or(|(_, t)| t.contains('/')) {
                             bad(format!("image `{image}` has no tag: a `first-pull` image is pulled by its tag once"));
                             continue;
                         }

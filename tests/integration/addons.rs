@@ -68,7 +68,9 @@ fn every_manifest_uses_api_versions_kubernetes_1_9_serves() {
     }
     // The check can fail: a version 1.9 does not serve is caught.
     assert!(!served.get("autoscaling/v2beta2").is_some_and(|ks| ks.contains(&"HorizontalPodAutoscaler")));
-    assert!(kinds("apiVersion: networking.k8s.io/v1\nkind: Ingress\n", "t").iter().all(|(v, k)| !served.get(v.as_str()).is_some_and(|ks| ks.contains(&k.as_str()))));
+    assert!(kinds("apiVersion: networking.k8s.io/v1\nkind: Ingress\n", "t")
+        .iter()
+        .all(|(v, k)| !served.get(v.as_str()).is_some_and(|ks| ks.contains(&k.as_str()))));
 }
 
 #[test]

@@ -350,7 +350,8 @@ fn a_first_pull_image_offline_before_any_pull_says_what_to_do() {
     push(&img, &reg, None);
     let case = Case::new(&first_pull_line("pause", "3.0", &format!("{}/{}:3.0", reg.host, img.repository)));
     // The files are cached online first (no images), so only the image is missing offline.
-    run(bundler().current_dir(case.dir.path()).args(["fetch", "--quiet", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml", "--cache", "cache"])).code(0);
+    run(bundler().current_dir(case.dir.path()).args(["fetch", "--quiet", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml", "--cache", "cache"]))
+        .code(0);
     case.fetch(&[], &["--offline"]).code(1).has("--offline: no digest in bundler.lock yet");
     assert!(!case.p("bundler.lock").exists());
 }
@@ -389,4 +390,31 @@ fn extra_images_from_the_inventory_are_pinned_on_first_pull_and_planned_for_k8s_
 
     std::fs::write(case.p("hosts.yaml"), format!("{INVENTORY}    bundler_extra_images:\n      - \"no tag here\"\n")).unwrap();
     case.fetch(&[], &[]).code(2).has("hosts.yaml:1").has("`bundler_extra_images`: `no tag here` has no tag");
+}
+
+/// `bundler build` takes the same path: the first build records the digest, and the manifest and
+/// SBOM list the recorded digest.
+#[test]
+fn a_build_pins_a_first_pull_image_and_lists_its_digest_in_manifest_and_sbom() {
+    let b = crate::packages::Build::new(INVENTORY);
+    let img = fixtures::image("pause", "3.0");
+    b._server.put(&format!("/v2/{}/manifests/3.0", img.repository), img.manifest.clone());
+    let cat = std::fs::read_to_string(b.p("catalog.yaml")).unwrap();
+    let pinned = format!("    digest: \"{}\"\n    license: Apache-2.0\n    trust: user\n", img.digest);
+    assert!(cat.contains(&pinned));
+    std::fs::write(b.p("catalog.yaml"), cat.replacen(&pinned, "    license: Apache-2.0\n    trust: first-pull\n", 1)).unwrap();
+    b.build(&[]).code(0);
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(b.p("bundler.lock")).unwrap()).unwrap();
+    let (reference, entry) = lock["images"].as_object().unwrap().iter().next().unwrap();
+    assert!(reference.ends_with("/fixtures/pause:3.0"));
+    assert_eq!(entry["digest"], img.digest.as_str());
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(b.bundle().join("manifest.json")).unwrap()).unwrap();
+    let pause = m["images"].as_array().unwrap().iter().find(|i| i["name"] == "pause").unwrap();
+    assert_eq!(pause["digest"], img.digest.as_str());
+    assert_eq!(pause["trust"], "first-pull");
+    let sbom = std::fs::read_to_string(b.bundle().join("sbom.spdx.json")).unwrap();
+    assert!(sbom.contains(&format!("fixtures/pause@{}", img.digest)), "{sbom}");
+    let before = std::fs::read(b.p("bundler.lock")).unwrap();
+    b.build(&[]).code(0);
+    assert_eq!(std::fs::read(b.p("bundler.lock")).unwrap(), before);
 }

@@ -523,7 +523,9 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
                 }
                 Ok(img) => images.push(img),
                 Err(m) => {
-                    diags.push(bad_value(&n, "bundler_extra_images", m).note("help: write each image as `registry/name:tag` or `registry/name:tag@sha256:<64 hex>`"));
+                    diags.push(
+                        bad_value(&n, "bundler_extra_images", m).note("help: write each image as `registry/name:tag` or `registry/name:tag@sha256:<64 hex>`"),
+                    );
                 }
             }
         }
@@ -722,7 +724,15 @@ const EXTRA_PREFIX: &str = "extra-";
 fn extra_image(item: &str) -> std::result::Result<Image, String> {
     let item = item.trim();
     let (reference, digest) = match item.split_once('@') {
-        Some((r, d)) => (r, Some(catalog::Digest::parse(catalog::Algo::Sha256, d).ok().filter(|_| d.starts_with("sha256:")).ok_or_else(|| format!("`{item}`: `{d}` is not `sha256:` and 64 lowercase hex characters"))?)),
+        Some((r, d)) => (
+            r,
+            Some(
+                catalog::Digest::parse(catalog::Algo::Sha256, d)
+                    .ok()
+                    .filter(|_| d.starts_with("sha256:"))
+                    .ok_or_else(|| format!("`{item}`: `{d}` is not `sha256:` and 64 lowercase hex characters"))?,
+            ),
+        ),
         None => (item, None),
     };
     let Some((path, tag)) = reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) else {

@@ -39,7 +39,13 @@ impl Plan {
         let _ = writeln!(o, "  kube-proxy mode    {}", n.proxy_mode);
         let _ = writeln!(o, "  etcd cluster       {}", self.etcd.initial_cluster);
         let yes = |b: bool| if b { "yes" } else { "no" };
-        let _ = writeln!(o, "  addons             DNS: {}, Dashboard: {}, monitoring: {}", self.addons.dns, yes(self.addons.dashboard), yes(self.addons.monitoring));
+        let _ = writeln!(
+            o,
+            "  addons             DNS: {}, Dashboard: {}, monitoring: {}",
+            self.addons.dns,
+            yes(self.addons.dashboard),
+            yes(self.addons.monitoring)
+        );
         let _ = writeln!(o, "\nArtifacts (downloaded once, verified before use):");
         for a in &self.artifacts {
             let _ = writeln!(o, "  {} {}\n    {}\n    {}\n    trust: {}", a.name, a.version, a.url, a.digest, a.trust_note);
