@@ -277,6 +277,7 @@ pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledIm
     for img in &plan.images {
         match pull_one(&s, img, o, &cache, rep) {
             Ok(p) => out.push(p),
+            Err(e) if img.digest.is_empty() => failures.push(format!("{} {} ({}, pinned on first pull): {e}", img.name, img.version, img.reference)),
             Err(e) => failures.push(format!("{} {} ({}@{}): {e}", img.name, img.version, img.reference, img.digest)),
         }
     }

@@ -174,3 +174,18 @@ fn without_monitoring_the_monitoring_rows_fail_and_say_why() {
     }
     assert!(!o.calls.contains("top nodes"));
 }
+
+#[test]
+fn monitoring_without_cluster_dns_is_warned_about() {
+    let c = crate::util::Case::new();
+    let text = std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap();
+    c.file("hosts.yaml", &text.replace("dashboard_enabled: true", "dashboard_enabled: false\n        dns_mode: none"));
+    let r = c.plan("hosts.yaml", &[]);
+    r.code(0);
+    assert!(
+        r.stdout.contains("`monitoring_enabled` with `dns_mode: none`") || r.stderr.contains("`monitoring_enabled` with `dns_mode: none`"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}

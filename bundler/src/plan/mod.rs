@@ -261,6 +261,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let dashboard = scope.get("dashboard_enabled", &mut diags).and_then(|n| as_bool(&n, "dashboard_enabled", &mut diags));
     let monitoring = scope.get("monitoring_enabled", &mut diags).and_then(|n| as_bool(&n, "monitoring_enabled", &mut diags));
     let smoke_images = scope.get("bundler_smoke_test_images", &mut diags).and_then(|n| as_bool(&n, "bundler_smoke_test_images", &mut diags));
+    if monitoring == Some(true) && dns_mode.as_deref() == Some("none") {
+        let loc = scope.raw("dns_mode").map(|n| n.loc.clone());
+        diags.warning(loc, "`monitoring_enabled` with `dns_mode: none`: Heapster finds InfluxDB by its service name, which needs cluster DNS; `kubectl top`, the graphs and the HPA will have no numbers");
+    }
     let bundle_name = scope.get("bundle_name", &mut diags).and_then(|n| {
         let v = as_string(&n, "bundle_name", &mut diags)?;
         if !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
