@@ -197,7 +197,7 @@ fn main() {
     std::fs::write(dir.join("catalog.yaml"), catalog).unwrap();
     std::fs::write(
         dir.join("hosts.yaml"),
-        "all:\n  hosts:\n    master: {ip: 192.168.0.211}\n    node01: {ip: 192.168.0.212}\n    node02: {ip: 192.168.0.213}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {node01: , node02: }}\n    etcd: {hosts: {master: , node01: , node02: }}\n  vars:\n    dns_mode: none\n    dashboard_enabled: false\n",
+        "all:\n  hosts:\n    master: {ip: 192.168.0.211}\n    node01: {ip: 192.168.0.212}\n    node02: {ip: 192.168.0.213}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {node01: , node02: }}\n    etcd: {hosts: {master: , node01: , node02: }}\n  vars:\n    dns_mode: none\n    dashboard_enabled: false\n    monitoring_enabled: false\n    bundler_smoke_test_images: false\n",
     )
     .unwrap();
 }

@@ -89,7 +89,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let mut timer = Timer { stages: Vec::new(), t: Instant::now() };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
 
-    let plan = crate::plan(&o.inventory, o.catalog.as_deref())?;
+    let mut plan = crate::plan(&o.inventory, o.catalog.as_deref())?;
     timer.lap("plan");
 
     let fopts = fetch::Options { mirrors: fetch::mirror_list(&o.fetch.mirrors, &plan), ..o.fetch.clone() };
@@ -124,6 +124,9 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
             rep,
         ),
     )?;
+    // First pulls of images without a published digest are recorded now, so the manifest and
+    // SBOM list their digests and later builds verify them.
+    stage("images", crate::image_lock::record(&crate::image_lock::path_for(&o.inventory), &mut plan, &images, &crate::image_lock::day(now)))?;
     timer.lap("images");
     let work = staging.0.join("work");
     let key = stage("packages", crate::signing::SigningKey::load_or_create(&o.state, o.signing_key.as_deref(), &plan.bundle_name))?;

@@ -25,6 +25,9 @@ pub enum Trust {
     ObservedThirdParty,
     /// Added by the user's own catalog.
     User,
+    /// No digest is published anywhere: pulled by tag once, the digest recorded in
+    /// `bundler.lock` beside the inventory, every later pull verified against it.
+    FirstPull,
 }
 
 impl Trust {
@@ -40,6 +43,7 @@ impl Trust {
             Trust::SingleThirdParty => "digest from one third-party source: verified on first download only",
             Trust::ObservedThirdParty => "digest from one third-party source (seen on running nodes): verified on first pull only",
             Trust::User => "from the user's catalog",
+            Trust::FirstPull => "no published digest: pinned on first pull (bundler.lock), verified on every later pull",
         }
     }
 }
@@ -114,8 +118,17 @@ struct RawEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
-    File { url: String, file_name: String, digests: Vec<Digest> },
-    Image { reference: String, digest: Digest, manifest_list: bool },
+    File {
+        url: String,
+        file_name: String,
+        digests: Vec<Digest>,
+    },
+    /// `digest` is None only for `trust: first-pull` entries: bundler.lock supplies it.
+    Image {
+        reference: String,
+        digest: Option<Digest>,
+        manifest_list: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -137,7 +150,7 @@ impl Entry {
     pub fn best_digest(&self) -> Option<&Digest> {
         match &self.source {
             Source::File { digests, .. } => digests.iter().max_by_key(|d| d.algo),
-            Source::Image { digest, .. } => Some(digest),
+            Source::Image { digest, .. } => digest.as_ref(),
         }
     }
 }
@@ -221,18 +234,31 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
                 Source::File { url: url.clone(), file_name, digests }
             }
             (None, Some(image)) => {
-                let Some(d) = &r.digest else {
-                    bad("an image needs `digest: sha256:...`".into());
-                    continue;
-                };
-                match Digest::parse(Algo::Sha256, d) {
-                    Ok(digest) if d.starts_with("sha256:") => {
-                        Source::Image { reference: image.clone(), digest, manifest_list: r.media.as_deref() == Some("manifest-list") }
+                let manifest_list = r.media.as_deref() == Some("manifest-list");
+                let first_pull = r.trust == Some(Trust::FirstPull);
+                match &r.digest {
+                    None if first_pull => {
+                        if image.rsplit_once(':').is_none_or(|(_, t)| t.contains('/')) {
+                            bad(format!("image `{image}` has no tag: a `first-pull` image is pulled by its tag once"));
+                            continue;
+                        }
+                        Source::Image { reference: image.clone(), digest: None, manifest_list }
                     }
-                    _ => {
-                        bad(format!("image digest `{d}` must be `sha256:` and 64 lowercase hex characters"));
+                    None => {
+                        bad("an image needs `digest: sha256:...` (or `trust: first-pull` when no digest is published anywhere)".into());
                         continue;
                     }
+                    Some(_) if first_pull => {
+                        bad("a `first-pull` image has no `digest:`: bundler.lock records it on the first pull".into());
+                        continue;
+                    }
+                    Some(d) => match Digest::parse(Algo::Sha256, d) {
+                        Ok(digest) if d.starts_with("sha256:") => Source::Image { reference: image.clone(), digest: Some(digest), manifest_list },
+                        _ => {
+                            bad(format!("image digest `{d}` must be `sha256:` and 64 lowercase hex characters"));
+                            continue;
+                        }
+                    },
                 }
             }
             _ => {

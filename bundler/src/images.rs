@@ -277,6 +277,7 @@ pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledIm
     for img in &plan.images {
         match pull_one(&s, img, o, &cache, rep) {
             Ok(p) => out.push(p),
+            Err(e) if img.digest.is_empty() => failures.push(format!("{} {} ({}, pinned on first pull): {e}", img.name, img.version, img.reference)),
             Err(e) => failures.push(format!("{} {} ({}@{}): {e}", img.name, img.version, img.reference, img.digest)),
         }
     }
@@ -289,9 +290,10 @@ pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledIm
 fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, rep: &dyn Reporter) -> std::result::Result<PulledImage, String> {
     let r = parse_ref(&img.reference)?;
     let bases = sources(&img.reference, &r, o.registry_mirrors);
-    let (body, source) = manifest(s, &bases, &r, &img.digest, cache)?;
+    let pinned = first_pull_digest(s, img, &bases, cache)?;
+    let (body, source) = manifest(s, &bases, &r, &pinned, cache)?;
     let mut m: Value = serde_json::from_slice(&body).map_err(|e| format!("manifest is not JSON: {e}"))?;
-    let mut image_digest = img.digest.clone();
+    let mut image_digest = pinned.clone();
     let media = m["mediaType"].as_str().unwrap_or_default().to_string();
     if media.contains("manifest.list") || media.contains("image.index") || m["manifests"].is_array() {
         let entry = m["manifests"]
@@ -333,7 +335,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
     Ok(PulledImage {
         name: img.name.clone(),
         reference: tag,
-        manifest_digest: img.digest.clone(),
+        manifest_digest: pinned,
         image_manifest_digest: image_digest,
         config_digest: config,
         layers,
@@ -341,6 +343,54 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
         archive_sha256: d.hex,
         source,
     })
+}
+
+/// The digest to pull by. Catalog pins are used as they are. An image with no published digest
+/// (`first-pull`) is looked up by its tag: on the first pull the tag's manifest is hashed,
+/// cached under its digest and that digest is used (the caller records it in bundler.lock);
+/// later, the tag must still name the locked digest, else the pull is refused with both.
+/// Offline, or when no source answers for the tag, the locked digest is used alone.
+fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], cache: &Cache) -> std::result::Result<String, String> {
+    let Some(fp) = &img.first_pull else { return Ok(img.digest.clone()) };
+    let tag = img.reference.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.contains('/')).ok_or("no tag to pull by")?;
+    let locked = (!img.digest.is_empty()).then_some(img.digest.as_str());
+    if s.client.is_none() {
+        return locked.map(str::to_string).ok_or_else(|| format!("--offline: no digest in {} yet; pull it once with a connection to pin it", fp.lock_file));
+    }
+    let mut why = Vec::new();
+    for Source { base, repository } in bases {
+        let url = format!("{base}/v2/{repository}/manifests/{tag}");
+        match s.get(base, &url, Some(ACCEPT)) {
+            Ok(resp) if resp.status().is_success() => {
+                let b = resp.bytes().map_err(|e| format!("{url}: {e}"))?.to_vec();
+                let got = format!("sha256:{}", sha256_of(&b));
+                if let Some(l) = locked {
+                    if l != got {
+                        return Err(format!(
+                            "tag `{tag}` changed: {url} now names {got}, but {} pins {l} (pinned on first pull {}); refusing it. If the new content is wanted, review it and delete the entry `{}` from {}",
+                            fp.lock_file,
+                            fp.pinned_on.as_deref().unwrap_or("earlier"),
+                            img.reference,
+                            fp.lock_file
+                        ));
+                    }
+                    return Ok(got);
+                }
+                let d = Digest::parse(Algo::Sha256, &got).expect("a sha256 we computed");
+                let path = cache.path(&d);
+                std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
+                let tmp = path.with_extension("partial");
+                std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| e.to_string())?;
+                return Ok(got);
+            }
+            Ok(resp) => why.push(format!("{url}: HTTP {}", resp.status())),
+            Err(e) => why.push(e),
+        }
+    }
+    match locked {
+        Some(l) => Ok(l.to_string()),
+        None => Err(format!("tag `{tag}` of {}: {}", img.reference, why.join("; "))),
+    }
 }
 
 /// `docker save` layout: `manifest.json`, `repositories`, the config as `<hex>.json`, each

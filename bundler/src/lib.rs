@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod catalog;
 pub mod error;
 pub mod fetch;
+pub mod image_lock;
 pub mod images;
 pub mod inventory;
 pub mod pki;
@@ -30,7 +31,10 @@ pub fn plan(inventory: &Path, catalog: Option<&Path>) -> Result<plan::Plan> {
         None => catalog::Catalog::embedded(),
     };
     let inv = inventory::load(inventory)?;
-    plan::build(&inv, &cat, &inventory.display().to_string())
+    let mut plan = plan::build(&inv, &cat, &inventory.display().to_string())?;
+    // Images no one publishes a digest for take theirs from bundler.lock beside the inventory.
+    image_lock::apply(&mut plan, &image_lock::load(&image_lock::path_for(inventory))?);
+    Ok(plan)
 }
 
 /// The state folder's default place: `bundler-state` beside the inventory.

@@ -402,7 +402,7 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             }
         }
         Command::Fetch(a) => {
-            let plan = bundler::plan(&a.inv.inventory, a.inv.catalog.as_deref())?;
+            let mut plan = bundler::plan(&a.inv.inventory, a.inv.catalog.as_deref())?;
             let opts = fetch_options(a, bundler::fetch::mirror_list(&a.mirror, &plan));
             let wants = bundler::fetch::Want::from_plan(&plan);
             let reporter = progress::Progress::new(cli.quiet || cli.json);
@@ -416,7 +416,11 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                     let time = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
                     let creds = bundler::images::Credentials::from_env();
                     let io = bundler::images::Options { fetch: &opts, registry_mirrors: &a.registry_mirror, creds: &creds, out_dir: dir, time };
-                    bundler::images::pull(&plan, &io, &reporter)?
+                    let pulled = bundler::images::pull(&plan, &io, &reporter)?;
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                    let lock = bundler::image_lock::path_for(&a.inv.inventory);
+                    bundler::image_lock::record(&lock, &mut plan, &pulled, &bundler::image_lock::day(now))?;
+                    pulled
                 }
                 None => Vec::new(),
             };

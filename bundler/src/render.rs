@@ -27,6 +27,7 @@ enum When {
     Always,
     Dns,
     Dashboard,
+    Monitoring,
 }
 
 struct Tpl {
@@ -77,6 +78,7 @@ fn templates() -> Vec<Tpl> {
         tpl!("libexec/apply-addons", "/usr/libexec/bundler/apply-addons", "k8s-master", 0o755, false),
         tpl!("addons/kube-dns.yaml", "/etc/kubernetes/addons/kube-dns.yaml", "k8s-master", 0o644, false, When::Dns),
         tpl!("addons/dashboard.yaml", "/etc/kubernetes/addons/dashboard.yaml", "k8s-master", 0o644, false, When::Dashboard),
+        tpl!("addons/monitoring.yaml", "/etc/kubernetes/addons/monitoring.yaml", "k8s-master", 0o644, false, When::Monitoring),
         tpl!("host/kubectl.sh", "/etc/profile.d/kubectl.sh", "k8s-master", 0o644, false),
         tpl!("tools/k8s-status", "/usr/sbin/k8s-status", "k8s-master", 0o755, false),
         tpl!("tools/k8s-smoke-test", "/usr/sbin/k8s-smoke-test", "k8s-master", 0o755, false),
@@ -110,6 +112,7 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
     let flannel = json!({"Network": n.pod_cidr.to_string(), "SubnetLen": n.node_prefix, "Backend": {"Type": "vxlan"}});
     let version = |name: &str| plan.images.iter().find(|i| i.name == name).map(|i| i.version.clone());
     json!({
+        "addons": {"monitoring": plan.addons.monitoring, "dns": plan.addons.dns},
         "cluster": {
             "name": plan.bundle_name,
             "dns_domain": n.dns_domain,
@@ -139,6 +142,14 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
             "dashboard": image_ref(plan, "dashboard"),
             "dashboard_version": version("dashboard"),
             "smoke": image_ref(plan, "dnsmasq-nanny").unwrap_or_default(),
+            "heapster": image_ref(plan, "heapster"),
+            "heapster_version": version("heapster"),
+            "influxdb": image_ref(plan, "influxdb"),
+            "influxdb_version": version("influxdb"),
+            "grafana": image_ref(plan, "grafana"),
+            "grafana_version": version("grafana"),
+            "busybox": image_ref(plan, "busybox").unwrap_or_default(),
+            "busybox_previous": image_ref(plan, "busybox-previous").unwrap_or_default(),
         },
         "hosts": plan.hosts.iter().map(|h| json!({
             "name": h.name,
@@ -171,6 +182,7 @@ pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
             When::Always => true,
             When::Dns => plan.addons.dns == "kubedns",
             When::Dashboard => plan.addons.dashboard,
+            When::Monitoring => plan.addons.monitoring,
         };
         if !wanted {
             continue;

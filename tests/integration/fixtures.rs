@@ -180,9 +180,20 @@ pub fn image(name: &'static str, version: &'static str) -> FixtureImage {
     }
 }
 
-/// The five images of the default plan.
+/// The ten images of the default plan: the cluster's, monitoring's and the smoke test's.
 pub fn images() -> Vec<FixtureImage> {
-    vec![image("pause", "3.0"), image("kube-dns", "1.14.8"), image("dnsmasq-nanny", "1.14.8"), image("dns-sidecar", "1.14.8"), image("dashboard", "v1.8.3")]
+    vec![
+        image("pause", "3.0"),
+        image("kube-dns", "1.14.8"),
+        image("dnsmasq-nanny", "1.14.8"),
+        image("dns-sidecar", "1.14.8"),
+        image("dashboard", "v1.8.3"),
+        image("heapster", "v1.5.0"),
+        image("influxdb", "v1.3.3"),
+        image("grafana", "v4.4.3"),
+        image("busybox", "1.28.4"),
+        image("busybox-previous", "1.28.3"),
+    ]
 }
 
 /// Serve the images the way a registry does (manifests and blobs by digest).

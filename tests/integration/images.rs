@@ -12,8 +12,8 @@ use crate::httpd::{Behave, Server};
 use crate::packages::sh;
 use crate::util::{bundler, root, run, Run};
 
-/// Only the pause image: no DNS, no Dashboard.
-const INVENTORY: &str = "all:\n  hosts:\n    master: {ip: 192.168.0.211}\n    node01: {ip: 192.168.0.212}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {node01: }}\n    etcd: {hosts: {master: }}\n  vars:\n    dns_mode: none\n    dashboard_enabled: false\n";
+/// Only the pause image: no DNS, no Dashboard, no monitoring, no smoke-test images.
+const INVENTORY: &str = "all:\n  hosts:\n    master: {ip: 192.168.0.211}\n    node01: {ip: 192.168.0.212}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {node01: }}\n    etcd: {hosts: {master: }}\n  vars:\n    dns_mode: none\n    dashboard_enabled: false\n    monitoring_enabled: false\n    bundler_smoke_test_images: false\n";
 
 struct Registry {
     child: Child,
@@ -258,17 +258,163 @@ fn images_are_shipped_in_k8s_images_and_listed_everywhere() {
     let r = b.build(&[]);
     r.code(0);
     let doc = r.json();
-    assert_eq!(doc["images"].as_array().unwrap().len(), 5);
+    assert_eq!(doc["images"].as_array().unwrap().len(), 10);
     let listing = crate::packages::rpmq(&b.rpm("k8s-images"), &["-l"]);
-    for n in ["pause", "kube-dns", "dnsmasq-nanny", "dns-sidecar", "dashboard"] {
+    for n in ["pause", "kube-dns", "dnsmasq-nanny", "dns-sidecar", "dashboard", "heapster", "influxdb", "grafana", "busybox", "busybox-previous"] {
         assert!(listing.contains(&format!("/usr/share/bundler/images/{n}.tar\n")), "{n} in\n{listing}");
     }
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(b.bundle().join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["images"].as_array().unwrap().len(), 5);
+    assert_eq!(m["images"].as_array().unwrap().len(), 10);
+    let sbom = std::fs::read_to_string(b.bundle().join("sbom.spdx.json")).unwrap();
+    for n in ["heapster", "influxdb", "grafana", "busybox"] {
+        assert!(m["images"].as_array().unwrap().iter().any(|i| i["name"] == n), "{n} in the manifest");
+        assert!(sbom.contains(&format!("fixtures/{n}@sha256:")), "{n} in the SBOM");
+    }
     assert!(m["images"].as_array().unwrap().iter().all(|i| i["digest"].as_str().unwrap().starts_with("sha256:")));
     // kubelet runs the pause image it was given, by the tag the archive carries.
     let kubelet = std::fs::read_to_string(b.bundle().join("manifest.json")).unwrap();
     let pause_ref = m["images"].as_array().unwrap().iter().find(|i| i["name"] == "pause").unwrap()["reference"].as_str().unwrap().to_string();
     assert!(kubelet.contains(&pause_ref));
     let _ = root();
+}
+
+fn first_pull_line(name: &str, version: &str, image: &str) -> String {
+    format!("  - name: {name}\n    version: \"{version}\"\n    image: {image}\n    license: Apache-2.0\n    trust: first-pull\n")
+}
+
+fn today() -> String {
+    bundler::image_lock::day(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+}
+
+/// An image with no published digest: the first pull by tag records its digest in bundler.lock
+/// beside the inventory, the next pull verifies it, and a tag moved to other content is refused
+/// naming both digests, with the lock left as it was.
+#[test]
+fn first_pull_records_the_digest_later_pulls_verify_it_and_a_moved_tag_is_refused() {
+    let reg = registry(None);
+    let img = fixtures::image("pause", "3.0");
+    let digest = push(&img, &reg, None);
+    let reference = format!("{}/{}:3.0", reg.host, img.repository);
+    let case = Case::new(&first_pull_line("pause", "3.0", &reference));
+    // Before any pull the plan says so and has no digest.
+    let plan = run(bundler().current_dir(case.dir.path()).args(["plan", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml"]));
+    plan.code(0);
+    assert!(plan.stdout.contains("pinned on first pull: not pulled yet, the next build records its digest in bundler.lock"), "{}", plan.stdout);
+    assert!(!case.p("bundler.lock").exists());
+
+    case.fetch(&[], &[]).code(0);
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(case.p("bundler.lock")).unwrap()).unwrap();
+    assert_eq!(lock["images"][&reference]["digest"], digest.as_str(), "{lock}");
+    assert_eq!(lock["images"][&reference]["pinned_on"], today().as_str());
+    assert_eq!(inspect_raw(&case.p("images/pause.tar"))["layers"][0]["digest"], img.diff_id);
+    let plan = run(bundler().current_dir(case.dir.path()).args(["plan", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml"]));
+    plan.code(0);
+    assert!(plan.stdout.contains(&format!("pinned on first pull, {} (bundler.lock): {digest}", today())), "{}", plan.stdout);
+    let pj = run(bundler().current_dir(case.dir.path()).args(["plan", "--json", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml"])).json();
+    assert_eq!(pj["images"][0]["digest"], digest.as_str());
+    assert_eq!(pj["images"][0]["first_pull"]["pinned_on"], today().as_str());
+    assert_eq!(pj["images"][0]["trust"], "first-pull");
+
+    // Second pull: by the locked digest, the tag still names it; the lock is not rewritten.
+    let before = std::fs::read(case.p("bundler.lock")).unwrap();
+    std::fs::remove_dir_all(case.p("images")).unwrap();
+    case.fetch(&[], &[]).code(0);
+    assert_eq!(std::fs::read(case.p("bundler.lock")).unwrap(), before);
+    assert!(case.p("images/pause.tar").exists());
+
+    // The tag is pushed again with other content: refused with both digests, nothing changes.
+    let mut other = fixtures::image("dashboard", "v1.8.3");
+    other.repository = img.repository.clone();
+    other.version = "3.0";
+    let moved = push(&other, &reg, None);
+    assert_ne!(moved, digest);
+    std::fs::remove_dir_all(case.p("images")).unwrap();
+    let r = case.fetch(&[], &[]);
+    r.code(1).has("tag `3.0` changed").has(&format!("now names {moved}")).has(&format!("bundler.lock pins {digest}"));
+    assert_eq!(std::fs::read(case.p("bundler.lock")).unwrap(), before);
+    assert!(!case.p("images/pause.tar").exists());
+
+    // Offline the locked digest alone is used, from the cache.
+    case.fetch(&[], &["--offline"]).code(0);
+    assert_eq!(inspect_raw(&case.p("images/pause.tar"))["layers"][0]["digest"], img.diff_id);
+
+    // A damaged lock is bad input naming the file and line, and nothing is pulled.
+    std::fs::write(case.p("bundler.lock"), "{\"version\": 1,\n  \"images\": {\"x:1\": {\"digest\": \"md5:00\", \"pinned_on\": \"2026-01-01\"}}}\n").unwrap();
+    case.fetch(&[], &[]).code(2).has("bundler.lock:2:14").has("not `sha256:`");
+}
+
+#[test]
+fn a_first_pull_image_offline_before_any_pull_says_what_to_do() {
+    let reg = registry(None);
+    let img = fixtures::image("pause", "3.0");
+    push(&img, &reg, None);
+    let case = Case::new(&first_pull_line("pause", "3.0", &format!("{}/{}:3.0", reg.host, img.repository)));
+    // The files are cached online first (no images), so only the image is missing offline.
+    run(bundler().current_dir(case.dir.path()).args(["fetch", "--quiet", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml", "--cache", "cache"]))
+        .code(0);
+    case.fetch(&[], &["--offline"]).code(1).has("--offline: no digest in bundler.lock yet");
+    assert!(!case.p("bundler.lock").exists());
+}
+
+#[test]
+fn a_catalog_entry_with_both_first_pull_and_a_digest_is_refused() {
+    let case = Case::new("  - name: pause\n    version: \"3.0\"\n    image: 127.0.0.1:1/x/pause:3.0\n    digest: \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n    trust: first-pull\n");
+    case.fetch(&[], &[]).code(2).has("a `first-pull` image has no `digest:`");
+}
+
+/// The operator's own images (`bundler_extra_images`) take the same path: pulled by tag once,
+/// pinned in bundler.lock, shipped in the images package; bad entries are bad input with a line.
+#[test]
+fn extra_images_from_the_inventory_are_pinned_on_first_pull_and_planned_for_k8s_images() {
+    let reg = registry(None);
+    let pause = fixtures::image("pause", "3.0");
+    let pause_digest = push(&pause, &reg, None);
+    let mut app = fixtures::image("dashboard", "v1.8.3");
+    app.repository = "team/app".into();
+    app.version = "1.0";
+    let app_digest = push(&app, &reg, None);
+    let case = Case::new(&line("pause", "3.0", &format!("{}/{}:3.0", reg.host, pause.repository), &pause_digest));
+    let app_ref = format!("{}/team/app:1.0", reg.host);
+    std::fs::write(case.p("hosts.yaml"), format!("{INVENTORY}    bundler_extra_images:\n      - {app_ref}\n")).unwrap();
+    let pj = run(bundler().current_dir(case.dir.path()).args(["plan", "--json", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml"])).json();
+    let extra = pj["images"].as_array().unwrap().iter().find(|i| i["reference"] == app_ref.as_str()).unwrap().clone();
+    assert_eq!(extra["name"], "extra-app-1.0");
+    assert_eq!(extra["used_by"], serde_json::json!(["k8s-images"]));
+    assert_eq!(extra["trust"], "first-pull");
+    case.fetch(&[], &[]).code(0);
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(case.p("bundler.lock")).unwrap()).unwrap();
+    assert_eq!(lock["images"][&app_ref]["digest"], app_digest.as_str());
+    assert_eq!(lock["images"].as_object().unwrap().len(), 1, "catalog-pinned images are not locked: {lock}");
+    let (ok, out) = sh(Command::new("skopeo").arg("inspect").arg(format!("docker-archive:{}:{app_ref}", case.p("images/extra-app-1.0.tar").display())));
+    assert!(ok, "the archive carries the operator's tag: {out}");
+
+    std::fs::write(case.p("hosts.yaml"), format!("{INVENTORY}    bundler_extra_images:\n      - \"no tag here\"\n")).unwrap();
+    case.fetch(&[], &[]).code(2).has("hosts.yaml:1").has("`bundler_extra_images`: `no tag here` has no tag");
+}
+
+/// `bundler build` takes the same path: the first build records the digest, and the manifest and
+/// SBOM list the recorded digest.
+#[test]
+fn a_build_pins_a_first_pull_image_and_lists_its_digest_in_manifest_and_sbom() {
+    let b = crate::packages::Build::new(INVENTORY);
+    let img = fixtures::image("pause", "3.0");
+    b._server.put(&format!("/v2/{}/manifests/3.0", img.repository), img.manifest.clone());
+    let cat = std::fs::read_to_string(b.p("catalog.yaml")).unwrap();
+    let pinned = format!("    digest: \"{}\"\n    license: Apache-2.0\n    trust: user\n", img.digest);
+    assert!(cat.contains(&pinned));
+    std::fs::write(b.p("catalog.yaml"), cat.replacen(&pinned, "    license: Apache-2.0\n    trust: first-pull\n", 1)).unwrap();
+    b.build(&[]).code(0);
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(b.p("bundler.lock")).unwrap()).unwrap();
+    let (reference, entry) = lock["images"].as_object().unwrap().iter().next().unwrap();
+    assert!(reference.ends_with("/fixtures/pause:3.0"));
+    assert_eq!(entry["digest"], img.digest.as_str());
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(b.bundle().join("manifest.json")).unwrap()).unwrap();
+    let pause = m["images"].as_array().unwrap().iter().find(|i| i["name"] == "pause").unwrap();
+    assert_eq!(pause["digest"], img.digest.as_str());
+    assert_eq!(pause["trust"], "first-pull");
+    let sbom = std::fs::read_to_string(b.bundle().join("sbom.spdx.json")).unwrap();
+    assert!(sbom.contains(&format!("fixtures/pause@{}", img.digest)), "{sbom}");
+    let before = std::fs::read(b.p("bundler.lock")).unwrap();
+    b.build(&[]).code(0);
+    assert_eq!(std::fs::read(b.p("bundler.lock")).unwrap(), before);
 }

@@ -1,6 +1,7 @@
 //! One integration-test binary for the whole project (ripgrep's layout): each module
 //! covers one capability, and `util` holds the small harness they share.
 
+mod addons;
 mod bundle;
 mod catalog;
 mod deb;
@@ -20,4 +21,5 @@ mod plan_cli;
 mod proptests;
 mod render;
 mod rpmbuild;
+mod smoke;
 mod util;

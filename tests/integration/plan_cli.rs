@@ -64,7 +64,13 @@ fn example_plan_is_the_source_documents_environment() {
     let k8s = p["artifacts"].as_array().unwrap().iter().find(|a| a["name"] == "kubernetes-server").unwrap();
     assert!(k8s["digest"].as_str().unwrap().starts_with("sha512:0d1d6bf7"));
     let images: Vec<&str> = p["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(images, ["pause", "kube-dns", "dnsmasq-nanny", "dns-sidecar", "dashboard"]);
+    assert_eq!(images, ["pause", "kube-dns", "dnsmasq-nanny", "dns-sidecar", "dashboard", "heapster", "influxdb", "grafana", "busybox", "busybox-previous"]);
+    // No one publishes a digest for monitoring's and the smoke test's images: bundler.lock pins them.
+    for i in &p["images"].as_array().unwrap()[5..] {
+        assert_eq!(i["trust"], "first-pull", "{i}");
+        assert_eq!(i["first_pull"]["lock_file"], "bundler.lock");
+    }
+    assert_eq!(p["addons"]["monitoring"], true);
 }
 
 #[test]

@@ -115,6 +115,8 @@ pub struct CertLifetimes {
 pub struct Addons {
     pub dns: String,
     pub dashboard: bool,
+    /// Heapster, InfluxDB and Grafana (`monitoring_enabled`).
+    pub monitoring: bool,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -145,6 +147,17 @@ pub struct Image {
     pub single_source: bool,
     pub license: Option<String>,
     pub used_by: Vec<String>,
+    /// Set for images no one publishes a digest for: the digest comes from `bundler.lock`
+    /// (empty until the first pull records it).
+    pub first_pull: Option<FirstPull>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct FirstPull {
+    /// The lock file that holds (or will hold) the digest.
+    pub lock_file: String,
+    /// The day of the first pull (UTC, `YYYY-MM-DD`); None until it happened.
+    pub pinned_on: Option<String>,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -179,6 +192,9 @@ const CLUSTER_VARS: &[&str] = &[
     "supplementary_addresses_in_ssl_keys",
     "kube_proxy_mode",
     "dashboard_enabled",
+    "monitoring_enabled",
+    "bundler_smoke_test_images",
+    "bundler_extra_images",
     "dns_mode",
     "kube_network_plugin",
     "container_manager",
@@ -243,6 +259,12 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         }
     });
     let dashboard = scope.get("dashboard_enabled", &mut diags).and_then(|n| as_bool(&n, "dashboard_enabled", &mut diags));
+    let monitoring = scope.get("monitoring_enabled", &mut diags).and_then(|n| as_bool(&n, "monitoring_enabled", &mut diags));
+    let smoke_images = scope.get("bundler_smoke_test_images", &mut diags).and_then(|n| as_bool(&n, "bundler_smoke_test_images", &mut diags));
+    if monitoring == Some(true) && dns_mode.as_deref() == Some("none") {
+        let loc = scope.raw("dns_mode").map(|n| n.loc.clone());
+        diags.warning(loc, "`monitoring_enabled` with `dns_mode: none`: Heapster finds InfluxDB by its service name, which needs cluster DNS; `kubectl top`, the graphs and the HPA will have no numbers");
+    }
     let bundle_name = scope.get("bundle_name", &mut diags).and_then(|n| {
         let v = as_string(&n, "bundle_name", &mut diags)?;
         if !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
@@ -473,6 +495,14 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         if dashboard == Some(true) {
             v.push("dashboard");
         }
+        if monitoring == Some(true) {
+            v.extend(["heapster", "influxdb", "grafana"]);
+        }
+        // What k8s-smoke-test runs: busybox (shell, httpd, nslookup, a CPU loop) at two versions
+        // for the rolling update.
+        if smoke_images == Some(true) {
+            v.extend(["busybox", "busybox-previous"]);
+        }
         v
     };
     if let Some(kv) = &kube {
@@ -482,6 +512,24 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
                 Ok(e) => images.push(e),
                 Err(m) => {
                     diags.error(whole_file.clone(), m);
+                }
+            }
+        }
+    }
+
+    // The operator's own images (`bundler_extra_images`): `name:tag`, pinned on first pull in
+    // bundler.lock like the images no one publishes a digest for, or `name:tag@sha256:...`.
+    if let Some(n) = scope.get("bundler_extra_images", &mut diags) {
+        for item in as_list(&n, "bundler_extra_images", &mut diags).unwrap_or_default() {
+            match extra_image(&item) {
+                Ok(img) if images.iter().any(|i: &Image| i.name == img.name) => {
+                    diags.push(bad_value(&n, "bundler_extra_images", format!("`{item}` is listed twice (or names the same archive as another image)")));
+                }
+                Ok(img) => images.push(img),
+                Err(m) => {
+                    diags.push(
+                        bad_value(&n, "bundler_extra_images", m).note("help: write each image as `registry/name:tag` or `registry/name:tag@sha256:<64 hex>`"),
+                    );
                 }
             }
         }
@@ -570,9 +618,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             continue;
         }
         let (version, images_here) = match d.kind {
-            PackageKind::Images => {
-                (kube.trim_start_matches('v').to_string(), images.iter().filter(|i| d.images.contains(&i.name)).map(|i| i.name.clone()).collect())
-            }
+            PackageKind::Images => (
+                kube.trim_start_matches('v').to_string(),
+                images.iter().filter(|i| d.images.contains(&i.name) || i.name.starts_with(EXTRA_PREFIX)).map(|i| i.name.clone()).collect(),
+            ),
             // RPM versions cannot hold `-`: 17.12.1-ce becomes 17.12.1.
             _ => (version_of(d.artifact.as_deref().unwrap_or("")).trim_start_matches('v').trim_end_matches("-ce").replace('-', "."), Vec::new()),
         };
@@ -635,7 +684,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             container_manager: "docker".into(),
         },
         etcd: etcd_plan,
-        addons: Addons { dns: dns_mode.unwrap(), dashboard: dashboard.unwrap() },
+        addons: Addons { dns: dns_mode.unwrap(), dashboard: dashboard.unwrap(), monitoring: monitoring.unwrap() },
         hosts,
         artifacts,
         images,
@@ -673,6 +722,48 @@ fn file_artifact(entries: &[&Entry], used_by: Vec<String>) -> Artifact {
     }
 }
 
+/// Names of the operator's own images (`bundler_extra_images`) in the plan and the images package.
+const EXTRA_PREFIX: &str = "extra-";
+
+fn extra_image(item: &str) -> std::result::Result<Image, String> {
+    let item = item.trim();
+    let (reference, digest) = match item.split_once('@') {
+        Some((r, d)) => (
+            r,
+            Some(
+                catalog::Digest::parse(catalog::Algo::Sha256, d)
+                    .ok()
+                    .filter(|_| d.starts_with("sha256:"))
+                    .ok_or_else(|| format!("`{item}`: `{d}` is not `sha256:` and 64 lowercase hex characters"))?,
+            ),
+        ),
+        None => (item, None),
+    };
+    let Some((path, tag)) = reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) else {
+        return Err(format!("`{item}` has no tag: the image is loaded on the hosts under its `name:tag`"));
+    };
+    let ok = |s: &str, extra: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c));
+    if !ok(path, "._-/:") || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || tag.is_empty() || tag.len() > 128 {
+        return Err(format!("`{item}` is not an image reference (lowercase name, `:tag` of letters, digits, `.`, `_`, `-`)"));
+    }
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let name = format!("{EXTRA_PREFIX}{last}-{tag}");
+    let trust = if digest.is_some() { Trust::User } else { Trust::FirstPull };
+    Ok(Image {
+        name,
+        version: tag.to_string(),
+        reference: reference.to_string(),
+        digest: digest.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+        manifest_list: false,
+        trust,
+        trust_note: if digest.is_some() { "from the inventory's bundler_extra_images".into() } else { trust.describe().into() },
+        single_source: false,
+        license: None,
+        used_by: Vec::new(),
+        first_pull: digest.is_none().then(|| FirstPull { lock_file: crate::image_lock::FILE_NAME.into(), pinned_on: None }),
+    })
+}
+
 fn pick_image(cat: &Catalog, name: &str, kube: &str, want: Option<&str>) -> std::result::Result<Image, String> {
     let fits = |e: &Entry| {
         e.kube_min.as_deref().is_none_or(|m| catalog::version_cmp(kube, m).is_ge())
@@ -694,13 +785,14 @@ fn pick_image(cat: &Catalog, name: &str, kube: &str, want: Option<&str>) -> std:
         name: e.name.clone(),
         version: e.version.clone(),
         reference: reference.clone(),
-        digest: digest.to_string(),
+        digest: digest.as_ref().map(|d| d.to_string()).unwrap_or_default(),
         manifest_list: *manifest_list,
         trust: e.trust,
         trust_note: e.trust.describe().into(),
         single_source: e.trust.single_source(),
         license: e.license.clone(),
         used_by: Vec::new(),
+        first_pull: digest.is_none().then(|| FirstPull { lock_file: crate::image_lock::FILE_NAME.into(), pinned_on: None }),
     })
 }
 

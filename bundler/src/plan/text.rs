@@ -38,7 +38,14 @@ impl Plan {
         }
         let _ = writeln!(o, "  kube-proxy mode    {}", n.proxy_mode);
         let _ = writeln!(o, "  etcd cluster       {}", self.etcd.initial_cluster);
-        let _ = writeln!(o, "  addons             DNS: {}, Dashboard: {}", self.addons.dns, if self.addons.dashboard { "yes" } else { "no" });
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let _ = writeln!(
+            o,
+            "  addons             DNS: {}, Dashboard: {}, monitoring: {}",
+            self.addons.dns,
+            yes(self.addons.dashboard),
+            yes(self.addons.monitoring)
+        );
         let _ = writeln!(o, "\nArtifacts (downloaded once, verified before use):");
         for a in &self.artifacts {
             let _ = writeln!(o, "  {} {}\n    {}\n    {}\n    trust: {}", a.name, a.version, a.url, a.digest, a.trust_note);
@@ -48,7 +55,18 @@ impl Plan {
         }
         let _ = writeln!(o, "\nImages (pinned by digest):");
         for i in &self.images {
-            let _ = writeln!(o, "  {} {}\n    {}@{}\n    trust: {}", i.name, i.version, i.reference, i.digest, i.trust_note);
+            match &i.first_pull {
+                Some(fp) => {
+                    let when = match &fp.pinned_on {
+                        Some(d) => format!("pinned on first pull, {d} ({}): {}", fp.lock_file, i.digest),
+                        None => format!("pinned on first pull: not pulled yet, the next build records its digest in {}", fp.lock_file),
+                    };
+                    let _ = writeln!(o, "  {} {}\n    {}\n    {when}", i.name, i.version, i.reference);
+                }
+                None => {
+                    let _ = writeln!(o, "  {} {}\n    {}@{}\n    trust: {}", i.name, i.version, i.reference, i.digest, i.trust_note);
+                }
+            }
         }
         let _ = writeln!(o, "\nPackages:");
         for p in &self.packages {

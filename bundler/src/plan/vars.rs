@@ -29,6 +29,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("kube_network_plugin", "flannel"),
     ("container_manager", "docker"),
     ("dashboard_enabled", "true"),
+    ("monitoring_enabled", "true"),
+    // bundler's own: ship the images k8s-smoke-test runs.
+    ("bundler_smoke_test_images", "true"),
     ("dns_mode", "kubedns"),
     ("pod_infra_version", "3.0"),
     ("bundle_name", "k8s"),
