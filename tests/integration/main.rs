@@ -15,5 +15,6 @@ mod packages;
 mod pki;
 mod plan_cli;
 mod proptests;
+mod readme;
 mod render;
 mod util;
