@@ -121,6 +121,7 @@ impl World {
             let (ok, out) = sh(Command::new("git").args(args).current_dir(&co));
             assert!(ok, "git {args:?}: {out}");
         }
+        std::fs::create_dir_all(tmp.path().join("home")).unwrap();
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_bundler")).parent().unwrap().to_path_buf();
         World { tmp, _server: server, catalog, bin_dir }
     }
@@ -222,7 +223,7 @@ fn run_block(b: &Block, w: &World, exports: &mut Vec<String>, done: &mut Vec<Don
         let mut sh_cmd = Command::new("sh");
         sh_cmd
             .arg("-c")
-            .arg(format!("{}{c}", exports.iter().map(|e| format!("{e}; ")).collect::<String>()))
+            .arg(format!("{}{c}", exports.iter().map(|e| format!("{e}\n")).collect::<String>()))
             .current_dir(w.checkout())
             .env("PATH", format!("{}:{}", w.bin_dir.display(), std::env::var("PATH").unwrap_or_default()))
             .env("HOME", w.p("home"))
@@ -595,7 +596,7 @@ fn cache_command_shows_prunes_and_verifies() {
     assert!(r.json()["packages"].as_array().unwrap().iter().filter(|p| p["name"].as_str().unwrap().ends_with("-bin")).all(|p| p["cached"] == true));
     // verify: clean, then a damaged download is named and the command fails.
     run(bundler().args(["cache", "verify", "--cache"]).arg(&cache)).code(0);
-    let f = std::fs::read_dir(cache.join("files/sha256")).unwrap().map(|e| e.unwrap().path()).find(|p| !p.to_string_lossy().contains('.')).unwrap();
+    let f = std::fs::read_dir(cache.join("files/sha256")).unwrap().map(|e| e.unwrap().path()).find(|p| !p.file_name().unwrap().to_string_lossy().contains('.')).unwrap();
     let mut bytes = std::fs::read(&f).unwrap();
     bytes[0] ^= 1;
     std::fs::write(&f, bytes).unwrap();
