@@ -33,8 +33,9 @@ pub fn record_use(cache: &Path, fetched: &[crate::fetch::Fetched], images: &[cra
     }
     let c = Cache { root: cache.to_path_buf() };
     for i in images {
-        for (d, what) in
-            [(&i.manifest_digest, "manifest"), (&i.image_manifest_digest, "manifest"), (&i.config_digest, "config")].into_iter().chain(i.layers.iter().map(|l| (l, "layer")))
+        for (d, what) in [(&i.manifest_digest, "manifest"), (&i.image_manifest_digest, "manifest"), (&i.config_digest, "config")]
+            .into_iter()
+            .chain(i.layers.iter().map(|l| (l, "layer")))
         {
             if let Ok(digest) = Digest::parse(Algo::Sha256, d) {
                 if let Some(r) = rel(cache, &c.path(&digest)) {

@@ -248,7 +248,10 @@ fn cert_warnings(certs: &[bundler::pki::CertInfo]) -> Vec<String> {
         if !c.is_ca {
             if let Some(ca) = certs.iter().find(|ca| ca.is_ca && ca.subject == c.issuer) {
                 if (ca.not_after - c.not_after).whole_days() <= 0 {
-                    out.push(format!("{name}: lifetime cut to that of its CA ({}); it expires with the CA", ca.file.file_name().unwrap_or_default().to_string_lossy()));
+                    out.push(format!(
+                        "{name}: lifetime cut to that of its CA ({}); it expires with the CA",
+                        ca.file.file_name().unwrap_or_default().to_string_lossy()
+                    ));
                 }
             }
         }
@@ -354,7 +357,9 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 let warnings = cert_warnings(&certs);
                 let expiring: Vec<&bundler::pki::CertInfo> = certs.iter().filter(|c| c.days_left < a.warn_days).collect();
                 if cli.json {
-                    *doc = Some(serde_json::json!({ "ok": expiring.is_empty(), "state": dir, "warn_days": a.warn_days, "certificates": certs, "warnings": warnings, "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>() }));
+                    *doc = Some(
+                        serde_json::json!({ "ok": expiring.is_empty(), "state": dir, "warn_days": a.warn_days, "certificates": certs, "warnings": warnings, "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>() }),
+                    );
                 } else if !cli.quiet {
                     for c in &certs {
                         println!("{}", c.file.file_name().unwrap().to_string_lossy());

@@ -47,7 +47,9 @@ fn code_blocks(md: &str) -> Vec<Block> {
         let is_code = l.starts_with("    ") && !l.trim().is_empty();
         match (&mut indented, is_code) {
             (Some(b), true) => b.lines.push((n, l[4..].to_string())),
-            (None, true) if prev_blank => indented = Some(Block { line: n, lang: String::new(), lines: vec![(n, l[4..].to_string())], section: section.clone() }),
+            (None, true) if prev_blank => {
+                indented = Some(Block { line: n, lang: String::new(), lines: vec![(n, l[4..].to_string())], section: section.clone() })
+            }
             (Some(_), false) if l.trim().is_empty() => {}
             (Some(_), false) => out.push(indented.take().unwrap()),
             _ => {}
@@ -105,8 +107,11 @@ impl World {
         let images = fixtures::images();
         fixtures::serve_images(&server, &images);
         let catalog = tmp.path().join("fixture-catalog.yaml");
-        std::fs::write(&catalog, fixtures::catalog(&fx, &format!("{}/up", server.base)) + &fixtures::image_catalog(&images, server.base.trim_start_matches("http://")))
-            .unwrap();
+        std::fs::write(
+            &catalog,
+            fixtures::catalog(&fx, &format!("{}/up", server.base)) + &fixtures::image_catalog(&images, server.base.trim_start_matches("http://")),
+        )
+        .unwrap();
         let co = tmp.path().join("checkout");
         std::fs::create_dir_all(co.join("examples")).unwrap();
         for f in ["hosts.yaml", "inventory.ini"] {
@@ -168,8 +173,10 @@ fn substitute(cmd: &str, w: &World) -> (String, Vec<String>) {
     (c, said)
 }
 
+type Promise = fn(&Run, &World);
+
 /// Lines the README promises for a command, checked when the command's text contains the key.
-fn promises() -> Vec<(&'static str, fn(&Run, &World))> {
+fn promises() -> Vec<(&'static str, Promise)> {
     vec![
         ("build --inventory examples/hosts.yaml --output out", |r, w| {
             // Quick start: "It prints the tarball's path (`out/k8s-1.9.11-1.tar`)"; CA keys stay out of git.
@@ -244,7 +251,11 @@ fn run_block(b: &Block, w: &World, exports: &mut Vec<String>, done: &mut Vec<Don
             said.push("run as the air-gapped machine: an empty cache of its own".into());
         }
         let r = run(&mut sh_cmd);
-        assert_eq!(r.code, 0, "README.md:{n} (section \"{}\"): `{cmd}` (run as `{c}`) exited {}\nstdout:\n{}\nstderr:\n{}", b.section, r.code, r.stdout, r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "README.md:{n} (section \"{}\"): `{cmd}` (run as `{c}`) exited {}\nstdout:\n{}\nstderr:\n{}",
+            b.section, r.code, r.stdout, r.stderr
+        );
         for (key, check) in promises() {
             if cmd.contains(key) {
                 check(&r, w);
@@ -263,7 +274,13 @@ fn check_synopsis(b: &Block, done: &mut Vec<Done>) {
         let words: Vec<&str> = l.split_whitespace().collect();
         if l.starts_with("bundler") {
             // The subcommand: the words after `bundler` that are neither options nor placeholders.
-            cur = words.iter().skip(1).filter(|w| !w.starts_with('[') && !w.starts_with('-') && w.chars().all(|c| c.is_ascii_lowercase())).map(|w| w.to_string()).take(2).collect();
+            cur = words
+                .iter()
+                .skip(1)
+                .filter(|w| !w.starts_with('[') && !w.starts_with('-') && w.chars().all(|c| c.is_ascii_lowercase()))
+                .map(|w| w.to_string())
+                .take(2)
+                .collect();
             if cur.len() == 2 && !["issue", "renew", "prune", "verify"].contains(&cur[1].as_str()) {
                 cur.truncate(1);
             }
@@ -281,7 +298,15 @@ fn check_synopsis(b: &Block, done: &mut Vec<Done>) {
         let r = run(bundler().args(&sub).arg("--help"));
         assert_eq!(r.code, 0, "README.md:{n}: `bundler {} --help`: {}", sub.join(" "), r.stderr);
         for f in &fl {
-            assert!(r.stdout.contains(&format!("{f} ")) || r.stdout.contains(&format!("{f}\n")) || r.stdout.contains(&format!("{f}=")) || r.stdout.contains(&format!("{f},")), "README.md:{n}: `bundler {}` has no option {f}:\n{}", sub.join(" "), r.stdout);
+            assert!(
+                r.stdout.contains(&format!("{f} "))
+                    || r.stdout.contains(&format!("{f}\n"))
+                    || r.stdout.contains(&format!("{f}="))
+                    || r.stdout.contains(&format!("{f},")),
+                "README.md:{n}: `bundler {}` has no option {f}:\n{}",
+                sub.join(" "),
+                r.stdout
+            );
         }
         done.push(Done { line: n, command: format!("bundler {} (synopsis)", sub.join(" ")), how: format!("{} option(s) found in --help", fl.len()) });
     }
@@ -534,17 +559,21 @@ fn air_gapped_build_from_an_exported_mirror_with_images_from_a_real_registry() {
     let mut lines = String::new();
     for img in fixtures::images() {
         let digest = crate::images::push(&img, &reg, None);
-        lines += &format!("  - name: {}\n    version: \"{}\"\n    image: {}/{}:{}\n    digest: \"{digest}\"\n    trust: user\n", img.name, img.version, reg.host, img.repository, img.version);
+        lines += &format!(
+            "  - name: {}\n    version: \"{}\"\n    image: {}/{}:{}\n    digest: \"{digest}\"\n    trust: user\n",
+            img.name, img.version, reg.host, img.repository, img.version
+        );
     }
     let online = tempfile::tempdir().unwrap();
     let catalog = fixtures::catalog(&fx, &format!("{}/up", srv.base)) + &lines;
     let inv = std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap();
-    for d in [online.path()] {
-        std::fs::write(d.join("catalog.yaml"), &catalog).unwrap();
-        std::fs::write(d.join("hosts.yaml"), &inv).unwrap();
-    }
+    std::fs::write(online.path().join("catalog.yaml"), &catalog).unwrap();
+    std::fs::write(online.path().join("hosts.yaml"), &inv).unwrap();
     let usb = online.path().join("usb/mirror");
-    let r = run(bundler().current_dir(online.path()).args(["fetch", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml", "--cache", "cache", "--export"]).arg(&usb));
+    let r = run(bundler()
+        .current_dir(online.path())
+        .args(["fetch", "--inventory", "hosts.yaml", "--catalog", "catalog.yaml", "--cache", "cache", "--export"])
+        .arg(&usb));
     r.code(0).has("mirror folder written");
     // The air-gapped machine: only the carried folder, the inventory and the catalog.
     let airgap = tempfile::tempdir().unwrap();
@@ -596,7 +625,11 @@ fn cache_command_shows_prunes_and_verifies() {
     assert!(r.json()["packages"].as_array().unwrap().iter().filter(|p| p["name"].as_str().unwrap().ends_with("-bin")).all(|p| p["cached"] == true));
     // verify: clean, then a damaged download is named and the command fails.
     run(bundler().args(["cache", "verify", "--cache"]).arg(&cache)).code(0);
-    let f = std::fs::read_dir(cache.join("files/sha256")).unwrap().map(|e| e.unwrap().path()).find(|p| !p.file_name().unwrap().to_string_lossy().contains('.')).unwrap();
+    let f = std::fs::read_dir(cache.join("files/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.file_name().unwrap().to_string_lossy().contains('.'))
+        .unwrap();
     let mut bytes = std::fs::read(&f).unwrap();
     bytes[0] ^= 1;
     std::fs::write(&f, bytes).unwrap();
