@@ -118,9 +118,12 @@ impl World {
             std::fs::copy(root().join("examples").join(f), co.join("examples").join(f)).unwrap();
         }
         std::fs::copy(root().join(".gitignore"), co.join(".gitignore")).unwrap();
-        for p in ["hosts.yaml", "inventory/hosts.yaml", "inventory/mycluster/hosts.yaml"] {
-            std::fs::create_dir_all(co.join(p).parent().unwrap()).unwrap();
-            std::fs::copy(root().join("examples/hosts.yaml"), co.join(p)).unwrap();
+        // The inventory paths the README's examples name, in both forms.
+        for dir in ["", "inventory/", "inventory/mycluster/"] {
+            std::fs::create_dir_all(co.join(dir)).unwrap();
+            for f in ["hosts.yaml", "inventory.ini"] {
+                std::fs::copy(root().join("examples").join(f), co.join(dir).join(f)).unwrap();
+            }
         }
         for args in [&["init", "-q"][..], &["add", "-A"], &["-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "fixture checkout"]] {
             let (ok, out) = sh(Command::new("git").args(args).current_dir(&co));
@@ -178,9 +181,11 @@ type Promise = fn(&Run, &World);
 /// Lines the README promises for a command, checked when the command's text contains the key.
 fn promises() -> Vec<(&'static str, Promise)> {
     vec![
-        ("build --inventory examples/hosts.yaml --output out", |r, w| {
-            // Quick start: "It prints the tarball's path (`out/k8s-1.9.11-1.tar`)"; CA keys stay out of git.
+        ("build --inventory examples/hosts.yaml", |r, w| {
+            // Quick start: "prints the tarball's path (`out/k8s-1.9.11-1.tar`)"; CA keys stay out of the checkout.
             assert!(r.stdout.trim_end().ends_with("out/k8s-1.9.11-1.tar"), "{}", r.stdout);
+            assert!(w.p("home/.local/share/bundler/example/pki/kubernetes-ca.key").exists(), "the state folder the Quick start names");
+            assert!(!w.checkout().join("examples/bundler-state").exists(), "no state in the checkout");
             let (_, status) = sh(Command::new("git").args(["status", "--porcelain", "--untracked-files=all"]).current_dir(w.checkout()));
             assert!(!status.contains("bundler-state"), "the state folder shows up in git status:\n{status}");
         }),
