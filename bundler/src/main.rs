@@ -355,11 +355,24 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 let now = time::OffsetDateTime::now_utc();
                 let certs = bundler::pki::list(&dir, now)?;
                 let warnings = cert_warnings(&certs);
+                // Why each one was last made (recorded by `build` and `certs issue`/`renew`).
+                let history = bundler::pki::history(&dir);
+                let last = |c: &bundler::pki::CertInfo| {
+                    let stem = c.file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                    history.iter().find(|(id, _)| id.trim_end_matches(".crt") == stem).map(|(_, ch)| ch.clone())
+                };
                 let expiring: Vec<&bundler::pki::CertInfo> = certs.iter().filter(|c| c.days_left < a.warn_days).collect();
                 if cli.json {
-                    *doc = Some(
-                        serde_json::json!({ "ok": expiring.is_empty(), "state": dir, "warn_days": a.warn_days, "certificates": certs, "warnings": warnings, "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>() }),
-                    );
+                    let last_changes: Vec<Option<bundler::pki::Change>> = certs.iter().map(last).collect();
+                    *doc = Some(serde_json::json!({
+                        "ok": expiring.is_empty(),
+                        "state": dir,
+                        "warn_days": a.warn_days,
+                        "certificates": certs,
+                        "last_changes": last_changes,
+                        "warnings": warnings,
+                        "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>(),
+                    }));
                 } else if !cli.quiet {
                     for c in &certs {
                         println!("{}", c.file.file_name().unwrap().to_string_lossy());
@@ -370,6 +383,9 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                         }
                         println!("  expires   {} ({} days left)", c.not_after.date(), c.days_left);
                         println!("  packages  {}", if c.packages.is_empty() { "(none)".to_string() } else { c.packages.join(", ") });
+                        if let Some(ch) = last(c) {
+                            println!("  last      {} ({})", ch.action, ch.reason);
+                        }
                     }
                     for w in &warnings {
                         eprintln!("warning: {w}");

@@ -465,6 +465,8 @@ fn build_shows_plan_and_certificate_warnings_and_reasons() {
     // The listing shows them too.
     let r = run(bundler().current_dir(b.dir.path()).args(["certs", "--inventory", "hosts.yaml", "--warn-days", "1"]));
     r.code(0).has("warning: CA ").has("expires in");
+    // ... and why each certificate was last made.
+    assert!(r.stdout.contains("  last      re-issued ("), "{}", r.stdout);
     let r = run(bundler().current_dir(b.dir.path()).args(["--json", "certs", "--inventory", "hosts.yaml", "--warn-days", "1"]));
     r.code(0);
     assert!(!json_doc(&r)["warnings"].as_array().unwrap().is_empty());
