@@ -91,6 +91,8 @@ stages() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(' 
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 echo "payload: ${payload} MB of upstream tarballs (binaries ${scale}% of Kubernetes 1.9 sizes)"
+# Sizes for the README's "Sizes, disk and time": the bundle, and the cache after the builds.
+echo "bundle: $(du -m "$(ls -t "$work"/out/*.tar | head -1)" | cut -f1) MB ($(basename "$(ls -t "$work"/out/*.tar | head -1)")); cache after the builds: $(du -sm "$cache" | cut -f1) MB (downloads $(du -sm "$cache/files" | cut -f1) MB, packages $(du -sm "$cache/rpms" | cut -f1) MB)"
 printf '%-44s %8s s  %6s MiB peak\n' "classic (rpmbuild + createrepo_c + tar)" "$t_classic" "$m_classic"
 printf '%-44s %8s s  %6s MiB peak\n' "bundler build, cold" "$t_cold" "$m_cold"
 stages "$work/cold.out"

@@ -29,6 +29,9 @@ have busybox || need+=(busybox-static)
 # Container images: a real registry on loopback, images pushed and inspected with skopeo.
 have docker-registry || need+=(docker-registry)
 have skopeo || need+=(skopeo)
+# The README's commands run as a test in a git checkout (the CI recipe reads `git log`; the
+# state folder must be git-ignored there).
+have git || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"

@@ -42,6 +42,10 @@ pub struct Receipt {
     pub certificates: Vec<crate::pki::Change>,
     pub images: Vec<crate::images::PulledImage>,
     pub packages: Vec<crate::rpm::Built>,
+    /// The plan's warnings (also printed by the command line).
+    pub warnings: Vec<crate::error::Diagnostic>,
+    /// Certificate warnings: lifetimes cut to their CA's, CAs close to expiry.
+    pub certificate_warnings: Vec<String>,
     pub stages: Vec<Stage>,
 }
 
@@ -109,7 +113,9 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let _ = std::fs::remove_dir_all(&staging.0);
     std::fs::create_dir_all(&staging.0).map_err(|source| Error::Write { path: staging.0.clone(), source })?;
     let images_dir = staging.0.join("images");
-    let image_time = o.source_date.unwrap_or(0);
+    // A fixed time, not SOURCE_DATE_EPOCH: the archives' bytes depend on the images only, so
+    // a new epoch with the same images keeps k8s-images (and what pins it) at its release.
+    let image_time = 0;
     let images = stage(
         "images",
         crate::images::pull(
@@ -132,6 +138,15 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let key = stage("packages", crate::signing::SigningKey::load_or_create(&o.state, o.signing_key.as_deref(), &plan.bundle_name))?;
     timer.lap("signing-key");
     let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, Some(&images_dir)))?;
+    // Where each staged file goes on a host, so the receipt can name image archives there.
+    let specs_files: Vec<(String, PathBuf)> = specs
+        .iter()
+        .flat_map(|s| s.files.iter())
+        .filter_map(|f| match &f.content {
+            crate::rpm::Content::Path(p) => Some((f.path.clone(), p.clone())),
+            crate::rpm::Content::Bytes(_) => None,
+        })
+        .collect();
     let repo_dir = staging.0.join("bundle").join("repo");
     let rpm_opts = crate::rpm::Options {
         out_dir: &repo_dir.join("Packages"),
@@ -200,7 +215,20 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let final_tar = output.join(&tar_name);
     publish(&staged_tar, &final_tar)?;
     timer.lap("bundle");
+    crate::cache::record_use(&o.fetch.cache, &fetched, &images, &built);
 
+    // The staging folder is gone once the build returns: the receipt names packages and
+    // image archives by where they are in the bundle (`<stem>/repo/Packages/...`) and in
+    // the package that carries them.
+    let mut built = built;
+    for b in built.iter_mut() {
+        b.path = Path::new(&stem).join("repo/Packages").join(&b.file_name);
+    }
+    let mut images = images;
+    for i in images.iter_mut() {
+        let carried = specs_files.iter().find(|(_, src)| src == &i.archive);
+        i.archive = carried.map(|(dst, _)| PathBuf::from(dst)).unwrap_or_default();
+    }
     Ok(Receipt {
         bundle: final_tar,
         bundle_sha256,
@@ -211,6 +239,8 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         images,
         certificates: pki.changes,
         packages: built,
+        warnings: plan.warnings.clone(),
+        certificate_warnings: pki.warnings,
         stages: timer.stages,
     })
 }

@@ -199,13 +199,14 @@ impl Catalog {
 
 fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>, Diagnostics> {
     let raw: RawCatalog = crate::yaml::from_str(text, file).map_err(|d| Diagnostics(vec![d]))?;
-    let mut diags = Diagnostics::default();
+    // Problems are gathered per entry and located afterwards (the located parse runs only
+    // when something is wrong, so a good catalog is read once).
+    let mut problems: Vec<(usize, String)> = Vec::new();
     let mut out = Vec::new();
     for (i, r) in raw.artifacts.into_iter().enumerate() {
-        let at = format!("artifact #{} (`{}` {})", i + 1, r.name, r.version);
-        let loc = Some(Loc::file_only(file));
+        let at = format!("artifact `{}` {}", r.name, r.version);
         let mut bad = |m: String| {
-            diags.push(Diagnostic::error(loc.clone(), format!("{at}: {m}")));
+            problems.push((i, format!("{at}: {m}")));
         };
         let source = match (&r.url, &r.image) {
             (Some(url), None) => {
@@ -286,10 +287,25 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
             kube_max: r.kube_max,
         });
     }
-    if diags.has_errors() {
-        return Err(diags);
+    if problems.is_empty() {
+        return Ok(out);
     }
-    Ok(out)
+    let locs: Vec<Loc> = crate::yaml::parse(text, &std::sync::Arc::new(file.to_path_buf()))
+        .ok()
+        .and_then(|root| match root.get("artifacts").map(|a| &a.kind) {
+            // Each entry is named where its first key is written (`- name: ...`).
+            Some(crate::value::Kind::Seq(items)) => {
+                Some(items.iter().map(|n| n.as_map().and_then(|m| m.first()).map(|(_, k, _)| k.clone()).unwrap_or_else(|| n.loc.clone())).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut diags = Diagnostics::default();
+    for (i, m) in problems {
+        let loc = locs.get(i).cloned().unwrap_or_else(|| Loc::file_only(file));
+        diags.push(Diagnostic::error(Some(loc), m));
+    }
+    Err(diags)
 }
 
 /// Compare versions like `v1.9.10` > `v1.9.9`, `17.12.1-ce` > `17.12.0-ce`.

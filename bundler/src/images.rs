@@ -192,8 +192,14 @@ fn sha256_of(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-/// A manifest by digest: from the cache, else from the registry (or its mirrors), verified.
-fn manifest(s: &Session, sources: &[Source], r: &Ref, digest: &str, cache: &Cache) -> std::result::Result<(Vec<u8>, String), String> {
+/// How a manifest is named in a mirror folder (`bundler fetch --export`); blobs are `<hex>.blob`.
+fn manifest_file_name(hex: &str) -> String {
+    format!("{hex}.manifest")
+}
+
+/// A manifest by digest: from the cache, else from a `file://` mirror folder, else from the
+/// registry (or its mirrors), verified.
+fn manifest(s: &Session, sources: &[Source], r: &Ref, digest: &str, cache: &Cache, folders: &[String]) -> std::result::Result<(Vec<u8>, String), String> {
     let d = Digest::parse(Algo::Sha256, digest).map_err(|e| format!("manifest digest {digest}: {e}"))?;
     let path = cache.path(&d);
     if let Ok(b) = std::fs::read(&path) {
@@ -202,6 +208,19 @@ fn manifest(s: &Session, sources: &[Source], r: &Ref, digest: &str, cache: &Cach
         }
     }
     let mut why = Vec::new();
+    for m in folders {
+        let file = Path::new(m.trim_start_matches("file://")).join(manifest_file_name(&d.hex));
+        match std::fs::read(&file) {
+            Ok(b) if sha256_of(&b) == d.hex => {
+                std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
+                let tmp = path.with_extension("partial");
+                std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| e.to_string())?;
+                return Ok((b, format!("file://{}", file.display())));
+            }
+            Ok(_) => why.push(format!("{}: does not match {digest}", file.display())),
+            Err(e) => why.push(format!("{}: {e}", file.display())),
+        }
+    }
     for Source { base, repository } in sources {
         let url = format!("{base}/v2/{repository}/manifests/{digest}");
         match s.get(base, &url, Some(ACCEPT)) {
@@ -291,7 +310,9 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
     let r = parse_ref(&img.reference)?;
     let bases = sources(&img.reference, &r, o.registry_mirrors);
     let pinned = first_pull_digest(s, img, &bases, cache)?;
-    let (body, source) = manifest(s, &bases, &r, &pinned, cache)?;
+    // Mirror folders written by `bundler fetch --export` hold manifests and blobs by digest.
+    let folders: Vec<String> = o.fetch.mirrors.iter().filter(|m| m.starts_with("file://")).cloned().collect();
+    let (body, source) = manifest(s, &bases, &r, &pinned, cache, &folders)?;
     let mut m: Value = serde_json::from_slice(&body).map_err(|e| format!("manifest is not JSON: {e}"))?;
     let mut image_digest = pinned.clone();
     let media = m["mediaType"].as_str().unwrap_or_default().to_string();
@@ -301,7 +322,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
             .and_then(|l| l.iter().find(|e| e["platform"]["os"] == "linux" && e["platform"]["architecture"] == "amd64"))
             .ok_or("the manifest list has no linux/amd64 image")?;
         image_digest = entry["digest"].as_str().ok_or("manifest list entry without a digest")?.to_string();
-        let (b, _) = manifest(s, &bases, &r, &image_digest, cache)?;
+        let (b, _) = manifest(s, &bases, &r, &image_digest, cache, &folders)?;
         m = serde_json::from_slice(&b).map_err(|e| format!("manifest is not JSON: {e}"))?;
     }
     if m["schemaVersion"] != 2 || !m["config"].is_object() {
@@ -321,7 +342,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
             digest: digest.clone(),
             upstream: bases.iter().map(|b| format!("{}/v2/{}/blobs/{d}", b.base, b.repository)).collect(),
         };
-        let fo = fetch::Options { mirrors: Vec::new(), no_upstream: false, ..o.fetch.clone() };
+        let fo = fetch::Options { mirrors: folders.clone(), no_upstream: false, ..o.fetch.clone() };
         let auth = |url: &str| bases.iter().find(|b| url.starts_with(b.base.as_str())).and_then(|b| s.auth_header(&b.base));
         let f = fetch::fetch_one_with(&want, &fo, cache, s.client, rep, &auth)?;
         paths.insert(d.clone(), f.path);
@@ -391,6 +412,37 @@ fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], ca
         Some(l) => Ok(l.to_string()),
         None => Err(format!("tag `{tag}` of {}: {}", img.reference, why.join("; "))),
     }
+}
+
+/// The cached manifests and blobs of pulled images as files for a mirror folder
+/// (`bundler fetch --export`): `<hex>.manifest` and `<hex>.blob`, as `pull` looks them up.
+pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<fetch::Fetched> {
+    let cache = Cache { root: cache_dir.to_path_buf() };
+    let mut out: BTreeMap<String, fetch::Fetched> = BTreeMap::new();
+    for i in images {
+        let manifests = [&i.manifest_digest, &i.image_manifest_digest];
+        let blobs = std::iter::once(&i.config_digest).chain(&i.layers);
+        let all = manifests.into_iter().map(|d| (d, true)).chain(blobs.map(|d| (d, false)));
+        for (d, is_manifest) in all {
+            let Ok(digest) = Digest::parse(Algo::Sha256, d) else { continue };
+            let file_name = if is_manifest { manifest_file_name(&digest.hex) } else { format!("{}.blob", digest.hex) };
+            let path = cache.path(&digest);
+            let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            out.entry(file_name.clone()).or_insert(fetch::Fetched {
+                name: format!("{} {}", i.name, if is_manifest { "manifest" } else { "blob" }),
+                version: String::new(),
+                file_name,
+                url: path.display().to_string(),
+                expected_digest: digest.to_string(),
+                actual_digest: digest.to_string(),
+                bytes,
+                bytes_transferred: 0,
+                outcome: fetch::Outcome::Cached,
+                path,
+            });
+        }
+    }
+    out.into_values().collect()
 }
 
 /// `docker save` layout: `manifest.json`, `repositories`, the config as `<hex>.json`, each

@@ -137,8 +137,9 @@ struct BuildArgs {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// The bundle tarball (or its unpacked folder).
-    bundle: PathBuf,
+    /// Bundle tarballs (or unpacked folders); each is checked, and the command fails when any does not verify.
+    #[arg(required = true, value_name = "BUNDLE")]
+    bundle: Vec<PathBuf>,
     /// Verify signatures against this public key (armored) instead of the bundle's own.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
@@ -162,6 +163,32 @@ enum Command {
     },
     /// List the cluster's certificates (expiry, names, packages); issue or renew them.
     Certs(CertsArgs),
+    /// Show what the download and package cache holds and its size; prune or verify it.
+    Cache(CacheArgs),
+}
+
+#[derive(Args)]
+struct CacheArgs {
+    #[command(subcommand)]
+    action: Option<CacheAction>,
+    /// The cache (default: $BUNDLER_CACHE, else $XDG_CACHE_HOME/bundler, else ~/.cache/bundler).
+    #[arg(long, value_name = "DIR", global = true)]
+    cache: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// Remove what none of the most recent builds and fetches used (each one records what it used).
+    Prune {
+        /// How many of the most recent builds and fetches to keep everything for.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        keep: usize,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Re-hash every downloaded file against the digest it is stored under.
+    Verify,
 }
 
 /// Download options from the command line; `mirrors` are the command line's plus those the plan adds.
@@ -178,12 +205,20 @@ fn fetch_options(a: &FetchArgs, mirrors: Vec<String>) -> bundler::fetch::Options
     }
 }
 
+/// `--state`, else `$BUNDLER_STATE`, else `bundler-state/` beside the inventory.
 fn state_dir(state: &StateArgs, inventory: Option<&std::path::Path>) -> bundler::Result<PathBuf> {
-    match (&state.state, inventory) {
-        (Some(s), _) => Ok(s.clone()),
+    let env = std::env::var_os("BUNDLER_STATE").filter(|v| !v.is_empty()).map(PathBuf::from);
+    match (state.state.clone().or(env), inventory) {
+        (Some(s), _) => Ok(s),
         (None, Some(i)) => Ok(bundler::default_state(i)),
-        (None, None) => Err(bundler::Error::Usage("give --state DIR or --inventory FILE (whose folder holds bundler-state/)".into())),
+        (None, None) => Err(bundler::Error::Usage("give --state DIR, $BUNDLER_STATE or --inventory FILE (whose folder holds bundler-state/)".into())),
     }
+}
+
+/// A state folder that would be created or written must not end up in a git commit: it
+/// holds the root CA keys.
+fn check_state(state: &std::path::Path) -> bundler::Result<()> {
+    bundler::cache::state_in_git(state).map_or(Ok(()), |msg| Err(bundler::Error::Usage(msg)))
 }
 
 fn print_changes(p: &bundler::pki::Pki, quiet: bool) {
@@ -201,6 +236,29 @@ fn print_changes(p: &bundler::pki::Pki, quiet: bool) {
     }
 }
 
+/// Warnings about certificates that a listing can see: CAs close to expiry, leaves cut
+/// short to their CA's lifetime.
+fn cert_warnings(certs: &[bundler::pki::CertInfo]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in certs {
+        let name = c.file.file_name().unwrap_or_default().to_string_lossy();
+        if c.is_ca && c.days_left < 365 {
+            out.push(format!("CA {name} expires in {} days; plan a CA rotation (bundler does not rotate CAs by itself yet)", c.days_left));
+        }
+        if !c.is_ca {
+            if let Some(ca) = certs.iter().find(|ca| ca.is_ca && ca.subject == c.issuer) {
+                if (ca.not_after - c.not_after).whole_days() <= 0 {
+                    out.push(format!(
+                        "{name}: lifetime cut to that of its CA ({}); it expires with the CA",
+                        ca.file.file_name().unwrap_or_default().to_string_lossy()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
     // Behave like a Unix tool when piped into `head`: end quietly instead of panicking.
     unsafe {
@@ -210,14 +268,29 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
+            // `--json` promises one document on stdout, usage errors included.
+            if code == 2 && std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json") {
+                let text = e.render().to_string();
+                let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+                let msg = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
+                let d = bundler::error::Diagnostic::error(None, msg).with_notes(&lines.map(str::to_string).collect::<Vec<_>>());
+                let doc = serde_json::json!({ "ok": false, "exit_code": 2, "diagnostics": [d] });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+            }
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut doc = None;
+    match run(&cli, &mut doc) {
+        Ok(()) => {
+            if let Some(d) = doc {
+                println!("{}", serde_json::to_string_pretty(&d).unwrap());
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            report_error(&e, cli.json);
+            report_error(&e, cli.json, doc);
             ExitCode::from(e.exit_code() as u8)
         }
     }
@@ -243,7 +316,7 @@ fn causes(e: &bundler::Error) -> Vec<String> {
 /// A failed command: on stderr `error: <message>` and each cause once (bad input prints its
 /// diagnostics, each already `file:line:col: error: ...`); with `--json`, also one diagnostic
 /// on stdout whose notes are the causes and whose `fields` are the error's facts.
-fn report_error(e: &bundler::Error, json: bool) {
+fn report_error(e: &bundler::Error, json: bool, doc: Option<serde_json::Value>) {
     let chain = causes(e);
     if json {
         let diags: Vec<serde_json::Value> = match e {
@@ -255,8 +328,16 @@ fn report_error(e: &bundler::Error, json: bool) {
                 vec![v]
             }
         };
-        let doc = serde_json::json!({ "ok": false, "exit_code": e.exit_code(), "diagnostics": diags });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+        // A command that has its own report (a failing `certs` or `verify`) keeps it, with the
+        // failure added: still one document.
+        let mut doc = match doc {
+            Some(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        doc.insert("ok".into(), false.into());
+        doc.insert("exit_code".into(), e.exit_code().into());
+        doc.insert("diagnostics".into(), serde_json::Value::Array(diags));
+        println!("{}", serde_json::to_string_pretty(&serde_json::Value::Object(doc)).unwrap());
     }
     match e {
         bundler::Error::Input(_) => eprintln!("{e}"),
@@ -269,18 +350,19 @@ fn report_error(e: &bundler::Error, json: bool) {
     }
 }
 
-fn run(cli: &Cli) -> bundler::Result<()> {
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("plain data serialises")
+}
+
+fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
+    let say = !cli.quiet && !cli.json;
     match &cli.command {
         Command::Plan(a) => {
             let plan = bundler::plan(&a.inventory, a.catalog.as_deref())?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&plan).expect("plan serialises"));
+                *doc = Some(json(&plan));
             } else if !cli.quiet {
                 print!("{}", plan.to_text());
-            } else {
-                for w in &plan.warnings {
-                    eprintln!("{w}");
-                }
             }
             Ok(())
         }
@@ -289,9 +371,10 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 let renew = matches!(a.action, Some(CertsAction::Renew { .. }));
                 let plan = bundler::plan(&inv.inventory, inv.catalog.as_deref())?;
                 let dir = state_dir(state, Some(&inv.inventory))?;
+                check_state(&dir)?;
                 let pki = bundler::pki::ensure(&plan, &bundler::pki_options(&plan, &dir, renew))?;
                 if cli.json {
-                    println!("{}", serde_json::to_string_pretty(&pki).unwrap());
+                    *doc = Some(json(&pki));
                 }
                 print_changes(&pki, cli.quiet);
                 Ok(())
@@ -300,10 +383,25 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 let dir = state_dir(&a.state, a.inventory.as_deref())?;
                 let now = time::OffsetDateTime::now_utc();
                 let certs = bundler::pki::list(&dir, now)?;
+                let warnings = cert_warnings(&certs);
+                // Why each one was last made (recorded by `build` and `certs issue`/`renew`).
+                let history = bundler::pki::history(&dir);
+                let last = |c: &bundler::pki::CertInfo| {
+                    let stem = c.file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                    history.iter().find(|(id, _)| id.trim_end_matches(".crt") == stem).map(|(_, ch)| ch.clone())
+                };
                 let expiring: Vec<&bundler::pki::CertInfo> = certs.iter().filter(|c| c.days_left < a.warn_days).collect();
                 if cli.json {
-                    let doc = serde_json::json!({ "state": dir, "warn_days": a.warn_days, "certificates": certs, "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>() });
-                    println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+                    let last_changes: Vec<Option<bundler::pki::Change>> = certs.iter().map(last).collect();
+                    *doc = Some(serde_json::json!({
+                        "ok": expiring.is_empty(),
+                        "state": dir,
+                        "warn_days": a.warn_days,
+                        "certificates": certs,
+                        "last_changes": last_changes,
+                        "warnings": warnings,
+                        "expiring": expiring.iter().map(|c| &c.file).collect::<Vec<_>>(),
+                    }));
                 } else if !cli.quiet {
                     for c in &certs {
                         println!("{}", c.file.file_name().unwrap().to_string_lossy());
@@ -314,6 +412,12 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                         }
                         println!("  expires   {} ({} days left)", c.not_after.date(), c.days_left);
                         println!("  packages  {}", if c.packages.is_empty() { "(none)".to_string() } else { c.packages.join(", ") });
+                        if let Some(ch) = last(c) {
+                            println!("  last      {} ({})", ch.action, ch.reason);
+                        }
+                    }
+                    for w in &warnings {
+                        eprintln!("warning: {w}");
                     }
                 }
                 if expiring.is_empty() {
@@ -330,7 +434,23 @@ fn run(cli: &Cli) -> bundler::Result<()> {
         },
         Command::Build(a) => {
             let f = &a.fetch;
+            // Options of `fetch` that `build` has no use for are refused, not ignored.
+            if let Some(d) = &f.export {
+                return Err(bundler::Error::Usage(format!(
+                    "--export {} is a `bundler fetch` option; `bundler build` does not write a mirror folder\nhelp: run `bundler fetch --inventory {} --export {}` (it carries the images too)",
+                    d.display(),
+                    f.inv.inventory.display(),
+                    d.display()
+                )));
+            }
+            if let Some(d) = &f.images {
+                return Err(bundler::Error::Usage(format!(
+                    "--images {} is a `bundler fetch` option; `bundler build` always pulls the images into the k8s-images package",
+                    d.display()
+                )));
+            }
             let state = state_dir(&a.state, Some(&f.inv.inventory))?;
+            check_state(&state)?;
             let source_date = match std::env::var("SOURCE_DATE_EPOCH") {
                 Ok(v) if !v.is_empty() => {
                     Some(v.trim().parse::<u64>().map_err(|_| bundler::Error::Usage(format!("SOURCE_DATE_EPOCH={v} is not a number of seconds")))?)
@@ -350,7 +470,18 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             };
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let receipt = bundler::build::build(&opts, &reporter)?;
-            if cli.verbose > 0 {
+            if !cli.quiet {
+                for w in &receipt.warnings {
+                    eprintln!("{w}");
+                }
+                for c in &receipt.certificates {
+                    eprintln!("{}: {} ({})", c.id, c.action, c.reason);
+                }
+                for w in &receipt.certificate_warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            if cli.verbose > 0 && !cli.quiet {
                 for st in &receipt.stages {
                     eprintln!("stage {:<12} {:>8.2} s", st.name, st.seconds);
                 }
@@ -366,8 +497,8 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 }
             }
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&receipt).unwrap());
-            } else {
+                *doc = Some(json(&receipt));
+            } else if !cli.quiet {
                 println!("{}", receipt.bundle.display());
             }
             Ok(())
@@ -387,18 +518,74 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             Ok(())
         }
         Command::Verify(a) => {
-            let v = bundler::bundle::verify(&a.bundle, a.key.as_deref())?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap());
-            } else if !cli.quiet {
-                let bad = v.checks.iter().filter(|c| !c.ok).count();
-                println!("{}: {} checks, {} failed (key {})", v.bundle.display(), v.checks.len(), bad, v.key_fingerprint);
+            let mut results = Vec::new();
+            for b in &a.bundle {
+                let v = bundler::bundle::verify(b, a.key.as_deref())?;
+                if say {
+                    let bad = v.checks.iter().filter(|c| !c.ok).count();
+                    println!("{}: {} checks, {} failed (key {})", v.bundle.display(), v.checks.len(), bad, v.key_fingerprint);
+                }
+                results.push(v);
             }
-            if v.ok {
+            if cli.json {
+                // One bundle: its report as before; several: one document listing them.
+                *doc = Some(match results.as_slice() {
+                    [one] => json(one),
+                    many => serde_json::json!({ "ok": many.iter().all(|v| v.ok), "bundles": many.iter().map(json).collect::<Vec<_>>() }),
+                });
+            }
+            let failed: Vec<String> = results
+                .iter()
+                .filter(|v| !v.ok)
+                .map(|v| {
+                    let lines: Vec<String> = v.checks.iter().filter(|c| !c.ok).map(|c| format!("  {}: {}: {}", c.file, c.check, c.detail)).collect();
+                    format!("{} does not verify:\n{}", v.bundle.display(), lines.join("\n"))
+                })
+                .collect();
+            if failed.is_empty() {
                 Ok(())
             } else {
-                let lines: Vec<String> = v.checks.iter().filter(|c| !c.ok).map(|c| format!("  {}: {}: {}", c.file, c.check, c.detail)).collect();
-                Err(bundler::Error::Failed(format!("{} does not verify:\n{}", v.bundle.display(), lines.join("\n"))))
+                Err(bundler::Error::Failed(failed.join("\n")))
+            }
+        }
+        Command::Cache(a) => {
+            let dir = bundler::fetch::default_cache(a.cache.as_deref());
+            match &a.action {
+                None => {
+                    let s = bundler::cache::summary(&dir)?;
+                    if cli.json {
+                        *doc = Some(json(&s));
+                    } else if !cli.quiet {
+                        print!("{}", s.to_text(cli.verbose > 0));
+                    }
+                    Ok(())
+                }
+                Some(CacheAction::Prune { keep, dry_run }) => {
+                    let p = bundler::cache::prune(&dir, *keep, *dry_run)?;
+                    if cli.json {
+                        *doc = Some(json(&p));
+                    } else if !cli.quiet {
+                        print!("{}", p.to_text());
+                    }
+                    Ok(())
+                }
+                Some(CacheAction::Verify) => {
+                    let v = bundler::cache::verify(&dir)?;
+                    if cli.json {
+                        *doc = Some(json(&v));
+                    } else if !cli.quiet {
+                        println!("{}: {} file(s) checked, {} damaged", dir.display(), v.checked, v.damaged.len());
+                    }
+                    if v.damaged.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(bundler::Error::Failed(format!(
+                            "{} cached file(s) do not match the digest they are stored under:\n  {}\nhelp: delete them; the next `bundler fetch` or `bundler build` downloads them again",
+                            v.damaged.len(),
+                            v.damaged.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  ")
+                        )))
+                    }
+                }
             }
         }
         Command::Fetch(a) => {
@@ -407,28 +594,43 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             let wants = bundler::fetch::Want::from_plan(&plan);
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let fetched = bundler::fetch::fetch(&wants, &opts, &reporter)?;
+            // The export carries the images too (manifests and blobs by digest), so an
+            // offline build with `--mirror file://DIR` finds everything it needs there.
+            let pull_images = a.images.is_some() || a.export.is_some();
+            let scratch = opts.cache.join("staging").join(format!("export-{}", std::process::id()));
+            let images = if pull_images {
+                let dir = a.images.clone().unwrap_or_else(|| scratch.clone());
+                // Archive times do not depend on SOURCE_DATE_EPOCH: same images, same bytes.
+                let creds = bundler::images::Credentials::from_env();
+                let io = bundler::images::Options { fetch: &opts, registry_mirrors: &a.registry_mirror, creds: &creds, out_dir: &dir, time: 0 };
+                let r = bundler::images::pull(&plan, &io, &reporter);
+                let _ = std::fs::remove_dir_all(&scratch);
+                r?
+            } else {
+                Vec::new()
+            };
             let export = match &a.export {
-                Some(dir) => Some(bundler::fetch::export(&fetched, dir)?),
+                Some(dir) => {
+                    let mut files = fetched.clone();
+                    files.extend(bundler::images::mirror_files(&images, &opts.cache));
+                    Some(bundler::fetch::export(&files, dir)?)
+                }
                 None => None,
             };
-            let images = match &a.images {
-                Some(dir) => {
-                    let time = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-                    let creds = bundler::images::Credentials::from_env();
-                    let io = bundler::images::Options { fetch: &opts, registry_mirrors: &a.registry_mirror, creds: &creds, out_dir: dir, time };
-                    let pulled = bundler::images::pull(&plan, &io, &reporter)?;
-                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                    let lock = bundler::image_lock::path_for(&a.inv.inventory);
-                    bundler::image_lock::record(&lock, &mut plan, &pulled, &bundler::image_lock::day(now))?;
-                    pulled
-                }
-                None => Vec::new(),
-            };
+            if a.images.is_some() || a.export.is_some() {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let lock = bundler::image_lock::path_for(&a.inv.inventory);
+                bundler::image_lock::record(&lock, &mut plan, &images, &bundler::image_lock::day(now))?;
+            }
+            bundler::cache::record_use(&opts.cache, &fetched, &images, &[]);
             if cli.json {
-                let doc = serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "images": images, "export": export });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+                let images = if a.images.is_some() { images } else { Vec::new() };
+                *doc = Some(serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "images": images, "export": export }));
             } else if !cli.quiet {
                 eprintln!("{} artifact(s) verified in {}", fetched.len(), opts.cache.display());
+                if !images.is_empty() {
+                    eprintln!("{} image(s) verified", images.len());
+                }
                 if let Some(p) = export {
                     eprintln!("mirror folder written: {} (use it with --mirror file://{})", p.display(), p.parent().unwrap().display());
                 }

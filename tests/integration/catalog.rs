@@ -122,5 +122,5 @@ fn bad_user_catalog_is_bad_input() {
     c.file("catalog.yaml", "artifacts:\n  - name: etcd\n    version: v3.0.17\n    url: https://x/etcd.tgz\n    sha256: NOTHEX\n");
     c.plan("hosts.yaml", &["--catalog", "catalog.yaml"])
         .code(2)
-        .has("artifact #1 (`etcd` v3.0.17): `NOTHEX` is not a 64-character lowercase hex Sha256 digest");
+        .has("catalog.yaml:2:5: error: artifact `etcd` v3.0.17: `NOTHEX` is not a 64-character lowercase hex Sha256 digest");
 }

@@ -15,7 +15,7 @@ use crate::util::{bundler, root, run, Run};
 /// Only the pause image: no DNS, no Dashboard, no monitoring, no smoke-test images.
 const INVENTORY: &str = "all:\n  hosts:\n    master: {ip: 192.168.0.211}\n    node01: {ip: 192.168.0.212}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {node01: }}\n    etcd: {hosts: {master: }}\n  vars:\n    dns_mode: none\n    dashboard_enabled: false\n    monitoring_enabled: false\n    bundler_smoke_test_images: false\n";
 
-struct Registry {
+pub struct Registry {
     child: Child,
     pub host: String,
     _dir: tempfile::TempDir,
@@ -33,7 +33,7 @@ fn free_port() -> u16 {
 }
 
 /// Debian's docker-registry on 127.0.0.1 with a config the test writes; `htpasswd` turns on basic auth.
-fn registry(htpasswd: Option<(&str, &str)>) -> Registry {
+pub fn registry(htpasswd: Option<(&str, &str)>) -> Registry {
     require("docker-registry");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -76,7 +76,7 @@ fn oci_layout(img: &FixtureImage, dir: &Path) {
 }
 
 /// Push with skopeo (as docker schema 2) and return the registry's manifest digest.
-fn push(img: &FixtureImage, reg: &Registry, creds: Option<&str>) -> String {
+pub fn push(img: &FixtureImage, reg: &Registry, creds: Option<&str>) -> String {
     require("skopeo");
     let layout = tempfile::tempdir().unwrap();
     oci_layout(img, layout.path());

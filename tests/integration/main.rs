@@ -19,6 +19,7 @@ mod packages;
 mod pki;
 mod plan_cli;
 mod proptests;
+mod readme;
 mod render;
 mod rpmbuild;
 mod smoke;

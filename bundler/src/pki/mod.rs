@@ -9,7 +9,7 @@
 mod kubeconfig;
 mod store;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +52,7 @@ pub struct Item {
     pub secret: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Change {
     pub id: String,
     pub action: String,
@@ -494,7 +494,20 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
 
     // Never ship a root CA key.
     debug_assert!(items.iter().all(|i| !i.id.ends_with("-ca.key") || i.id == "kubelet-signing-ca.key"));
+    if !changes.is_empty() {
+        let mut h = history(&state);
+        h.extend(changes.iter().map(|c| (c.id.clone(), c.clone())));
+        write_private(&state.join(HISTORY), serde_json::to_string_pretty(&h).unwrap().as_bytes())?;
+    }
     Ok(Pki { state, items, changes, warnings })
+}
+
+/// The state folder's record of why each certificate and key was last made, for `bundler certs`.
+const HISTORY: &str = "certificate-changes.json";
+
+/// What last happened to each certificate (by id, e.g. `apiserver` or `kubernetes-ca.crt`) and why.
+pub fn history(state: &Path) -> BTreeMap<String, Change> {
+    std::fs::read_to_string(state.join(HISTORY)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
 }
 
 fn why_reissue(st: &store::State, spec: &LeafSpec, ca: &Ca, old: Option<&LeafMeta>, crt: &Path, key: &Path, now: OffsetDateTime) -> Option<String> {

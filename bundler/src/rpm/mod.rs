@@ -200,6 +200,9 @@ pub struct Built {
     /// Release raised by this build because the content changed.
     pub changed: bool,
     pub build_time: u64,
+    /// Where the package cache keeps this package between builds (binary packages only).
+    #[serde(skip)]
+    pub cache_entry: Option<PathBuf>,
 }
 
 /// Every package's definition, from the plan, the PKI, the rendered files and the fetched artifacts.
@@ -558,6 +561,7 @@ fn build_one(spec: &PackageSpec, cached: &Path, opts: &Options, threads: usize) 
         cached: cached_hit,
         changed: false,
         build_time: spec.build_time,
+        cache_entry: reusable.then(|| cached.to_path_buf()),
     };
     if reusable && cached.exists() {
         copy_atomic(cached, &dst)?;
