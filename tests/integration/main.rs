@@ -1,11 +1,13 @@
 //! One integration-test binary for the whole project (ripgrep's layout): each module
 //! covers one capability, and `util` holds the small harness they share.
 
+mod api_proxy;
 mod bundle;
 mod catalog;
 mod deb;
 mod dnf;
 mod etcd;
+mod etcd_backup;
 mod fetch;
 mod fixtures;
 mod httpd;
