@@ -69,6 +69,7 @@ fn templates() -> Vec<Tpl> {
         tpl!("units/etcd-backup.timer", "/usr/lib/systemd/system/etcd-backup.timer", "k8s-etcd", 0o644, false),
         tpl!("libexec/etcd-backup", "/usr/libexec/bundler/etcd-backup", "k8s-etcd", 0o755, false),
         tpl!("tools/k8s-etcd-restore", "/usr/sbin/k8s-etcd-restore", "k8s-etcd", 0o755, false),
+        tpl!("libexec/etcd-health", "/usr/libexec/bundler/etcd-health", "k8s-etcd", 0o755, false),
         // Control plane.
         tpl!("units/kube-apiserver.service", "/usr/lib/systemd/system/kube-apiserver.service", "k8s-master", 0o644, false),
         tpl!("config/apiserver.env", "/etc/kubernetes/apiserver.env", "k8s-master", 0o644, true),
@@ -101,6 +102,8 @@ fn templates() -> Vec<Tpl> {
         tpl!("bundle/README.md", "README.md", "bundle", 0o644, false),
         tpl!("bundle/ansible/site.yml", "ansible/site.yml", "bundle", 0o644, false),
         tpl!("bundle/ansible/install.yml", "ansible/tasks/install.yml", "bundle", 0o644, false),
+        tpl!("bundle/ansible/upgrade.yml", "ansible/upgrade.yml", "bundle", 0o644, false),
+        tpl!("bundle/ansible/upgrade-host.yml", "ansible/tasks/upgrade-host.yml", "bundle", 0o644, false),
         tpl!("host/hosts", "hosts", "bundle", 0o644, false),
         tpl!("libexec/host-identity", "lib/host-identity", "bundle", 0o755, false),
     ]

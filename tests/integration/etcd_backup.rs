@@ -169,6 +169,9 @@ fn backup_lose_everything_restore_the_cluster_then_rejoin_one_member() {
     let s = setup();
     let mut cluster = s.start();
     let m1 = &s.members[0];
+    // The health gate the rolling upgrade waits on.
+    let (code, out) = s.run(m1, "/usr/libexec/bundler/etcd-health", &[], &s.dir.path().join("unused"));
+    assert!(code == 0 && out.matches(" healthy\n").count() == 3, "{out}");
 
     // Keys over v3 (what the API server writes) and v2 (what flannel writes).
     let v3: BTreeMap<&str, &str> = [("/registry/namespaces/default", "ns"), ("/registry/pods/default/web", "spec with spaces\nand a second line")].into();
@@ -292,6 +295,9 @@ fn backup_lose_everything_restore_the_cluster_then_rejoin_one_member() {
     assert!(ok && out == "ns\n", "the rejoined member serves the data from its own store: {out:?}");
     let (ok, out) = s.ctl3("127.0.0.11", &["member", "list"]);
     assert!(ok && out.lines().count() == 3 && !out.contains("unstarted"), "{out}");
+    stop(&mut cluster, 0);
+    let (code, out) = s.run(m1, "/usr/libexec/bundler/etcd-health", &[], &s.dir.path().join("unused"));
+    assert!(code == 1 && out.contains("https://127.0.0.11:2379 UNHEALTHY"), "{out}");
     drop(cluster);
     // With no quorum left, `member` refuses and points at the whole-cluster restore.
     let (code, out) = s.restore(m3, &["member"]);

@@ -18,4 +18,5 @@ mod pki;
 mod plan_cli;
 mod proptests;
 mod render;
+mod upgrade;
 mod util;
