@@ -28,6 +28,7 @@ enum When {
     Dns,
     Dashboard,
     Monitoring,
+    ApiProxy,
 }
 
 struct Tpl {
@@ -64,6 +65,12 @@ fn templates() -> Vec<Tpl> {
         // etcd members.
         tpl!("units/etcd.service", "/usr/lib/systemd/system/etcd.service", "k8s-etcd", 0o644, false),
         tpl!("config/etcd.conf", "/etc/etcd/etcd.conf", "k8s-etcd", 0o644, true),
+        tpl!("config/etcd-backup.env", "/etc/etcd/backup.env", "k8s-etcd", 0o644, true),
+        tpl!("units/etcd-backup.service", "/usr/lib/systemd/system/etcd-backup.service", "k8s-etcd", 0o644, false),
+        tpl!("units/etcd-backup.timer", "/usr/lib/systemd/system/etcd-backup.timer", "k8s-etcd", 0o644, false),
+        tpl!("libexec/etcd-backup", "/usr/libexec/bundler/etcd-backup", "k8s-etcd", 0o755, false),
+        tpl!("tools/k8s-etcd-restore", "/usr/sbin/k8s-etcd-restore", "k8s-etcd", 0o755, false),
+        tpl!("libexec/etcd-health", "/usr/libexec/bundler/etcd-health", "k8s-etcd", 0o755, false),
         // Control plane.
         tpl!("units/kube-apiserver.service", "/usr/lib/systemd/system/kube-apiserver.service", "k8s-master", 0o644, false),
         tpl!("config/apiserver.env", "/etc/kubernetes/apiserver.env", "k8s-master", 0o644, true),
@@ -91,11 +98,15 @@ fn templates() -> Vec<Tpl> {
         tpl!("config/kubelet.env", "/etc/kubernetes/kubelet.env", "k8s-node", 0o644, true),
         tpl!("units/kube-proxy.service", "/usr/lib/systemd/system/kube-proxy.service", "k8s-node", 0o644, false),
         tpl!("config/kube-proxy.env", "/etc/kubernetes/kube-proxy.env", "k8s-node", 0o644, true),
+        tpl!("units/k8s-api-proxy.service", "/usr/lib/systemd/system/k8s-api-proxy.service", "k8s-node", 0o644, false, When::ApiProxy),
+        tpl!("config/api-proxy-nginx.conf", "/etc/kubernetes/api-proxy/nginx.conf", "k8s-node", 0o644, true, When::ApiProxy),
         // The bundle itself (paths relative to the bundle's top folder).
         tpl!("bundle/install.sh", "install.sh", "bundle", 0o755, false),
         tpl!("bundle/README.md", "README.md", "bundle", 0o644, false),
         tpl!("bundle/ansible/site.yml", "ansible/site.yml", "bundle", 0o644, false),
         tpl!("bundle/ansible/install.yml", "ansible/tasks/install.yml", "bundle", 0o644, false),
+        tpl!("bundle/ansible/upgrade.yml", "ansible/upgrade.yml", "bundle", 0o644, false),
+        tpl!("bundle/ansible/upgrade-host.yml", "ansible/tasks/upgrade-host.yml", "bundle", 0o644, false),
         tpl!("host/hosts", "hosts", "bundle", 0o644, false),
         tpl!("libexec/host-identity", "lib/host-identity", "bundle", 0o755, false),
     ]
@@ -129,6 +140,13 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
             "initial_cluster": plan.etcd.initial_cluster,
             "client_endpoints": plan.etcd.client_endpoints,
             "token": format!("{}-etcd", plan.bundle_name),
+            "backup_keep": plan.etcd.backup_keep,
+        },
+        "api_proxy": {
+            "enabled": n_proxy(plan),
+            "upstreams": n.apiserver_proxy.as_ref().map(|p| p.upstreams.clone()).unwrap_or_default(),
+            // Unpinned (no catalog entry yet): kubespray v2.5.0's image, which the bundle cannot carry; the plan warns.
+            "image": n.apiserver_proxy.as_ref().and_then(|p| p.image.clone()).unwrap_or_else(|| "nginx:1.13".into()),
         },
         "flannel_config": serde_json::to_string(&flannel).unwrap(),
         "key_file": crate::repo::KEY_FILE,
@@ -161,6 +179,10 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
     })
 }
 
+fn n_proxy(plan: &Plan) -> bool {
+    plan.network.apiserver_proxy.is_some()
+}
+
 /// Render every template that applies to this plan, sorted by install path.
 pub fn render(plan: &Plan) -> Result<Vec<File>> {
     render_with(plan, 1)
@@ -183,6 +205,7 @@ pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
             When::Dns => plan.addons.dns == "kubedns",
             When::Dashboard => plan.addons.dashboard,
             When::Monitoring => plan.addons.monitoring,
+            When::ApiProxy => n_proxy(plan),
         };
         if !wanted {
             continue;
@@ -207,7 +230,7 @@ pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
 pub fn services(role: crate::specs::Role) -> &'static [&'static str] {
     use crate::specs::Role::*;
     match role {
-        Etcd => &["etcd.service"],
+        Etcd => &["etcd.service", "etcd-backup.timer"],
         ControlPlane => &[
             "flannel-network-config.service",
             "flanneld.service",
@@ -216,6 +239,8 @@ pub fn services(role: crate::specs::Role) -> &'static [&'static str] {
             "kube-scheduler.service",
             "k8s-addons.service",
         ],
-        Node => &["flanneld.service", "docker.service", "k8s-load-images.service", "kubelet.service", "kube-proxy.service"],
+        // k8s-api-proxy.service runs only on nodes that are not control-plane hosts, and only
+        // with several of those and no load balancer (host-identity picks it).
+        Node => &["flanneld.service", "docker.service", "k8s-load-images.service", "k8s-api-proxy.service", "kubelet.service", "kube-proxy.service"],
     }
 }

@@ -138,6 +138,7 @@ fn dnf_installs_master_and_node_roles_with_the_right_services() {
         started(&log),
         [
             "etcd.service",
+            "etcd-backup.timer",
             "flannel-network-config.service",
             "flanneld.service",
             "kube-apiserver.service",
@@ -163,7 +164,7 @@ fn dnf_installs_master_and_node_roles_with_the_right_services() {
     let log = n.log();
     assert_eq!(
         started(&log),
-        ["etcd.service", "flanneld.service", "docker.service", "k8s-load-images.service", "kubelet.service", "kube-proxy.service"],
+        ["etcd.service", "etcd-backup.timer", "flanneld.service", "docker.service", "k8s-load-images.service", "kubelet.service", "kube-proxy.service"],
         "{log}"
     );
     assert!(!log.contains("kube-apiserver"));

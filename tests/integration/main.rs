@@ -2,6 +2,7 @@
 //! covers one capability, and `util` holds the small harness they share.
 
 mod addons;
+mod api_proxy;
 mod bundle;
 mod catalog;
 mod deb;
@@ -9,6 +10,7 @@ mod dnf;
 mod el7;
 mod errors;
 mod etcd;
+mod etcd_backup;
 mod fetch;
 mod fixtures;
 mod httpd;
@@ -23,4 +25,5 @@ mod readme;
 mod render;
 mod rpmbuild;
 mod smoke;
+mod upgrade;
 mod util;

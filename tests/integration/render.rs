@@ -224,7 +224,9 @@ fn host_identity_picks_each_host_and_refuses_strangers() {
         assert!(member.contains(&format!("ETCD_NAME={etcd_name}\n")) && member.contains(&format!("ETCD_LISTEN_PEER_URLS=https://{addr}:2380\n")), "{member}");
         let (_, services) = identity(dir.path(), addr, &["--services", "node"]);
         if roles.contains("node") {
-            assert_eq!(services.split_whitespace().collect::<Vec<_>>(), bundler::render::services(bundler::specs::Role::Node));
+            // One control-plane host: no local API proxy (tests/integration/api_proxy.rs has the other case).
+            let want: Vec<&str> = bundler::render::services(bundler::specs::Role::Node).iter().copied().filter(|s| *s != "k8s-api-proxy.service").collect();
+            assert_eq!(services.split_whitespace().collect::<Vec<_>>(), want);
         } else {
             assert_eq!(services.trim(), "");
         }

@@ -62,6 +62,48 @@ pub struct PlanHost {
     pub access_address: Ipv4Addr,
     pub roles: Vec<Role>,
     pub etcd_member_name: Option<String>,
+    /// How this host's kubelet, kube-proxy and control-plane components reach the API server.
+    pub apiserver_via: ApiVia,
+}
+
+/// The path from a host to the API server.
+#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiVia {
+    /// A control-plane host: its own API server.
+    LocalApiserver,
+    /// Several control-plane hosts and no load balancer: a proxy on this host.
+    LocalProxy,
+    /// `loadbalancer_apiserver`.
+    Loadbalancer,
+    /// One control-plane host and no load balancer: that host.
+    ControlPlaneHost,
+}
+
+impl ApiVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVia::LocalApiserver => "local-apiserver",
+            ApiVia::LocalProxy => "local-proxy",
+            ApiVia::Loadbalancer => "loadbalancer",
+            ApiVia::ControlPlaneHost => "control-plane-host",
+        }
+    }
+}
+
+/// A local TCP proxy to every API server, on the hosts that are not control-plane hosts, when
+/// there are several control-plane hosts and no external load balancer (kubespray's
+/// `loadbalancer_apiserver_localhost`).
+#[derive(Debug, Serialize, Clone)]
+pub struct ApiProxy {
+    /// `address:port` of every API server, in inventory order.
+    pub upstreams: Vec<String>,
+    /// The hosts that run it.
+    pub hosts: Vec<String>,
+    /// The proxy image as the catalog pins it (`nginx`); None while the catalog has no entry.
+    pub image: Option<String>,
+    /// False while the image has no digest in the catalog: the bundle cannot carry it yet.
+    pub pinned: bool,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -84,6 +126,7 @@ pub struct Network {
     pub apiserver_port: u16,
     pub apiserver_endpoint: String,
     pub loadbalancer: Option<LoadBalancer>,
+    pub apiserver_proxy: Option<ApiProxy>,
     pub supplementary_addresses_in_ssl_keys: Vec<String>,
     pub proxy_mode: String,
     pub network_plugin: String,
@@ -103,6 +146,8 @@ pub struct Etcd {
     pub members: Vec<EtcdMember>,
     pub initial_cluster: String,
     pub client_endpoints: String,
+    /// Backups kept on every member (`bundler_etcd_backup_keep`).
+    pub backup_keep: i64,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -203,6 +248,7 @@ const CLUSTER_VARS: &[&str] = &[
     "bundler_mirrors",
     "bundler_ca_validity_days",
     "bundler_cert_validity_days",
+    "bundler_etcd_backup_keep",
 ];
 
 /// Build the plan. `shown_path` is the inventory path as the user wrote it.
@@ -307,6 +353,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     };
     let ca_days = scope.get("bundler_ca_validity_days", &mut diags).and_then(|n| as_int(&n, "bundler_ca_validity_days", 1, 36500, &mut diags));
     let cert_days = scope.get("bundler_cert_validity_days", &mut diags).and_then(|n| as_int(&n, "bundler_cert_validity_days", 1, 36500, &mut diags));
+    let backup_keep = scope.get("bundler_etcd_backup_keep", &mut diags).and_then(|n| as_int(&n, "bundler_etcd_backup_keep", 1, 1000, &mut diags));
     let supplementary = match scope.get("supplementary_addresses_in_ssl_keys", &mut diags) {
         Some(n) => as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default(),
         None => Vec::new(),
@@ -401,7 +448,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         } else {
             by_addr.insert(address, (h.name.clone(), h.loc.clone()));
         }
-        hosts.push(PlanHost { name: h.name.clone(), address, access_address, roles, etcd_member_name: member_name });
+        hosts.push(PlanHost { name: h.name.clone(), address, access_address, roles, etcd_member_name: member_name, apiserver_via: ApiVia::ControlPlaneHost });
     }
     // Hosts named in a cluster group but given no address at all were reported above;
     // two etcd members must not share a member name.
@@ -543,10 +590,50 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let pod_cidr = pod_cidr.unwrap();
     let api_port = api_port.unwrap();
     let first_cp = hosts.iter().find(|h| h.roles.contains(&Role::ControlPlane)).expect("checked above");
+    let cps: Vec<&PlanHost> = hosts.iter().filter(|h| h.roles.contains(&Role::ControlPlane)).collect();
+    // Several API servers and no load balancer: every kubeconfig points at localhost, which is
+    // the API server itself on a control-plane host and the local proxy elsewhere (kubespray
+    // v2.5.0 roles/kubespray-defaults/defaults/main.yaml `kube_apiserver_endpoint`).
+    let proxied = loadbalancer.is_none() && cps.len() > 1;
     let apiserver_endpoint = match &loadbalancer {
         Some(lb) => format!("https://{}:{}", lb.address, lb.port),
+        None if proxied => format!("https://localhost:{api_port}"),
         None => format!("https://{}:{}", first_cp.access_address, api_port),
     };
+    // The proxy's image: the newest `nginx` in the catalog (kubespray v2.5.0 runs nginx:1.13
+    // here, roles/kubernetes/node/defaults/main.yml; no digest is published for it, so it is
+    // pinned on first pull in bundler.lock). It ships in the images package like the others.
+    let proxy_image = if proxied { pick_image(cat, "nginx", &kube, None).ok() } else { None };
+    let apiserver_proxy = proxied.then(|| ApiProxy {
+        upstreams: cps.iter().map(|h| format!("{}:{}", h.access_address, api_port)).collect(),
+        hosts: hosts.iter().filter(|h| !h.roles.contains(&Role::ControlPlane) && h.roles.contains(&Role::Node)).map(|h| h.name.clone()).collect(),
+        pinned: proxy_image.is_some(),
+        image: proxy_image.as_ref().map(|i| i.reference.clone()),
+    });
+    if let Some(p) = &apiserver_proxy {
+        if !p.pinned {
+            diags.warning(
+                whole_file.clone(),
+                "several control-plane hosts and no `loadbalancer_apiserver`: nodes reach the API servers through a local nginx proxy, but the catalog has no `nginx` image, so the bundle cannot carry it (add one with --catalog, or set `loadbalancer_apiserver`)".to_string(),
+            );
+        }
+    }
+    if let Some(i) = proxy_image {
+        if !images.iter().any(|x: &Image| x.name == i.name) {
+            images.push(i);
+        }
+    }
+    for h in hosts.iter_mut() {
+        h.apiserver_via = if h.roles.contains(&Role::ControlPlane) {
+            ApiVia::LocalApiserver
+        } else if loadbalancer.is_some() {
+            ApiVia::Loadbalancer
+        } else if proxied {
+            ApiVia::LocalProxy
+        } else {
+            ApiVia::ControlPlaneHost
+        };
+    }
     let nth = |n: u32| Ipv4Addr::from(u32::from(service_cidr.network()) + n);
     let members: Vec<EtcdMember> = etcd_names
         .iter()
@@ -562,6 +649,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         initial_cluster: members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(","),
         client_endpoints: members.iter().map(|m| m.client_url.clone()).collect::<Vec<_>>().join(","),
         members,
+        backup_keep: backup_keep.unwrap(),
     };
 
     // Packages and the artifacts they carry.
@@ -678,6 +766,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             apiserver_port: api_port,
             apiserver_endpoint,
             loadbalancer,
+            apiserver_proxy,
             supplementary_addresses_in_ssl_keys: supplementary,
             proxy_mode: proxy_mode.unwrap(),
             network_plugin: "flannel".into(),

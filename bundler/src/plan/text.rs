@@ -13,13 +13,21 @@ impl Plan {
         let _ = writeln!(o, "\nVersions: Kubernetes {}, etcd {}, flannel {}, Docker {}, CNI plugins {}", v.kubernetes, v.etcd, v.flannel, v.docker, v.cni);
         let _ = writeln!(o, "\nHosts:");
         let w = self.hosts.iter().map(|h| h.name.len()).max().unwrap_or(4).max(4);
-        let _ = writeln!(o, "  {:w$}  {:15}  {:15}  roles", "name", "address", "access address");
+        let _ = writeln!(o, "  {:w$}  {:15}  {:15}  {:20}  roles", "name", "address", "access address", "API server via");
         for h in &self.hosts {
             let mut roles: Vec<String> = h.roles.iter().map(|r| r.as_str().to_string()).collect();
             if let Some(m) = &h.etcd_member_name {
                 roles = roles.into_iter().map(|r| if r == "etcd" { format!("etcd ({m})") } else { r }).collect();
             }
-            let _ = writeln!(o, "  {:w$}  {:15}  {:15}  {}", h.name, h.address.to_string(), h.access_address.to_string(), roles.join(", "));
+            let _ = writeln!(
+                o,
+                "  {:w$}  {:15}  {:15}  {:20}  {}",
+                h.name,
+                h.address.to_string(),
+                h.access_address.to_string(),
+                h.apiserver_via.as_str(),
+                roles.join(", ")
+            );
         }
         let _ = writeln!(o, "\nNetwork:");
         let _ = writeln!(o, "  service network    {} (kubernetes service {}, cluster DNS {})", n.service_cidr, n.kubernetes_service_ip, n.cluster_dns_ip);
@@ -33,11 +41,19 @@ impl Plan {
         if let Some(lb) = &n.loadbalancer {
             let _ = writeln!(o, "  load balancer      {}:{} ({})", lb.address, lb.port, lb.domain_name);
         }
+        if let Some(p) = &n.apiserver_proxy {
+            let image = match &p.image {
+                Some(i) if p.pinned => i.clone(),
+                _ => "NONE: no `nginx` image in the catalog".to_string(),
+            };
+            let _ = writeln!(o, "  API proxy          local nginx on {} -> {} (image {image})", p.hosts.join(", "), p.upstreams.join(", "));
+        }
         if !n.supplementary_addresses_in_ssl_keys.is_empty() {
             let _ = writeln!(o, "  extra cert names   {}", n.supplementary_addresses_in_ssl_keys.join(", "));
         }
         let _ = writeln!(o, "  kube-proxy mode    {}", n.proxy_mode);
         let _ = writeln!(o, "  etcd cluster       {}", self.etcd.initial_cluster);
+        let _ = writeln!(o, "  etcd backups       daily on every member, newest {} kept (k8s-etcd-restore restores)", self.etcd.backup_keep);
         let yes = |b: bool| if b { "yes" } else { "no" };
         let _ = writeln!(
             o,

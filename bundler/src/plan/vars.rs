@@ -38,6 +38,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     // bundler's own: CA 10 years, leaves 5 years.
     ("bundler_ca_validity_days", "3650"),
     ("bundler_cert_validity_days", "1825"),
+    // bundler's own: daily etcd backups, a week of them kept on every member.
+    ("bundler_etcd_backup_keep", "7"),
 ];
 
 fn default_loc() -> Loc {
