@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod catalog;
 pub mod error;
 pub mod fetch;
+pub mod files;
 pub mod images;
 pub mod inventory;
 pub mod pki;

@@ -256,6 +256,7 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 let renew = matches!(a.action, Some(CertsAction::Renew { .. }));
                 let plan = bundler::plan(&inv.inventory, inv.catalog.as_deref())?;
                 let dir = state_dir(state, Some(&inv.inventory))?;
+                let _lock = bundler::pki::lock_state(&dir)?;
                 let pki = bundler::pki::ensure(&plan, &bundler::pki_options(&plan, &dir, renew))?;
                 if cli.json {
                     println!("{}", serde_json::to_string_pretty(&pki).unwrap());

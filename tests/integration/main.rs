@@ -8,6 +8,7 @@ mod dnf;
 mod etcd;
 mod fetch;
 mod fixtures;
+mod hostile;
 mod httpd;
 mod images;
 mod inventory_cases;

@@ -35,8 +35,10 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// The binary under test; `BUNDLER_TEST_BIN` runs the suite against another build (to show a
+/// new regression test fails on the code before the fix).
 pub fn bundler() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bundler"))
+    Command::new(std::env::var_os("BUNDLER_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_bundler").into()))
 }
 
 pub fn run(cmd: &mut Command) -> Run {
