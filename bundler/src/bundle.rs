@@ -421,7 +421,10 @@ fn unpack(tar_path: &Path, into: &Path) -> std::result::Result<PathBuf, String> 
 
 /// Every plain file under `dir` (relative name → size), with whatever else is there named as a
 /// problem and never opened: links, devices, FIFOs, sockets, hard-linked or sparse files.
-fn walk_strict(dir: &Path) -> Result<(BTreeMap<String, u64>, Vec<(String, String)>)> {
+/// Plain files (relative name → size), and (name, why) for everything refused.
+type Walked = (BTreeMap<String, u64>, Vec<(String, String)>);
+
+fn walk_strict(dir: &Path) -> Result<Walked> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut files = BTreeMap::new();
     let mut problems = Vec::new();

@@ -91,7 +91,7 @@ impl Credentials {
         if a == authority(registry) {
             return realm.scheme() == "https" || registry.scheme() == "http";
         }
-        realm.scheme() == "https" && self.realm_hosts.iter().any(|h| *h == a)
+        realm.scheme() == "https" && self.realm_hosts.contains(&a)
     }
 }
 

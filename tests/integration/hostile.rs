@@ -137,9 +137,12 @@ fn raw_tar(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
     out
 }
 
+/// A tar member: name, type, body, link target.
+type Member = (String, tar::EntryType, Vec<u8>, Option<String>);
+
 /// The genuine bundle as tar entries under `top/`, followed by `extra`.
-fn genuine_plus(bundle: &Path, top: &str, extra: Vec<(String, tar::EntryType, Vec<u8>, Option<String>)>) -> Vec<u8> {
-    let mut entries: Vec<(String, tar::EntryType, Vec<u8>, Option<String>)> = vec![(format!("{top}/"), tar::EntryType::Directory, vec![], None)];
+fn genuine_plus(bundle: &Path, top: &str, extra: Vec<Member>) -> Vec<u8> {
+    let mut entries: Vec<Member> = vec![(format!("{top}/"), tar::EntryType::Directory, vec![], None)];
     let mut dirs = std::collections::BTreeSet::new();
     for f in files_under(bundle) {
         let mut p = Path::new(&f).parent();
@@ -184,7 +187,7 @@ fn verify_refuses_hostile_tarballs_and_leaves_nothing_behind() {
     decoy.truncate(decoy.len() - 1024);
     decoy.extend(genuine_plus(&bundle, &top, vec![]));
     t("decoy", decoy, "a second top-level entry");
-    let cases: Vec<(&str, (String, tar::EntryType, Vec<u8>, Option<String>), &str)> = vec![
+    let cases: Vec<(&str, Member, &str)> = vec![
         ("symlink", (format!("{top}/shadow"), tar::EntryType::Symlink, vec![], Some("/etc/shadow".into())), "is a symbolic link"),
         ("hardlink", (format!("{top}/shadow"), tar::EntryType::Link, vec![], Some("/etc/shadow".into())), "is a hard link"),
         ("device", (format!("{top}/zero"), tar::EntryType::Char, vec![], None), "is a device"),
@@ -331,7 +334,7 @@ fn a_fifo_or_device_on_a_file_mirror_is_refused_without_reading() {
     let mirror = f.p("mirror");
     std::fs::create_dir_all(&mirror).unwrap();
     for x in &f.fx {
-        let c = std::ffi::CString::new(mirror.join(&x.file_name).to_str().unwrap()).unwrap();
+        let c = std::ffi::CString::new(mirror.join(x.file_name).to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     }
     let r = run(f.cmd().arg("--no-upstream").arg("--mirror").arg(format!("file://{}", mirror.display())));
@@ -467,7 +470,7 @@ fn registry_credentials_go_only_to_the_registry_they_are_for() {
     // Credentials for another registry are not sent to this one.
     let r = images_fetch(&own, &img, &[envs[0], envs[1], ("BUNDLER_REGISTRY_HOST", "registry.example:5000")], &[]);
     r.code(1).has("the credentials are for registry.example:5000 only");
-    assert!(own.log().iter().filter(|l| l.path.starts_with("/token")).last().unwrap().authorization.is_none());
+    assert!(own.log().iter().rfind(|l| l.path.starts_with("/token")).unwrap().authorization.is_none());
 }
 
 fn chown(p: &Path, uid: u32) {
