@@ -125,7 +125,7 @@ impl Cache {
     }
 
     pub fn read_meta(&self, d: &Digest) -> Option<PartialMeta> {
-        let t = fs::read_to_string(self.partial_meta(d)).ok()?;
+        let t = crate::files::read_regular_string(&self.partial_meta(d), 1 << 20).ok()?;
         serde_json::from_str(&t).ok()
     }
     pub fn write_meta(&self, d: &Digest, m: &PartialMeta) -> io::Result<()> {

@@ -215,13 +215,13 @@ pub fn list(state: &Path, now: OffsetDateTime) -> Result<Vec<CertInfo>> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let text = fs::read_to_string(&f).map_err(|source| Error::Read { path: f.clone(), source })?;
+        let text = crate::files::read_regular_string(&f, MAX_STATE_FILE)?;
         let mut info = parse_cert(&text).map_err(|e| Error::Failed(format!("{}: {e}", f.display())))?;
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
         info.packages = match stem.as_str() {
             "kubernetes-ca" | "etcd-ca" => vec!["k8s-common".into()],
             "kubelet-signing-ca" => vec!["k8s-master".into()],
-            _ => fs::read_to_string(dir.join(format!("{stem}.json")))
+            _ => crate::files::read_regular_string(&dir.join(format!("{stem}.json")), MAX_STATE_FILE)
                 .ok()
                 .and_then(|t| serde_json::from_str::<super::LeafMeta>(&t).ok())
                 .map(|m| m.packages)

@@ -270,7 +270,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                     });
                 }
                 for it in pki.items.iter().filter(|i| i.packages.contains(&p.name)) {
-                    let bytes = std::fs::read(&it.path).map_err(|source| Error::Read { path: it.path.clone(), source })?;
+                    let bytes = crate::files::read_regular(&it.path, crate::files::SMALL)?;
                     let owner = owner_of(&it.install_path);
                     files.push(FileEntry {
                         path: it.install_path.clone(),
@@ -401,7 +401,8 @@ pub fn build(specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> {
 /// Number the packages and extract what the packages to be built need from the tarballs.
 pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> {
     let rel_path = opts.state.join("releases.json");
-    let mut releases: Releases = std::fs::read_to_string(&rel_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let mut releases: Releases =
+        crate::files::read_regular_string(&rel_path, crate::files::SMALL).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let mut changed = BTreeSet::new();
     // Binary packages first: their content does not depend on other packages' releases.
     specs.sort_by_key(|s| match s.kind {
