@@ -253,6 +253,7 @@ fn publish(from: &Path, to: &Path) -> Result<()> {
     match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_TMPFILE).mode(0o640).open(dir) {
         Ok(mut f) => {
             copy(&mut f).map_err(w)?;
+            checkpoint("publish-copied")?;
             // Give the finished inode a name (hidden, for an instant), then the real one.
             use std::os::unix::io::AsRawFd;
             let proc_path = std::ffi::CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).unwrap();

@@ -641,4 +641,65 @@ fn the_tarball_is_0640_and_a_full_output_disk_leaves_nothing() {
     assert!(r.stderr.contains("No space left") || r.stderr.contains("os error 28"), "{}", r.stderr);
     let left: Vec<_> = std::fs::read_dir(&small).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "nothing in the output folder, hidden files included: {left:?}");
+    // Room enough, but killed with the copy across file systems complete and not yet named.
+    let (ok, out) = sh(Command::new("mount").args(["-o", &format!("remount,size={}k", size / 1024 * 4)]).arg(&small));
+    assert!(ok, "{out}");
+    let r = run(b.build_cmd().env("BUNDLER_TEST_KILL_AT", "publish-copied"));
+    assert_eq!(r.code, -1, "killed: {}", r.stderr);
+    let left: Vec<_> = std::fs::read_dir(&small).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "a kill mid-publish leaves nothing either: {left:?}");
+    b.build(&[]).code(0);
+    let tar = b.tarball();
+    assert_eq!(std::fs::metadata(&tar).unwrap().mode() & 0o777, 0o640, "copied across file systems, still 0640");
+    verify(&tar, &[]).0.code(0);
+}
+
+#[test]
+fn two_builds_at_once_on_one_state_ship_certificates_that_chain() {
+    crate::etcd::require("openssl");
+    let b = Build::example();
+    // Each its own output folder (build_cmd fixes `--output out`), one state and cache.
+    let mk = |out: &str| {
+        let mut c = bundler();
+        c.current_dir(b.dir.path()).env("SOURCE_DATE_EPOCH", "1700000000").args([
+            "build",
+            "--json",
+            "--quiet",
+            "--inventory",
+            "hosts.yaml",
+            "--catalog",
+            "catalog.yaml",
+            "--cache",
+            "cache",
+            "--output",
+            out,
+        ]);
+        c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
+    };
+    let (mut x, mut y) = (mk("out-a"), mk("out-b"));
+    assert!(x.wait().unwrap().success() && y.wait().unwrap().success());
+    state_consistent(&b.p("bundler-state"));
+    for out in ["out-a", "out-b"] {
+        let tar = std::fs::read_dir(b.p(out)).unwrap().next().unwrap().unwrap().path();
+        verify(&tar, &[]).0.code(0);
+        // The CA certificate the bundle ships is the state's, and its admin certificate chains to it.
+        let dir = tempfile::tempdir().unwrap();
+        tar::Archive::new(std::fs::File::open(&tar).unwrap()).unpack(dir.path()).unwrap();
+        let top = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let master = std::fs::read_dir(top.join("repo/Packages"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("k8s-master-"))
+            .unwrap();
+        let x = dir.path().join("x");
+        std::fs::create_dir_all(&x).unwrap();
+        let (ok, out) = sh(Command::new("sh").arg("-c").arg(format!("rpm2cpio {} | cpio -idm --quiet", master.display())).current_dir(&x));
+        assert!(ok, "{out}");
+        let (ok, out) = sh(Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(b.p("bundler-state/pki/kubernetes-ca.crt"))
+            .arg(x.join("etc/kubernetes/pki/admin.crt")));
+        assert!(ok, "{out}");
+    }
 }
