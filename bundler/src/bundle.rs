@@ -328,16 +328,17 @@ impl Tree {
 
 /// A member name a bundle may hold: relative, plain components, bounded depth.
 fn member_name(name: &str) -> std::result::Result<(), String> {
-    let p = Path::new(name);
-    if name.is_empty() || p.is_absolute() {
+    if name.is_empty() || name.starts_with('/') {
         return Err("an absolute path".into());
     }
+    // On the raw text, not `Path::components` (which quietly drops `.` and empty segments).
     let mut depth = 0;
-    for c in p.components() {
+    for c in name.split('/') {
         match c {
-            std::path::Component::Normal(_) => depth += 1,
-            std::path::Component::ParentDir => return Err("a `..` component".into()),
-            _ => return Err("a `.`, root or prefix component".into()),
+            ".." => return Err("a `..` component".into()),
+            "" | "." => return Err("an empty or `.` component".into()),
+            _ if c.contains('\0') => return Err("a NUL byte".into()),
+            _ => depth += 1,
         }
     }
     if depth > MAX_DEPTH {
@@ -766,4 +767,40 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
     }
     let ok = checks.iter().all(|c| c.ok);
     Ok(Verification { bundle: bundle.to_path_buf(), key_fingerprint: fingerprint, ok, checks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_scanner_reads_our_repomd_and_never_panics() {
+        let repomd = "<repomd>\n  <data type=\"primary\">\n    <checksum type=\"sha256\">aa</checksum>\n    <open-checksum type=\"sha256\">bb</open-checksum>\n    <location href=\"repodata/aa-primary.xml.gz\"/>\n  </data>\n</repomd>\n";
+        let d = blocks(repomd, "data");
+        assert_eq!(d.len(), 1);
+        assert_eq!(attr(d[0], "data", "type").as_deref(), Some("primary"));
+        assert_eq!(text(d[0], "checksum").as_deref(), Some("aa"));
+        assert_eq!(text(d[0], "open-checksum").as_deref(), Some("bb"));
+        assert_eq!(attr(d[0], "location", "href").as_deref(), Some("repodata/aa-primary.xml.gz"));
+        // Truncated, nested, multi-byte and unterminated input: answers or None, never a panic.
+        for s in ["<data", "<data>", "<data type=\"", "<checksum>é</checksum", "<datax type=\"a\"></datax>", "<location href=\"é\"", "</data><data>"] {
+            let _ = (blocks(s, "data"), attr(s, "location", "href"), text(s, "checksum"));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanner_and_member_names_take_any_text(s in ".{0,200}") {
+            let _ = (blocks(&s, "package"), attr(&s, "size", "package"), text(&s, "checksum"), member_name(&s));
+        }
+    }
+
+    #[test]
+    fn member_names() {
+        assert!(member_name("k8s/repo/x.rpm").is_ok());
+        for bad in ["", "/etc/shadow", "k8s/../../etc", "./k8s", "k8s/./x", "k8s//x"] {
+            assert!(member_name(bad).is_err(), "{bad}");
+        }
+        assert!(member_name(&"a/".repeat(MAX_DEPTH + 1)).is_err());
+    }
 }
