@@ -22,8 +22,15 @@ enum Input {
 }
 
 /// Names the verifier looks at, so structured inputs reach its parsers.
-const KNOWN: &[&str] =
-    &["SHA256SUMS", "SHA256SUMS.asc", "manifest.json", "repo/repodata/repomd.xml", "repo/repodata/repomd.xml.asc", "repo/RPM-GPG-KEY-bundler", "repo/Packages/a.rpm"];
+const KNOWN: &[&str] = &[
+    "SHA256SUMS",
+    "SHA256SUMS.asc",
+    "manifest.json",
+    "repo/repodata/repomd.xml",
+    "repo/repodata/repomd.xml.asc",
+    "repo/RPM-GPG-KEY-bundler",
+    "repo/Packages/a.rpm",
+];
 
 fn tarball(members: &[Member]) -> Vec<u8> {
     let mut out = Vec::new();
