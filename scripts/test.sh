@@ -56,9 +56,23 @@ if ! have cargo-deb; then
   cargo install --locked --quiet cargo-deb
 fi
 
+# The verify path is fuzzed (fuzz/, cargo-fuzz; libFuzzer needs a nightly toolchain).
+if ! rustup toolchain list | grep -q '^nightly'; then
+  echo "==> installing the nightly toolchain (for cargo fuzz)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! have cargo-fuzz; then
+  echo "==> installing cargo-fuzz"
+  cargo install --locked --quiet cargo-fuzz
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --locked
+# A bounded fuzzing run of `bundler verify` on hostile tarballs: any crash, hang (an input
+# taking over 10 s) or leak of its temporary folder fails the run.
+echo "==> cargo fuzz (verify, ${BUNDLER_FUZZ_SECS:-60} s)"
+cargo +nightly fuzz run verify -- -max_total_time="${BUNDLER_FUZZ_SECS:-60}" -timeout=10 -rss_limit_mb=2048

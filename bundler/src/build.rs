@@ -94,6 +94,10 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
 
     let mut plan = crate::plan(&o.inventory, o.catalog.as_deref())?;
+    // One build or `certs issue` at a time per state folder: two would mix CA keys and certificates.
+    let _lock = crate::pki::lock_state(&o.state)?;
+    // A user's signing key is read and checked before the first download.
+    let mut user_key = o.signing_key.as_deref().map(crate::signing::SigningKey::load_user).transpose()?;
     timer.lap("plan");
 
     let fopts = fetch::Options { mirrors: fetch::mirror_list(&o.fetch.mirrors, &plan), ..o.fetch.clone() };
@@ -111,7 +115,9 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     clean_stale(&staging_root);
     let staging = Staging(staging_root.join(format!("{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);
-    std::fs::create_dir_all(&staging.0).map_err(|source| Error::Write { path: staging.0.clone(), source })?;
+    // Private: the staged packages and tarball hold keys.
+    crate::files::create_private_dir(&staging.0).map_err(|source| Error::Write { path: staging.0.clone(), source })?;
+    crate::files::check_private_dir(&staging_root, "cache folder", true)?;
     let images_dir = staging.0.join("images");
     // A fixed time, not SOURCE_DATE_EPOCH: the archives' bytes depend on the images only, so
     // a new epoch with the same images keeps k8s-images (and what pins it) at its release.
@@ -135,7 +141,10 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     stage("images", crate::image_lock::record(&crate::image_lock::path_for(&o.inventory), &mut plan, &images, &crate::image_lock::day(now)))?;
     timer.lap("images");
     let work = staging.0.join("work");
-    let key = stage("packages", crate::signing::SigningKey::load_or_create(&o.state, o.signing_key.as_deref(), &plan.bundle_name))?;
+    let key = match user_key.take() {
+        Some(k) => k,
+        None => stage("packages", crate::signing::SigningKey::load_or_create(&o.state, None, &plan.bundle_name))?,
+    };
     timer.lap("signing-key");
     let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, Some(&images_dir)))?;
     // Where each staged file goes on a host, so the receipt can name image archives there.
@@ -162,6 +171,11 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let prepared = stage("packages", crate::rpm::prepare(specs, &rpm_opts))?;
     timer.lap("extract");
     let built = stage("packages", crate::rpm::write_all(prepared, &rpm_opts))?;
+    for b in &built {
+        use std::os::unix::fs::PermissionsExt;
+        // Role packages carry private keys: readable by the builder only while staged.
+        std::fs::set_permissions(&b.path, std::fs::Permissions::from_mode(0o600)).map_err(|source| Error::Write { path: b.path.clone(), source })?;
+    }
     let _ = std::fs::remove_dir_all(&work);
     timer.lap("packages");
 
@@ -203,6 +217,11 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let spath = bundle_dir.join("sbom.spdx.json");
     std::fs::write(&spath, serde_json::to_string_pretty(&crate::bundle::sbom(&contents)).unwrap() + "\n").map_err(|e| werr(&spath, e))?;
     crate::bundle::write_sums(&bundle_dir, &built.iter().map(|b| (format!("repo/Packages/{}", b.file_name), b.sha256.clone())).collect())?;
+    // The checksum list is signed too, so `verify` proves every file from the key down.
+    let sums_path = bundle_dir.join("SHA256SUMS");
+    let sums = std::fs::read(&sums_path).map_err(|source| Error::Read { path: sums_path.clone(), source })?;
+    let asc = bundle_dir.join(crate::bundle::SUMS_SIGNATURE);
+    std::fs::write(&asc, key.sign_detached(&sums, repo_time)?).map_err(|e| werr(&asc, e))?;
     let tar_name = format!("{stem}.tar");
     let staged_tar = staging.0.join(&tar_name);
     stage("bundle", crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar))?;
@@ -246,16 +265,51 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
 }
 
 /// Move the finished tarball into the output folder in one step: a rename on one file
-/// system; across file systems a copy to a hidden file beside it, then a rename.
+/// system; across file systems a copy into a nameless file (`O_TMPFILE`) that gets its name
+/// only when complete and synced, so a full disk or a kill leaves nothing in the output folder.
 fn publish(from: &Path, to: &Path) -> Result<()> {
     if std::fs::rename(from, to).is_ok() {
         return Ok(());
     }
-    let tmp = to.with_file_name(format!(".{}.partial", to.file_name().unwrap().to_string_lossy()));
+    use std::os::unix::fs::OpenOptionsExt;
     let w = |source| Error::Write { path: to.to_path_buf(), source };
-    std::fs::copy(from, &tmp).map_err(w)?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(w)?;
-    std::fs::rename(&tmp, to).map_err(w)
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.{}.partial", to.file_name().unwrap().to_string_lossy(), std::process::id()));
+    let copy = |dst: &mut std::fs::File| -> std::io::Result<()> {
+        let mut src = std::fs::File::open(from)?;
+        std::io::copy(&mut src, dst)?;
+        dst.sync_all()
+    };
+    match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_TMPFILE).mode(0o640).open(dir) {
+        Ok(mut f) => {
+            copy(&mut f).map_err(w)?;
+            checkpoint("publish-copied")?;
+            // Give the finished inode a name (hidden, for an instant), then the real one.
+            use std::os::unix::io::AsRawFd;
+            let proc_path = std::ffi::CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).unwrap();
+            let tmp_c =
+                std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(tmp.as_os_str())).map_err(|_| w(std::io::ErrorKind::InvalidInput.into()))?;
+            let r = unsafe { libc::linkat(libc::AT_FDCWD, proc_path.as_ptr(), libc::AT_FDCWD, tmp_c.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
+            if r != 0 {
+                return Err(w(std::io::Error::last_os_error()));
+            }
+        }
+        Err(_) => {
+            // No O_TMPFILE on this file system: a hidden name from the start, removed on failure.
+            let r =
+                std::fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).mode(0o640).open(&tmp).and_then(|mut f| copy(&mut f));
+            if let Err(e) = r {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(w(e));
+            }
+        }
+    }
+    std::fs::rename(&tmp, to).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        w(e)
+    })?;
+    let _ = std::fs::File::open(dir).and_then(|f| f.sync_all());
+    Ok(())
 }
 
 /// Staging folders of build processes that no longer run (killed) are removed.

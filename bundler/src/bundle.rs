@@ -32,7 +32,7 @@ pub fn release(state: &Path, built: &[Built], plan: &Plan) -> Result<u32> {
         h.update(format!("{}\n", b.file_name).as_bytes());
     }
     let content = hex::encode(h.finalize());
-    let old: Option<Record> = std::fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let old: Option<Record> = crate::files::read_regular_string(&p, 1 << 20).ok().and_then(|t| serde_json::from_str(&t).ok());
     let release = match old {
         Some(r) if r.content == content => return Ok(r.release),
         Some(r) => r.release + 1,
@@ -144,6 +144,9 @@ pub fn sbom(c: &Contents) -> serde_json::Value {
     })
 }
 
+/// The detached signature over `SHA256SUMS`, made with the repository key.
+pub const SUMS_SIGNATURE: &str = "SHA256SUMS.asc";
+
 /// Every regular file under `dir`, relative, sorted.
 fn walk(dir: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
@@ -166,7 +169,7 @@ fn walk(dir: &Path) -> Result<Vec<String>> {
 /// `known`: sha256 of files already hashed (by path relative to `dir`), not read again.
 pub fn write_sums(dir: &Path, known: &BTreeMap<String, String>) -> Result<()> {
     let mut s = String::new();
-    for f in walk(dir)?.into_iter().filter(|f| f != "SHA256SUMS") {
+    for f in walk(dir)?.into_iter().filter(|f| f != "SHA256SUMS" && f != SUMS_SIGNATURE) {
         let sum = match known.get(&f) {
             Some(k) => k.clone(),
             None => sha_file(&dir.join(&f))?,
@@ -179,7 +182,13 @@ pub fn write_sums(dir: &Path, known: &BTreeMap<String, String>) -> Result<()> {
 /// A reproducible, uncompressed tar (the RPMs inside are compressed already).
 pub fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<()> {
     let w = |source| Error::Write { path: out.to_path_buf(), source };
-    let f = std::fs::File::create(out).map_err(w)?;
+    // 0640 at most: the tarball holds the admin and kubelet-signing CA keys (inside k8s-master).
+    let f = {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o640).open(out).map_err(w)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o640)).map_err(w)?;
+        f
+    };
     let mut t = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, f));
     let header = |size: u64, mode: u32, kind: tar::EntryType| {
         let mut h = tar::Header::new_gnu();
@@ -247,102 +256,282 @@ pub struct Verification {
     pub checks: Vec<Check>,
 }
 
-/// Check a bundle (a .tar or an unpacked folder): SHA256SUMS, every RPM's signature, the
-/// repository signature, and that the manifest matches the contents.
-pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
-    let _tmp;
-    let dir = if bundle.is_dir() {
-        bundle.to_path_buf()
-    } else {
-        let t = tempfile_dir()?;
-        let f = std::fs::File::open(bundle).map_err(|source| Error::ReadInput { path: bundle.to_path_buf(), source })?;
-        tar::Archive::new(std::io::BufReader::new(f)).unpack(&t.0).map_err(|e| Error::Failed(format!("{} is not a bundle tarball: {e}", bundle.display())))?;
-        let top =
-            std::fs::read_dir(&t.0).map_err(|source| Error::Read { path: t.0.clone(), source })?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir());
-        let top = top.ok_or_else(|| Error::Failed(format!("{} holds no bundle folder", bundle.display())))?;
-        _tmp = t;
-        top
-    };
-    let mut checks = Vec::new();
-    let mut add = |file: &str, check: &str, r: std::result::Result<(), String>| {
-        checks.push(Check { file: file.into(), check: check.into(), ok: r.is_ok(), detail: r.err().unwrap_or_default() });
-    };
-    // SHA256SUMS: every file listed, every listed file right.
-    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap_or_default();
-    let listed: BTreeMap<String, String> = sums.lines().filter_map(|l| l.split_once("  ")).map(|(h, f)| (f.to_string(), h.to_string())).collect();
-    if listed.is_empty() {
-        add("SHA256SUMS", "present", Err("missing or empty".into()));
-    }
-    let files = walk(&dir)?;
-    for f in files.iter().filter(|f| *f != "SHA256SUMS") {
-        match listed.get(f) {
-            None => add(f, "sha256", Err("not listed in SHA256SUMS".into())),
-            Some(want) => {
-                let got = sha_file(&dir.join(f))?;
-                add(f, "sha256", if &got == want { Ok(()) } else { Err(format!("sha256 {got}, SHA256SUMS says {want}")) });
-            }
-        }
-    }
-    for f in listed.keys().filter(|f| !files.contains(f)) {
-        add(f, "sha256", Err("listed in SHA256SUMS but missing".into()));
-    }
-    // The key: given out of band, or the bundle's own.
-    let bundled_key = std::fs::read_to_string(dir.join("repo").join(crate::repo::KEY_FILE)).unwrap_or_default();
-    let key_text = match key {
-        Some(k) => std::fs::read_to_string(k).map_err(|source| Error::ReadInput { path: k.to_path_buf(), source })?,
-        None => bundled_key.clone(),
-    };
-    let fingerprint = crate::signing::public_fingerprint(&key_text).map_err(|e| Error::Usage(format!("the verification key: {e}")))?;
-    if key.is_some() {
-        let same = crate::signing::public_fingerprint(&bundled_key).map(|f| f == fingerprint).unwrap_or(false);
-        add(
-            &format!("repo/{}", crate::repo::KEY_FILE),
-            "matches --key",
-            if same { Ok(()) } else { Err("the bundle's key is not the key given with --key".into()) },
-        );
-    }
-    // Repository signature.
-    let repomd = std::fs::read(dir.join("repo/repodata/repomd.xml")).unwrap_or_default();
-    let asc = std::fs::read_to_string(dir.join("repo/repodata/repomd.xml.asc")).unwrap_or_default();
-    add("repo/repodata/repomd.xml", "signature", crate::signing::verify_detached(&key_text, &repomd, &asc));
-    // Every RPM's signature and digests.
-    let rpms: Vec<&String> = files.iter().filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm")).collect();
-    for f in &rpms {
-        add(f, "signature", crate::rpm::verify_signature(&dir.join(f), &key_text));
-    }
-    // The manifest matches the contents.
-    let manifest: serde_json::Value =
-        std::fs::read(dir.join("manifest.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(serde_json::Value::Null);
-    match manifest["rpms"].as_array() {
-        None => add("manifest.json", "readable", Err("missing or not JSON".into())),
-        Some(list) => {
-            let mut named = BTreeSet::new();
-            for r in list {
-                let file = r["file"].as_str().unwrap_or_default().to_string();
-                named.insert(file.clone());
-                let want = r["sha256"].as_str().unwrap_or_default();
-                let r = match dir.join(&file).exists() {
-                    false => Err(format!("manifest lists {file}, which is not in the bundle")),
-                    true => {
-                        let got = sha_file(&dir.join(&file))?;
-                        if got == want {
-                            Ok(())
-                        } else {
-                            Err(format!("manifest says sha256 {want}, file has {got}"))
-                        }
-                    }
-                };
-                add(&file, "manifest", r);
-            }
-            for f in rpms.iter().filter(|f| !named.contains(**f)) {
-                add(f, "manifest", Err("not listed in manifest.json".into()));
-            }
-        }
-    }
-    let ok = checks.iter().all(|c| c.ok);
-    Ok(Verification { bundle: bundle.to_path_buf(), key_fingerprint: fingerprint, ok, checks })
+// Bounds for `verify`: a bundle is bundler's own output, so anything far beyond what bundler
+// writes is refused rather than read.
+const MAX_MEMBERS: usize = 100_000;
+const MAX_DEPTH: usize = 16;
+/// The biggest single member (the largest real one, the kube-master package, is ~250 MiB).
+const MAX_MEMBER: u64 = 4 << 30;
+const MAX_KEY: u64 = 1 << 20;
+const MAX_REPOMD: u64 = 1 << 20;
+const MAX_ASC: u64 = 64 << 10;
+const MAX_SUMS: u64 = 16 << 20;
+const MAX_MANIFEST: u64 = 64 << 20;
+/// primary.xml uncompressed.
+const MAX_PRIMARY: u64 = 256 << 20;
+
+/// The bundle's files as found, never followed through a link: only names found here are
+/// ever opened, so a manifest or checksum list cannot point verify outside the bundle.
+struct Tree {
+    dir: PathBuf,
+    files: BTreeMap<String, u64>,
+    hashes: std::cell::RefCell<BTreeMap<String, String>>,
 }
 
+impl Tree {
+    fn open(&self, rel: &str) -> std::result::Result<(std::fs::File, u64), String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !self.files.contains_key(rel) {
+            return Err("not a regular file of the bundle".into());
+        }
+        let p = self.dir.join(rel);
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&p)
+            .map_err(|e| format!("cannot open: {e}"))?;
+        let md = f.metadata().map_err(|e| e.to_string())?;
+        if !md.is_file() {
+            return Err("not a regular file".into());
+        }
+        Ok((f, md.len()))
+    }
+    fn read(&self, rel: &str, max: u64) -> std::result::Result<Vec<u8>, String> {
+        use std::io::Read as _;
+        let (f, len) = self.open(rel)?;
+        if len > max {
+            return Err(format!("{len} bytes, more than the {max} bytes such a file may have"));
+        }
+        let mut b = Vec::with_capacity(len as usize);
+        f.take(max).read_to_end(&mut b).map_err(|e| e.to_string())?;
+        Ok(b)
+    }
+    fn sha(&self, rel: &str) -> std::result::Result<String, String> {
+        use std::io::Read as _;
+        if let Some(h) = self.hashes.borrow().get(rel) {
+            return Ok(h.clone());
+        }
+        let (f, len) = self.open(rel)?;
+        let mut h = sha2::Sha256::new();
+        let mut r = f.take(len);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = r.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let hex = hex::encode(h.finalize());
+        self.hashes.borrow_mut().insert(rel.to_string(), hex.clone());
+        Ok(hex)
+    }
+}
+
+/// A member name a bundle may hold: relative, plain components, bounded depth.
+fn member_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() || name.starts_with('/') {
+        return Err("an absolute path".into());
+    }
+    // On the raw text, not `Path::components` (which quietly drops `.` and empty segments).
+    let mut depth = 0;
+    for c in name.split('/') {
+        match c {
+            ".." => return Err("a `..` component".into()),
+            "" | "." => return Err("an empty or `.` component".into()),
+            _ if c.contains('\0') => return Err("a NUL byte".into()),
+            _ => depth += 1,
+        }
+    }
+    if depth > MAX_DEPTH {
+        return Err(format!("more than {MAX_DEPTH} levels deep"));
+    }
+    Ok(())
+}
+
+/// Unpack a bundle tarball into the private folder `into`, refusing anything but plain
+/// files and folders under exactly one top-level folder. Returns the top-level folder.
+fn unpack(tar_path: &Path, into: &Path) -> std::result::Result<PathBuf, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (f, tar_len) = crate::files::open_regular(tar_path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut a = tar::Archive::new(std::io::BufReader::new(f));
+    let mut top: Option<String> = None;
+    let mut seen = BTreeSet::new();
+    for (n, e) in a.entries().map_err(|e| format!("not a tar archive: {e}"))?.enumerate() {
+        if n >= MAX_MEMBERS {
+            return Err(format!("more than {MAX_MEMBERS} members"));
+        }
+        let mut e = e.map_err(|e| format!("not a readable tar archive: {e}"))?;
+        let name = String::from_utf8(e.path_bytes().into_owned()).map_err(|_| "a member name that is not UTF-8".to_string())?;
+        let name = name.trim_end_matches('/').to_string();
+        member_name(&name).map_err(|why| format!("member `{name}` has {why}"))?;
+        let kind = e.header().entry_type();
+        let first = name.split('/').next().unwrap_or_default().to_string();
+        match &top {
+            None => top = Some(first.clone()),
+            Some(t) if *t != first => return Err(format!("a second top-level entry `{first}` beside `{t}`: a bundle has exactly one top-level folder")),
+            _ => {}
+        }
+        if !seen.insert(name.clone()) {
+            return Err(format!("member `{name}` appears twice (a later copy would replace the checked one)"));
+        }
+        let dst = into.join(&name);
+        match kind {
+            tar::EntryType::Directory => {
+                crate::files::create_private_dir(&dst).map_err(|e| format!("unpacking `{name}`: {e}"))?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous if name.contains('/') => {
+                let size = e.header().entry_size().map_err(|e| format!("member `{name}`: {e}"))?;
+                if size > tar_len || size > MAX_MEMBER {
+                    return Err(format!("member `{name}` claims {size} bytes, more than the archive holds or a bundle member may have"));
+                }
+                crate::files::create_private_dir(dst.parent().unwrap()).map_err(|e| format!("unpacking `{name}`: {e}"))?;
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .mode(0o600)
+                    .open(&dst)
+                    .map_err(|e| format!("unpacking `{name}`: {e}"))?;
+                let copied = std::io::copy(&mut (&mut e).take(size), &mut out).map_err(|e| format!("member `{name}`: {e}"))?;
+                if copied != size {
+                    return Err(format!("member `{name}` is cut short ({copied} of {size} bytes)"));
+                }
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                return Err(format!("`{name}` is a file at the top level; a bundle has exactly one top-level folder"))
+            }
+            other => {
+                let what = match other {
+                    tar::EntryType::Symlink => "a symbolic link",
+                    tar::EntryType::Link => "a hard link",
+                    tar::EntryType::Char | tar::EntryType::Block => "a device",
+                    tar::EntryType::Fifo => "a FIFO",
+                    tar::EntryType::GNUSparse => "a sparse file",
+                    _ => "not a plain file or folder",
+                };
+                return Err(format!("member `{name}` is {what}; a bundle holds only plain files and folders"));
+            }
+        }
+    }
+    let top = top.ok_or("an empty archive")?;
+    if !into.join(&top).is_dir() {
+        return Err(format!("`{top}` is not a folder"));
+    }
+    Ok(into.join(top))
+}
+
+/// Every plain file under `dir` (relative name → size), with whatever else is there named as a
+/// problem and never opened: links, devices, FIFOs, sockets, hard-linked or sparse files.
+/// Plain files (relative name → size), and (name, why) for everything refused.
+type Walked = (BTreeMap<String, u64>, Vec<(String, String)>);
+
+fn walk_strict(dir: &Path) -> Result<Walked> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut files = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    let mut count = 0usize;
+    while let Some((d, depth)) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|source| Error::Read { path: d.clone(), source })? {
+            let e = e.map_err(|source| Error::Read { path: d.clone(), source })?;
+            count += 1;
+            if count > MAX_MEMBERS {
+                return Err(Error::Failed(format!("{}: more than {MAX_MEMBERS} entries; not a bundle", dir.display())));
+            }
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let md = std::fs::symlink_metadata(&p).map_err(|source| Error::Read { path: p.clone(), source })?;
+            let ft = md.file_type();
+            if ft.is_dir() {
+                if depth + 1 > MAX_DEPTH {
+                    problems.push((rel, format!("more than {MAX_DEPTH} levels deep")));
+                } else {
+                    stack.push((p, depth + 1));
+                }
+            } else if ft.is_file() {
+                if md.nlink() > 1 {
+                    problems.push((rel, "a hard link (another name shares its content); a bundle holds only plain files".into()));
+                } else if md.len() > MAX_MEMBER {
+                    problems.push((rel, format!("{} bytes, more than a bundle member may have", md.len())));
+                } else if md.len() > (64 << 20) && md.blocks() * 512 < md.len() / 8 {
+                    problems.push((rel, "a sparse file; a bundle member never is".into()));
+                } else {
+                    files.insert(rel, md.len());
+                }
+            } else {
+                let what = if ft.is_symlink() {
+                    "a symbolic link"
+                } else if ft.is_block_device() || ft.is_char_device() {
+                    "a device"
+                } else if ft.is_fifo() {
+                    "a FIFO"
+                } else {
+                    "a socket or other special file"
+                };
+                problems.push((rel, format!("{what}; a bundle holds only plain files and folders, and verify follows nothing")));
+            }
+        }
+    }
+    Ok((files, problems))
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+/// The start of `<tag` (followed by a space, `>` or `/`) in `s`.
+fn find_tag(s: &str, tag: &str) -> Option<usize> {
+    let pat = format!("<{tag}");
+    let mut from = 0;
+    while let Some(i) = s[from..].find(&pat) {
+        let at = from + i;
+        match s[at + pat.len()..].chars().next() {
+            Some(' ' | '>' | '/' | '\n' | '\t') => return Some(at),
+            _ => from = at + pat.len(),
+        }
+    }
+    None
+}
+
+/// `attr="value"` of the first `<tag ...>` in `s`.
+fn attr(s: &str, tag: &str, name: &str) -> Option<String> {
+    let at = find_tag(s, tag)?;
+    let end = s[at..].find('>')? + at;
+    let open = &s[at..end];
+    let pat = format!(" {name}=\"");
+    let i = open.find(&pat)? + pat.len();
+    let j = open[i..].find('"')? + i;
+    Some(unescape(&open[i..j]))
+}
+
+/// The text inside the first `<tag ...>text</tag>` in `s`.
+fn text(s: &str, tag: &str) -> Option<String> {
+    let at = find_tag(s, tag)?;
+    let start = s[at..].find('>')? + at + 1;
+    let end = s[start..].find(&format!("</{tag}>"))? + start;
+    Some(unescape(s[start..end].trim()))
+}
+
+/// Each `<tag ...>...</tag>` block of `s`.
+fn blocks<'a>(s: &'a str, tag: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let close = format!("</{tag}>");
+    let mut rest = s;
+    while let Some(at) = find_tag(rest, tag) {
+        let Some(end) = rest[at..].find(&close) else { break };
+        out.push(&rest[at..at + end + close.len()]);
+        rest = &rest[at + end + close.len()..];
+    }
+    out
+}
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A private temporary folder, removed on drop.
 struct TmpDir(PathBuf);
 impl Drop for TmpDir {
     fn drop(&mut self) {
@@ -351,7 +540,269 @@ impl Drop for TmpDir {
 }
 
 fn tempfile_dir() -> Result<TmpDir> {
-    let base = std::env::temp_dir().join(format!("bundler-verify-{}-{}", std::process::id(), hex::encode(crate::pki::random_bytes(4)?)));
-    std::fs::create_dir_all(&base).map_err(|source| Error::Write { path: base.clone(), source })?;
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir().join(format!("bundler-verify-{}-{}", std::process::id(), hex::encode(crate::pki::random_bytes(8)?)));
+    // Not recursive: an existing (planted) folder of that name is an error, not reused.
+    std::fs::DirBuilder::new().mode(0o700).create(&base).map_err(|source| Error::Write { path: base.clone(), source })?;
     Ok(TmpDir(base))
+}
+
+fn add(checks: &mut Vec<Check>, file: &str, check: &str, r: std::result::Result<(), String>) {
+    checks.push(Check { file: file.into(), check: check.into(), ok: r.is_ok(), detail: r.err().unwrap_or_default() });
+}
+
+/// Prove a bundle (a .tar or an unpacked folder) from the signing key down: the repository
+/// signature; every package's size and digest against the signed repository metadata, and
+/// its own signature; every other file against the signed `SHA256SUMS`; the manifest against
+/// the contents. Only plain files and folders under one top-level folder are accepted, reads
+/// are bounded, and nothing outside the bundle is ever opened.
+pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
+    let mut checks = Vec::new();
+    let md = std::fs::metadata(bundle).map_err(|source| Error::Read { path: bundle.to_path_buf(), source })?;
+    let _tmp;
+    let dir = if md.is_dir() {
+        bundle.to_path_buf()
+    } else {
+        let t = tempfile_dir()?;
+        let top = unpack(bundle, &t.0).map_err(|e| Error::Failed(format!("{} is not a bundle tarball: {e}", bundle.display())))?;
+        _tmp = t;
+        top
+    };
+    let (files, problems) = walk_strict(&dir)?;
+    let has = |f: &str| files.contains_key(f);
+    let key_rel = format!("repo/{}", crate::repo::KEY_FILE);
+    if !has("SHA256SUMS") && !has("repo/repodata/repomd.xml") && !has(&key_rel) && problems.is_empty() {
+        // Say what was given and what a bundle looks like; nobody gave a key to blame.
+        let inner: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("SHA256SUMS").is_file()).map(|p| p.display().to_string()).collect())
+            .unwrap_or_default();
+        let hint = match inner.as_slice() {
+            [one] => format!("\nhelp: {one} looks like a bundle; verify that folder"),
+            _ => "\nhelp: give the tarball `bundler build` wrote, or the folder it unpacks to (the one holding install.sh and SHA256SUMS)".into(),
+        };
+        return Err(Error::Usage(format!("{}: not a bundle: it has no SHA256SUMS, repo/repodata/repomd.xml or {key_rel}{hint}", bundle.display())));
+    }
+    for (rel, why) in &problems {
+        add(&mut checks, rel, "plain file", Err(why.clone()));
+    }
+    let tree = Tree { dir: dir.clone(), files, hashes: Default::default() };
+
+    // The key: given out of band, or the bundle's own (which proves only self-consistency).
+    let bundled_key = tree.read(&key_rel, MAX_KEY).ok().and_then(|b| String::from_utf8(b).ok());
+    let bundled_fp = bundled_key.as_deref().map(crate::signing::public_fingerprint);
+    let (key_text, fingerprint) = match key {
+        Some(k) => {
+            let t = crate::files::read_regular_string(k, MAX_KEY).map_err(|e| Error::Usage(format!("--key: {e}")))?;
+            let fp = crate::signing::public_fingerprint(&t).map_err(|e| Error::Usage(format!("--key {}: {e}", k.display())))?;
+            let same = matches!(&bundled_fp, Some(Ok(b)) if *b == fp);
+            add(&mut checks, &key_rel, "matches --key", if same { Ok(()) } else { Err("the bundle's key is not the key given with --key".into()) });
+            (Some(t), fp)
+        }
+        None => match (bundled_key, bundled_fp.clone()) {
+            (Some(t), Some(Ok(fp))) => (Some(t), fp),
+            (None, _) => {
+                add(&mut checks, &key_rel, "key", Err("missing or unreadable: the bundle carries no key to check it with (give one with --key)".into()));
+                (None, "(none)".into())
+            }
+            (Some(_), other) => {
+                add(&mut checks, &key_rel, "key", Err(other.and_then(|r| r.err()).unwrap_or_else(|| "unreadable".into())));
+                (None, "(none)".into())
+            }
+        },
+    };
+    let verify_sig = |data: &[u8], sig: &str| match &key_text {
+        Some(k) => crate::signing::verify_detached(k, data, sig),
+        None => Err("no usable key to check it with".into()),
+    };
+
+    // 1. The signed root: repomd.xml and its signature.
+    let repomd_rel = "repo/repodata/repomd.xml";
+    let repomd = tree.read(repomd_rel, MAX_REPOMD);
+    let repomd_asc = tree.read("repo/repodata/repomd.xml.asc", MAX_ASC).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let repomd_ok = match (&repomd, &repomd_asc) {
+        (Ok(x), Ok(a)) => verify_sig(x, a),
+        (Err(e), _) => Err(format!("repomd.xml: {e}")),
+        (_, Err(e)) => Err(format!("repomd.xml.asc: {e}")),
+    };
+    let signed = repomd_ok.is_ok();
+    add(&mut checks, repomd_rel, "signature", repomd_ok);
+    let repomd = String::from_utf8_lossy(repomd.as_deref().unwrap_or_default()).into_owned();
+
+    // 2. The metadata files repomd.xml names, and the packages primary.xml lists.
+    let mut named_meta = BTreeSet::new();
+    let mut primary: Option<String> = None;
+    for d in blocks(&repomd, "data") {
+        let kind = attr(d, "data", "type").unwrap_or_default();
+        let href = attr(d, "location", "href").unwrap_or_default();
+        let rel = format!("repo/{href}");
+        if !href.starts_with("repodata/") || member_name(&href).is_err() {
+            add(&mut checks, repomd_rel, "metadata", Err(format!("{kind} has a location `{href}` outside repodata/")));
+            continue;
+        }
+        named_meta.insert(rel.clone());
+        let want = text(d, "checksum").unwrap_or_default();
+        let r = tree.sha(&rel).and_then(|got| if got == want { Ok(()) } else { Err(format!("sha256 {got}, the signed repomd.xml says {want}")) });
+        let good = r.is_ok();
+        add(&mut checks, &rel, "repository metadata", r);
+        if kind == "primary" && good {
+            let open_want = text(d, "open-checksum").unwrap_or_default();
+            let r = tree.read(&rel, MAX_PRIMARY).and_then(|gz| {
+                use std::io::Read as _;
+                let mut xml = Vec::new();
+                flate2::read::GzDecoder::new(&gz[..]).take(MAX_PRIMARY + 1).read_to_end(&mut xml).map_err(|e| format!("not gzip: {e}"))?;
+                if xml.len() as u64 > MAX_PRIMARY {
+                    return Err(format!("unpacks to more than {MAX_PRIMARY} bytes"));
+                }
+                let got = hex::encode(sha2::Sha256::digest(&xml));
+                if got != open_want {
+                    return Err(format!("unpacked sha256 {got}, the signed repomd.xml says {open_want}"));
+                }
+                String::from_utf8(xml).map_err(|_| "not UTF-8".to_string())
+            });
+            match r {
+                Ok(x) => primary = Some(x),
+                Err(e) => add(&mut checks, &rel, "primary.xml", Err(e)),
+            }
+        }
+    }
+    if signed && primary.is_none() && !checks.iter().any(|c| !c.ok && c.file.starts_with("repo/repodata/")) {
+        add(&mut checks, repomd_rel, "metadata", Err("names no primary metadata".into()));
+    }
+    for f in tree.files.keys().filter(|f| f.starts_with("repo/repodata/") && !named_meta.contains(*f)) {
+        if f != repomd_rel && f != "repo/repodata/repomd.xml.asc" {
+            add(&mut checks, f, "repository metadata", Err("not named by the signed repomd.xml".into()));
+        }
+    }
+    let mut listed_rpms = BTreeSet::new();
+    for p in blocks(primary.as_deref().unwrap_or_default(), "package") {
+        let href = attr(p, "location", "href").unwrap_or_default();
+        let rel = format!("repo/{href}");
+        if !href.starts_with("Packages/") || member_name(&href).is_err() {
+            add(&mut checks, "repo/repodata/primary.xml", "package", Err(format!("a package location `{href}` outside Packages/")));
+            continue;
+        }
+        listed_rpms.insert(rel.clone());
+        let want_sha = text(p, "checksum").filter(|_| attr(p, "checksum", "type").as_deref() == Some("sha256")).unwrap_or_default();
+        let want_size: Option<u64> = attr(p, "size", "package").and_then(|v| v.parse().ok());
+        let r = match tree.files.get(&rel) {
+            None => Err("listed in the signed repository metadata but missing".to_string()),
+            Some(size) if Some(*size) != want_size => {
+                Err(format!("{size} bytes, the signed repository metadata says {}", want_size.map(|s| s.to_string()).unwrap_or("?".into())))
+            }
+            Some(_) => {
+                tree.sha(&rel)
+                    .and_then(|got| if got == want_sha { Ok(()) } else { Err(format!("sha256 {got}, the signed repository metadata says {want_sha}")) })
+            }
+        };
+        let good = r.is_ok();
+        add(&mut checks, &rel, "repository metadata", r);
+        if good {
+            let r = match &key_text {
+                Some(k) => crate::rpm::verify_signature(&tree.dir.join(&rel), k),
+                None => Err("no usable key to check it with".into()),
+            };
+            add(&mut checks, &rel, "signature", r);
+        }
+    }
+    for f in tree.files.keys().filter(|f| f.starts_with("repo/Packages/") && !listed_rpms.contains(*f)) {
+        add(&mut checks, f, "repository metadata", Err("not in the signed repository metadata".into()));
+    }
+
+    // 3. Every other file against the signed checksum list.
+    let sums = tree.read("SHA256SUMS", MAX_SUMS);
+    let sums_asc = tree.read(SUMS_SIGNATURE, MAX_ASC).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let r = match (&sums, &sums_asc) {
+        (Ok(s), Ok(a)) => match &key_text {
+            Some(k) => crate::signing::verify_detached_exact(k, s, a),
+            None => Err("no usable key to check it with".into()),
+        }
+        .map_err(|e| format!("{SUMS_SIGNATURE} does not prove it: {e}")),
+        (Err(e), _) => Err(e.clone()),
+        (_, Err(e)) => Err(format!("{SUMS_SIGNATURE}: {e}")),
+    };
+    add(&mut checks, "SHA256SUMS", "signature", r);
+    let sums = String::from_utf8_lossy(sums.as_deref().unwrap_or_default()).into_owned();
+    let mut listed = BTreeMap::new();
+    for (i, l) in sums.lines().enumerate() {
+        match l.split_once("  ") {
+            Some((h, f)) if is_hex64(h) && member_name(f).is_ok() => {
+                listed.insert(f.to_string(), h.to_string());
+            }
+            _ => add(&mut checks, "SHA256SUMS", "format", Err(format!("line {}: not `<sha256>  <relative path>`", i + 1))),
+        }
+    }
+    for f in tree.files.keys().filter(|f| *f != "SHA256SUMS" && *f != SUMS_SIGNATURE) {
+        let r = match listed.get(f) {
+            None => Err("not listed in SHA256SUMS".to_string()),
+            Some(want) => tree.sha(f).and_then(|got| if &got == want { Ok(()) } else { Err(format!("sha256 {got}, SHA256SUMS says {want}")) }),
+        };
+        add(&mut checks, f, "sha256", r);
+    }
+    for f in listed.keys().filter(|f| !tree.files.contains_key(*f)) {
+        add(&mut checks, f, "sha256", Err("listed in SHA256SUMS but missing".into()));
+    }
+
+    // 4. The manifest agrees with the contents (paths looked up, never opened from the manifest).
+    let manifest: serde_json::Value = tree.read("manifest.json", MAX_MANIFEST).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    match manifest["rpms"].as_array() {
+        None => add(&mut checks, "manifest.json", "readable", Err("missing or not JSON".into())),
+        Some(list) => {
+            let mut named = BTreeSet::new();
+            for r in list {
+                let file = r["file"].as_str().unwrap_or_default().to_string();
+                named.insert(file.clone());
+                let want = r["sha256"].as_str().unwrap_or_default();
+                let res = if !tree.files.contains_key(&file) || !file.starts_with("repo/Packages/") {
+                    Err(format!("manifest lists {file}, which is not a package of the bundle"))
+                } else {
+                    tree.sha(&file).and_then(|got| if got == want { Ok(()) } else { Err(format!("manifest says sha256 {want}, file has {got}")) })
+                };
+                add(&mut checks, "manifest.json", &format!("lists {file}"), res);
+            }
+            for f in tree.files.keys().filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm") && !named.contains(*f)) {
+                add(&mut checks, f, "manifest", Err("not listed in manifest.json".into()));
+            }
+        }
+    }
+    if let (Some(m), Some(Ok(b))) = (manifest["signing_key_fingerprint"].as_str(), &bundled_fp) {
+        add(&mut checks, "manifest.json", "signing key", if m == b { Ok(()) } else { Err(format!("names key {m}, the bundle carries {b}")) });
+    }
+    let ok = checks.iter().all(|c| c.ok);
+    Ok(Verification { bundle: bundle.to_path_buf(), key_fingerprint: fingerprint, ok, checks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_scanner_reads_our_repomd_and_never_panics() {
+        let repomd = "<repomd>\n  <data type=\"primary\">\n    <checksum type=\"sha256\">aa</checksum>\n    <open-checksum type=\"sha256\">bb</open-checksum>\n    <location href=\"repodata/aa-primary.xml.gz\"/>\n  </data>\n</repomd>\n";
+        let d = blocks(repomd, "data");
+        assert_eq!(d.len(), 1);
+        assert_eq!(attr(d[0], "data", "type").as_deref(), Some("primary"));
+        assert_eq!(text(d[0], "checksum").as_deref(), Some("aa"));
+        assert_eq!(text(d[0], "open-checksum").as_deref(), Some("bb"));
+        assert_eq!(attr(d[0], "location", "href").as_deref(), Some("repodata/aa-primary.xml.gz"));
+        // Truncated, nested, multi-byte and unterminated input: answers or None, never a panic.
+        for s in ["<data", "<data>", "<data type=\"", "<checksum>é</checksum", "<datax type=\"a\"></datax>", "<location href=\"é\"", "</data><data>"] {
+            let _ = (blocks(s, "data"), attr(s, "location", "href"), text(s, "checksum"));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanner_and_member_names_take_any_text(s in ".{0,200}") {
+            let _ = (blocks(&s, "package"), attr(&s, "size", "package"), text(&s, "checksum"), member_name(&s));
+        }
+    }
+
+    #[test]
+    fn member_names() {
+        assert!(member_name("k8s/repo/x.rpm").is_ok());
+        for bad in ["", "/etc/shadow", "k8s/../../etc", "./k8s", "k8s/./x", "k8s//x"] {
+            assert!(member_name(bad).is_err(), "{bad}");
+        }
+        assert!(member_name(&"a/".repeat(MAX_DEPTH + 1)).is_err());
+    }
 }

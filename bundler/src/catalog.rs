@@ -172,7 +172,7 @@ impl Catalog {
     /// name and version replace every embedded entry of that name and version (so a file
     /// can be pinned to another URL and digest); entries for new versions are added.
     pub fn with_overrides(path: &Path) -> Result<Catalog> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput { path: path.to_path_buf(), source })?;
+        let text = crate::files::read_regular_string(path, crate::files::SMALL).map_err(crate::files::as_input)?;
         let user = parse(&text, path, true).map_err(Error::Input)?;
         let mut cat = Catalog::embedded();
         cat.entries.retain(|e| !user.iter().any(|u| u.name == e.name && u.version == e.version));

@@ -18,13 +18,25 @@ use crate::plan::Plan;
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 
-/// Credentials for registries that need them (from the environment, never the command line).
+/// The biggest manifest read: the limit Docker's registry itself enforces
+/// (docker/distribution registry/handlers/manifests.go: `maxManifestBodySize = 4 << 20`).
+const MAX_MANIFEST: u64 = 4 << 20;
+/// A token service's answer is a small JSON document.
+const MAX_TOKEN_ANSWER: u64 = 1 << 20;
+
+/// Credentials for registries that need them (from the environment, never the command line),
+/// sent only to the registry they are for.
 #[derive(Clone, Default)]
 pub struct Credentials {
     pub username: Option<String>,
     pub password: Option<String>,
     /// A bearer token used as is.
     pub token: Option<String>,
+    /// `host[:port]` of the registry the credentials are for (`BUNDLER_REGISTRY_HOST`).
+    pub host: Option<String>,
+    /// Token services on other hosts allowed to receive the user name and password (over
+    /// https only): `BUNDLER_REGISTRY_REALM_HOSTS`, comma-separated `host[:port]`.
+    pub realm_hosts: Vec<String>,
 }
 
 /// Never prints the secrets themselves.
@@ -34,6 +46,8 @@ impl std::fmt::Debug for Credentials {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("host", &self.host)
+            .field("realm_hosts", &self.realm_hosts)
             .finish()
     }
 }
@@ -41,8 +55,66 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     pub fn from_env() -> Credentials {
         let v = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
-        Credentials { username: v("BUNDLER_REGISTRY_USERNAME"), password: v("BUNDLER_REGISTRY_PASSWORD"), token: v("BUNDLER_REGISTRY_TOKEN") }
+        Credentials {
+            username: v("BUNDLER_REGISTRY_USERNAME"),
+            password: v("BUNDLER_REGISTRY_PASSWORD"),
+            token: v("BUNDLER_REGISTRY_TOKEN"),
+            host: v("BUNDLER_REGISTRY_HOST").map(|h| h.trim().trim_end_matches('/').to_ascii_lowercase()),
+            realm_hosts: v("BUNDLER_REGISTRY_REALM_HOSTS")
+                .map(|h| h.split([',', ' ']).filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()).collect())
+                .unwrap_or_default(),
+        }
     }
+    fn any(&self) -> bool {
+        self.username.is_some() || self.password.is_some() || self.token.is_some()
+    }
+    /// Credentials without the registry they are for would go to every registry tried.
+    pub fn check(&self) -> Result<()> {
+        if self.any() && self.host.is_none() {
+            return Err(Error::Usage(
+                "registry credentials are set (BUNDLER_REGISTRY_USERNAME/PASSWORD or BUNDLER_REGISTRY_TOKEN) but not the registry they are for\nhelp: set BUNDLER_REGISTRY_HOST=host[:port]; bundler sends them to that registry only".into(),
+            ));
+        }
+        Ok(())
+    }
+    /// For the registry itself (its own `Basic` challenge, a static token).
+    fn for_registry(&self, url: &reqwest::Url) -> bool {
+        self.host.as_deref().is_some_and(|h| authority(url) == h)
+    }
+    /// For a token service: on the registry's host, or on a host the user allowed, and then
+    /// never over plain http.
+    fn for_realm(&self, registry: &reqwest::Url, realm: &reqwest::Url) -> bool {
+        if !self.for_registry(registry) {
+            return false;
+        }
+        let a = authority(realm);
+        if a == authority(registry) {
+            return realm.scheme() == "https" || registry.scheme() == "http";
+        }
+        realm.scheme() == "https" && self.realm_hosts.contains(&a)
+    }
+}
+
+/// `host` or `host:port` as written in the URL.
+fn authority(u: &reqwest::Url) -> String {
+    let h = u.host_str().unwrap_or_default().to_ascii_lowercase();
+    match u.port() {
+        Some(p) => format!("{h}:{p}"),
+        None => h,
+    }
+}
+
+/// A response body of at most `max` bytes (Content-Length checked first).
+fn read_bounded(resp: reqwest::blocking::Response, max: u64, what: &str) -> std::result::Result<Vec<u8>, String> {
+    if resp.content_length().is_some_and(|l| l > max) {
+        return Err(format!("{what}: the server announces {} bytes, more than the {max} allowed", resp.content_length().unwrap()));
+    }
+    let mut b = Vec::new();
+    resp.take(max + 1).read_to_end(&mut b).map_err(|e| format!("{what}: {e}"))?;
+    if b.len() as u64 > max {
+        return Err(format!("{what}: more than the {max} bytes allowed"));
+    }
+    Ok(b)
 }
 
 #[derive(Clone, Debug)]
@@ -92,7 +164,8 @@ impl Session<'_> {
         if let Some(t) = self.tokens.lock().unwrap().get(base) {
             return Some(t.clone());
         }
-        self.creds.token.as_ref().map(|t| format!("Bearer {t}"))
+        let u = reqwest::Url::parse(base).ok()?;
+        self.creds.token.as_ref().filter(|_| self.creds.for_registry(&u)).map(|t| format!("Bearer {t}"))
     }
 
     /// GET with the registry's auth dance: on 401, follow WWW-Authenticate (Bearer: ask the
@@ -123,33 +196,54 @@ impl Session<'_> {
                     token_url.query_pairs_mut().append_pair(k, v);
                 }
             }
-            let mut q = client.get(token_url);
-            if let (Some(u), Some(pw)) = (&self.creds.username, &self.creds.password) {
+            let registry = reqwest::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+            let send_creds = self.creds.for_realm(&registry, &token_url);
+            let mut q = client.get(token_url.clone());
+            if let (Some(u), Some(pw), true) = (&self.creds.username, &self.creds.password, send_creds) {
                 q = q.basic_auth(u, Some(pw));
             }
             let tr = q.send().map_err(|e| format!("token service {realm}: {e}"))?;
             if !tr.status().is_success() {
-                return Err(format!(
-                    "token service {realm} answered HTTP {}{}",
-                    tr.status(),
-                    if self.creds.username.is_none() {
-                        "; set BUNDLER_REGISTRY_USERNAME and BUNDLER_REGISTRY_PASSWORD if the registry needs credentials"
+                let hint = if self.creds.username.is_some() && !send_creds {
+                    if !self.creds.for_registry(&registry) {
+                        format!("; the credentials are for {} only, not for {}", self.creds.host.as_deref().unwrap_or("?"), authority(&registry))
+                    } else if token_url.scheme() != "https" {
+                        format!("; the credentials were not sent: the token service {} is plain http on another host", authority(&token_url))
                     } else {
-                        ""
+                        format!(
+                            "; the credentials were not sent to the token service on another host {a}: allow it with BUNDLER_REGISTRY_REALM_HOSTS={a}",
+                            a = authority(&token_url)
+                        )
                     }
-                ));
+                } else if self.creds.username.is_none() {
+                    "; set BUNDLER_REGISTRY_USERNAME, BUNDLER_REGISTRY_PASSWORD and BUNDLER_REGISTRY_HOST if the registry needs credentials".into()
+                } else {
+                    String::new()
+                };
+                return Err(format!("token service {realm} answered HTTP {}{hint}", tr.status()));
             }
-            let body = tr.bytes().map_err(|e| format!("token service {realm}: {e}"))?;
+            let body = read_bounded(tr, MAX_TOKEN_ANSWER, &format!("token service {realm}"))?;
             let v: Value = serde_json::from_slice(&body).map_err(|e| format!("token service {realm}: not JSON: {e}"))?;
             let t = v["token"].as_str().or(v["access_token"].as_str()).ok_or_else(|| format!("token service {realm}: no token in the answer"))?;
             format!("Bearer {t}")
         } else if challenge.starts_with("Basic") {
+            let here = reqwest::Url::parse(url).map(|u| self.creds.for_registry(&u)).unwrap_or(false);
             match (&self.creds.username, &self.creds.password) {
+                (Some(_), Some(_)) if !here => {
+                    return Err(format!(
+                        "{url}: the registry wants a user name and password; the ones set are for {} only",
+                        self.creds.host.as_deref().unwrap_or("?")
+                    ))
+                }
                 (Some(u), Some(p)) => {
                     use base64::Engine as _;
                     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")))
                 }
-                _ => return Err(format!("{url}: the registry wants a user name and password; set BUNDLER_REGISTRY_USERNAME and BUNDLER_REGISTRY_PASSWORD")),
+                _ => {
+                    return Err(format!(
+                        "{url}: the registry wants a user name and password; set BUNDLER_REGISTRY_USERNAME, BUNDLER_REGISTRY_PASSWORD and BUNDLER_REGISTRY_HOST"
+                    ))
+                }
             }
         } else {
             return Err(format!("{url}: HTTP 401 without a usable WWW-Authenticate challenge"));
@@ -202,7 +296,7 @@ fn manifest_file_name(hex: &str) -> String {
 fn manifest(s: &Session, sources: &[Source], r: &Ref, digest: &str, cache: &Cache, folders: &[String]) -> std::result::Result<(Vec<u8>, String), String> {
     let d = Digest::parse(Algo::Sha256, digest).map_err(|e| format!("manifest digest {digest}: {e}"))?;
     let path = cache.path(&d);
-    if let Ok(b) = std::fs::read(&path) {
+    if let Ok(b) = crate::files::read_regular(&path, MAX_MANIFEST) {
         if sha256_of(&b) == d.hex {
             return Ok((b, format!("cache {}", path.display())));
         }
@@ -225,15 +319,14 @@ fn manifest(s: &Session, sources: &[Source], r: &Ref, digest: &str, cache: &Cach
         let url = format!("{base}/v2/{repository}/manifests/{digest}");
         match s.get(base, &url, Some(ACCEPT)) {
             Ok(resp) if resp.status().is_success() => {
-                let b = resp.bytes().map_err(|e| format!("{url}: {e}"))?.to_vec();
+                let b = read_bounded(resp, MAX_MANIFEST, &url)?;
                 let got = sha256_of(&b);
                 if got != d.hex {
                     // Nothing is cached: the pinned digest is the only truth.
                     return Err(format!("manifest digest mismatch for {} from {url}: expected {digest}, got sha256:{got}", r.repository));
                 }
                 std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
-                let tmp = path.with_extension("partial");
-                std::fs::write(&tmp, &b).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| e.to_string())?;
+                crate::files::write_atomic(&path, &b, 0o644).map_err(|e| e.to_string())?;
                 return Ok((b, url));
             }
             Ok(resp) => why.push(format!("{url}: HTTP {}", resp.status())),
@@ -287,7 +380,8 @@ pub struct Options<'a> {
 
 /// Pull every image of the plan and write it as a docker-save archive in `out_dir`.
 pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledImage>> {
-    let cache = Cache::open(&o.fetch.cache).map_err(|source| Error::Write { path: o.fetch.cache.clone(), source })?;
+    o.creds.check()?;
+    let cache = Cache::open(&o.fetch.cache)?;
     let client = if o.fetch.offline { None } else { Some(fetch::client(o.fetch.ca_cert.as_deref(), o.fetch.stall_timeout)?) };
     let s = Session { client: client.as_ref(), creds: o.creds, tokens: Mutex::new(BTreeMap::new()) };
     std::fs::create_dir_all(o.out_dir).map_err(|source| Error::Write { path: o.out_dir.to_path_buf(), source })?;
@@ -343,7 +437,10 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
             upstream: bases.iter().map(|b| format!("{}/v2/{}/blobs/{d}", b.base, b.repository)).collect(),
         };
         let fo = fetch::Options { mirrors: folders.clone(), no_upstream: false, ..o.fetch.clone() };
-        let auth = |url: &str| bases.iter().find(|b| url.starts_with(b.base.as_str())).and_then(|b| s.auth_header(&b.base));
+        // Per source: a token goes only to the registry that issued it (and reqwest drops the
+        // header when a blob redirect leaves that host: reqwest 0.13 src/redirect.rs,
+        // remove_sensitive_headers).
+        let auth = |url: &str| bases.iter().find(|b| url.starts_with(&format!("{}/", b.base))).and_then(|b| s.auth_header(&b.base));
         let f = fetch::fetch_one_with(&want, &fo, cache, s.client, rep, &auth)?;
         paths.insert(d.clone(), f.path);
     }

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod catalog;
 pub mod error;
 pub mod fetch;
+pub mod files;
 pub mod image_lock;
 pub mod images;
 pub mod inventory;

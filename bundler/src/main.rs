@@ -372,6 +372,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 let plan = bundler::plan(&inv.inventory, inv.catalog.as_deref())?;
                 let dir = state_dir(state, Some(&inv.inventory))?;
                 check_state(&dir)?;
+                let _lock = bundler::pki::lock_state(&dir)?;
                 let pki = bundler::pki::ensure(&plan, &bundler::pki_options(&plan, &dir, renew))?;
                 if cli.json {
                     *doc = Some(json(&pki));

@@ -29,26 +29,34 @@ fn err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Failed(format!("signing key: {what}: {e}"))
 }
 
+/// An armored RSA key is a few KiB; anything bigger is not a signing key.
+const MAX_KEY_FILE: u64 = 1 << 20;
+
 impl SigningKey {
+    /// `--signing-key FILE` read and checked (regular file, size, armored RSA secret key, no
+    /// passphrase) before anything is downloaded, so a wrong key fails in the first second.
+    pub fn load_user(p: &Path) -> Result<SigningKey> {
+        let text = crate::files::read_regular_string(p, MAX_KEY_FILE).map_err(|e| Error::Usage(format!("--signing-key: {e}")))?;
+        Self::from_armored(&text, p).map_err(|e| match e {
+            Error::Failed(m) => Error::Usage(format!("--signing-key {}: {m}", p.display())),
+            other => other,
+        })
+    }
+
     /// The key in `state/signing/`, generated on first use; or the user's own key file.
     pub fn load_or_create(state: &Path, user_key: Option<&Path>, cluster: &str) -> Result<SigningKey> {
         if let Some(p) = user_key {
-            let text = std::fs::read_to_string(p).map_err(|source| Error::ReadInput { path: p.to_path_buf(), source })?;
-            return Self::from_armored(&text, p).map_err(|e| match e {
-                Error::Failed(m) => Error::Usage(format!("--signing-key {}: {m}", p.display())),
-                other => other,
-            });
+            return Self::load_user(p);
         }
         let dir = state.join("signing");
         let path = dir.join("repo-signing.key");
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
-            return Self::from_armored(&text, &path);
+        if std::fs::symlink_metadata(&dir).is_err() {
+            crate::files::create_private_dir(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
         }
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        crate::files::check_private_dir(&dir, "state folder", true)?;
+        if std::fs::symlink_metadata(&path).is_ok() {
+            let text = crate::files::read_regular_string(&path, MAX_KEY_FILE)?;
+            return Self::from_armored(&text, &path);
         }
         let mut b = SecretKeyParamsBuilder::default();
         b.key_type(KeyType::Rsa(3072))
@@ -66,6 +74,11 @@ impl SigningKey {
 
     fn from_armored(text: &str, source: &Path) -> Result<SigningKey> {
         let (key, _) = SignedSecretKey::from_string(text).map_err(|e| err("not an armored OpenPGP secret key", e))?;
+        if key.primary_key.secret_params().is_encrypted() {
+            return Err(Error::Failed(
+                "the secret key is protected by a passphrase, which bundler cannot ask for; export a copy without one (`gpg --export-secret-keys` after `gpg --passwd` to an empty passphrase, kept 0600)".into(),
+            ));
+        }
         if key.primary_key.algorithm() != PublicKeyAlgorithm::RSA {
             return Err(Error::Failed(format!(
                 "the primary key is {:?}; CentOS 7's rpm 4.11 and yum only verify RSA signatures made by the primary key",
@@ -128,6 +141,18 @@ pub fn verify_detached(public_armored: &str, data: &[u8], signature_armored: &st
     let (key, _) = SignedPublicKey::from_string(public_armored).map_err(|e| format!("not an OpenPGP public key: {e}"))?;
     let (sig, _) = DetachedSignature::from_string(signature_armored).map_err(|e| format!("not an OpenPGP signature: {e}"))?;
     sig.verify(&key.primary_key, data).map_err(|e| format!("signature does not verify: {e}"))
+}
+
+/// Like `verify_detached`, and the armour must be exactly as bundler writes it (the canonical
+/// armour of the signature it holds), so no byte of the signature file can change unnoticed.
+pub fn verify_detached_exact(public_armored: &str, data: &[u8], signature_armored: &str) -> std::result::Result<(), String> {
+    verify_detached(public_armored, data, signature_armored)?;
+    let (sig, _) = DetachedSignature::from_string(signature_armored).map_err(|e| format!("not an OpenPGP signature: {e}"))?;
+    let canonical = sig.to_armored_string(ArmorOptions::default()).map_err(|e| e.to_string())?;
+    if canonical != signature_armored {
+        return Err("the signature file is not byte for byte the armour bundler writes (edited?)".into());
+    }
+    Ok(())
 }
 
 /// The fingerprint of an armoured public key.

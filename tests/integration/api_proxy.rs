@@ -41,8 +41,12 @@ fn two_masters_without_a_load_balancer_get_a_local_proxy_on_the_other_nodes() {
     let p = n.apiserver_proxy.as_ref().expect("a proxy");
     assert_eq!(p.upstreams, ["10.0.0.11:6443", "192.168.1.12:6443"]);
     assert_eq!(p.hosts, ["n1", "n2"], "m2 is a node too, but a control-plane host: it uses its own API server");
-    assert!(!p.pinned && p.image.is_none(), "the catalog pins no nginx image yet");
-    assert!(plan.warnings.iter().any(|w| w.message.contains("NEEDS A PIN")), "{:?}", plan.warnings);
+    // nginx:1.13 has no published digest: it is pinned on first pull (bundler.lock) and carried
+    // in k8s-images like every other image.
+    assert!(p.pinned && p.image.as_deref() == Some("nginx:1.13"), "{p:?}");
+    assert!(!plan.warnings.iter().any(|w| w.message.contains("no `nginx` image")), "{:?}", plan.warnings);
+    let nginx = plan.images.iter().find(|i| i.name == "nginx").expect("the proxy's image is in the plan");
+    assert_eq!(nginx.used_by, ["k8s-images"]);
     assert_eq!(via(&plan), [("m1".into(), "local-apiserver"), ("m2".into(), "local-apiserver"), ("n1".into(), "local-proxy"), ("n2".into(), "local-proxy")]);
 
     // The plan shows it, per host and as a line of its own, in both forms.
@@ -51,11 +55,11 @@ fn two_masters_without_a_load_balancer_get_a_local_proxy_on_the_other_nodes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(text.contains("API server via"), "{text}");
     assert!(text.lines().any(|l| l.trim_start().starts_with("n1 ") && l.contains("local-proxy")), "{text}");
-    assert!(text.contains("API proxy          local nginx on n1, n2 -> 10.0.0.11:6443, 192.168.1.12:6443 (image NEEDS A PIN"), "{text}");
+    assert!(text.contains("API proxy          local nginx on n1, n2 -> 10.0.0.11:6443, 192.168.1.12:6443 (image nginx:1.13)"), "{text}");
     let o = Command::new(env!("CARGO_BIN_EXE_bundler")).args(["--json", "plan", "--inventory"]).arg(&inv).output().unwrap();
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["hosts"][2]["apiserver_via"], "local-proxy");
-    assert_eq!(j["network"]["apiserver_proxy"]["pinned"], false);
+    assert_eq!(j["network"]["apiserver_proxy"]["pinned"], true);
 
     // Rendered: the proxy's config and unit (k8s-node), snapshots reviewed on purpose.
     let files = bundler::render::render(&plan).unwrap();
@@ -159,7 +163,8 @@ fn with_a_load_balancer_every_host_uses_it_and_there_is_no_proxy() {
     assert_eq!(plan.network.apiserver_endpoint, "https://10.0.0.100:8443");
     assert!(plan.network.apiserver_proxy.is_none());
     assert_eq!(via(&plan)[2], ("n1".into(), "loadbalancer"));
-    assert!(!plan.warnings.iter().any(|w| w.message.contains("NEEDS A PIN")));
+    assert!(!plan.warnings.iter().any(|w| w.message.contains("no `nginx` image")));
+    assert!(!plan.images.iter().any(|i| i.name == "nginx"), "no proxy, no nginx image");
     let files = bundler::render::render(&plan).unwrap();
     assert!(!files.iter().any(|f| f.path.contains("api-proxy")), "no proxy files with a load balancer");
     // And one control-plane host without a load balancer stays as it was: that host.

@@ -25,6 +25,8 @@ pub enum Behave {
     Slow(usize, Duration),
     /// The file on the server changes to these bytes before this request is answered.
     ReplaceWith(Vec<u8>),
+    /// Announce no length and send this byte pattern forever (until the client hangs up).
+    Endless,
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +36,8 @@ pub struct Logged {
     pub if_range: Option<String>,
     pub status: u16,
     pub body_bytes: usize,
+    /// The Authorization header the client sent, if any (to show where credentials went).
+    pub authorization: Option<String>,
 }
 
 #[derive(Default)]
@@ -41,6 +45,8 @@ struct State {
     /// Registry token auth: /v2/ wants `Bearer <token>`; /token hands it out (to these basic
     /// credentials, when set).
     token: Option<(String, Option<String>)>,
+    /// The token realm the 401 challenge names, when not this server's own /token.
+    realm: Option<String>,
     files: HashMap<String, Vec<u8>>,
     once: HashMap<String, VecDeque<Behave>>,
     always: HashMap<String, Behave>,
@@ -84,6 +90,10 @@ impl Server {
     pub fn require_token(&self, token: &str, basic: Option<&str>) {
         self.state.lock().unwrap().token = Some((token.to_string(), basic.map(str::to_string)));
     }
+    /// The registry's challenge names this token realm (another server, another host).
+    pub fn token_realm(&self, realm: &str) {
+        self.state.lock().unwrap().realm = Some(realm.to_string());
+    }
     pub fn log(&self) -> Vec<Logged> {
         self.state.lock().unwrap().log.clone()
     }
@@ -112,6 +122,8 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
         }
     }
     let token = st.lock().unwrap().token.clone();
+    let realm = st.lock().unwrap().realm.clone();
+    let authorization = headers.get("authorization").cloned();
     if let Some((tok, basic)) = token {
         let host = headers.get("host").cloned().unwrap_or_default();
         if path.starts_with("/token") {
@@ -122,16 +134,17 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
             let ok = want_basic.is_none_or(|w| headers.get("authorization") == Some(&w));
             let (code, body) = if ok && path.contains("scope=repository") { (200, format!("{{\"token\":\"{tok}\"}}")) } else { (401, String::new()) };
             write!(c, "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
-            st.lock().unwrap().log.push(Logged { path, range: None, if_range: None, status: code, body_bytes: body.len() });
+            st.lock().unwrap().log.push(Logged { path, range: None, if_range: None, status: code, body_bytes: body.len(), authorization });
             return Ok(());
         }
         if path.starts_with("/v2/") && headers.get("authorization") != Some(&format!("Bearer {tok}")) {
             let repo = path.trim_start_matches("/v2/").split("/manifests/").next().unwrap().split("/blobs/").next().unwrap().to_string();
+            let realm = realm.unwrap_or_else(|| format!("http://{host}/token"));
             write!(
                 c,
-                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"test-registry\",scope=\"repository:{repo}:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"test-registry\",scope=\"repository:{repo}:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )?;
-            st.lock().unwrap().log.push(Logged { path, range: None, if_range: None, status: 401, body_bytes: 0 });
+            st.lock().unwrap().log.push(Logged { path, range: None, if_range: None, status: 401, body_bytes: 0, authorization });
             return Ok(());
         }
     }
@@ -145,13 +158,21 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
     };
     let range = headers.get("range").cloned();
     let if_range = headers.get("if-range").cloned();
-    let mut logged = Logged { path: path.clone(), range: range.clone(), if_range: if_range.clone(), status: 200, body_bytes: 0 };
+    let mut logged = Logged { path: path.clone(), range: range.clone(), if_range: if_range.clone(), status: 200, body_bytes: 0, authorization };
     let result = (|| -> std::io::Result<()> {
         if let Some(Behave::Status(code)) = behave {
             logged.status = code;
             let extra = if code == 429 || code == 503 { "Retry-After: 0\r\n" } else { "" };
             write!(c, "HTTP/1.1 {code} Test\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n")?;
             return Ok(());
+        }
+        if let Some(Behave::Endless) = behave {
+            write!(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+            let chunk = vec![b'z'; 64 * 1024];
+            loop {
+                c.write_all(&chunk)?;
+                logged.body_bytes += chunk.len();
+            }
         }
         let Some(file) = file else {
             logged.status = 404;

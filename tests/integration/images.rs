@@ -208,11 +208,11 @@ fn basic_auth_registry_with_and_without_credentials() {
     let img = fixtures::image("pause", "3.0");
     let digest = push(&img, &reg, Some("ops:s3cret"));
     let case = Case::new(&line("pause", "3.0", &format!("{}/{}:3.0", reg.host, img.repository), &digest));
-    case.fetch(&[], &[]).code(1).has("set BUNDLER_REGISTRY_USERNAME and BUNDLER_REGISTRY_PASSWORD");
-    let r = case.fetch(&[("BUNDLER_REGISTRY_USERNAME", "ops"), ("BUNDLER_REGISTRY_PASSWORD", "wrong")], &[]);
+    case.fetch(&[], &[]).code(1).has("set BUNDLER_REGISTRY_USERNAME, BUNDLER_REGISTRY_PASSWORD and BUNDLER_REGISTRY_HOST");
+    let r = case.fetch(&[("BUNDLER_REGISTRY_USERNAME", "ops"), ("BUNDLER_REGISTRY_PASSWORD", "wrong"), ("BUNDLER_REGISTRY_HOST", &reg.host)], &[]);
     r.code(1);
     assert!(!r.stderr.contains("wrong") && !r.stdout.contains("wrong"), "a password never reaches the output");
-    case.fetch(&[("BUNDLER_REGISTRY_USERNAME", "ops"), ("BUNDLER_REGISTRY_PASSWORD", "s3cret")], &[]).code(0);
+    case.fetch(&[("BUNDLER_REGISTRY_USERNAME", "ops"), ("BUNDLER_REGISTRY_PASSWORD", "s3cret"), ("BUNDLER_REGISTRY_HOST", &reg.host)], &[]).code(0);
     assert_eq!(inspect_raw(&case.p("images/pause.tar"))["layers"][0]["digest"], img.diff_id);
 }
 
@@ -224,7 +224,8 @@ fn token_protected_registry_flow() {
     srv.require_token("tok-123", Some("robot:pw"));
     let case = Case::new(&line("pause", "3.0", &format!("{}/{}:3.0", srv.base.trim_start_matches("http://"), img.repository), &img.digest));
     case.fetch(&[], &[]).code(1).has("token service").has("HTTP 401");
-    case.fetch(&[("BUNDLER_REGISTRY_USERNAME", "robot"), ("BUNDLER_REGISTRY_PASSWORD", "pw")], &[]).code(0);
+    let host = srv.base.trim_start_matches("http://").to_string();
+    case.fetch(&[("BUNDLER_REGISTRY_USERNAME", "robot"), ("BUNDLER_REGISTRY_PASSWORD", "pw"), ("BUNDLER_REGISTRY_HOST", &host)], &[]).code(0);
     let log = srv.log();
     assert!(log.iter().any(|l| l.path.starts_with("/token?") && l.path.contains("scope=repository%3Afixtures%2Fpause%3Apull") && l.status == 200), "{log:?}");
     assert!(log.iter().any(|l| l.path.contains("/blobs/") && l.status == 200));

@@ -13,6 +13,7 @@ mod etcd;
 mod etcd_backup;
 mod fetch;
 mod fixtures;
+mod hostile;
 mod httpd;
 mod images;
 mod inventory_cases;

@@ -40,7 +40,7 @@ pub fn root() -> PathBuf {
 /// Variables that change what bundler does and so must come from the test, not the shell.
 pub fn leaks_into_tests(name: &std::ffi::OsStr) -> bool {
     let n = name.to_string_lossy();
-    n.starts_with("BUNDLER_") || n.starts_with("XDG_") || n == "SOURCE_DATE_EPOCH"
+    (n.starts_with("BUNDLER_") && n != "BUNDLER_TEST_BIN") || n.starts_with("XDG_") || n == "SOURCE_DATE_EPOCH"
 }
 
 /// The test process itself starts scrubbed, before `main` and before any test thread: every
@@ -75,9 +75,10 @@ pub fn scrub(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
-/// The `bundler` binary under test, in a scrubbed environment.
+/// The `bundler` binary under test, in a scrubbed environment; `BUNDLER_TEST_BIN` runs the suite
+/// against another build (to show a new regression test fails on the code before the fix).
 pub fn bundler() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bundler"));
+    let mut c = Command::new(std::env::var_os("BUNDLER_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_bundler").into()));
     scrub(&mut c);
     c
 }

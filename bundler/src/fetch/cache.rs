@@ -3,7 +3,7 @@
 //! per digest lets several bundler processes share one cache.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -83,9 +83,18 @@ fn algo_dir(a: Algo) -> &'static str {
 }
 
 impl Cache {
-    pub fn open(root: &Path) -> io::Result<Cache> {
-        fs::create_dir_all(root.join("files"))?;
-        fs::create_dir_all(root.join("locks"))?;
+    /// Create (0700) or open the cache; a cache folder another user owns or can write is
+    /// refused, since anything planted in it would be shipped.
+    pub fn open(root: &Path) -> crate::error::Result<Cache> {
+        let w = |source| crate::error::Error::Write { path: root.to_path_buf(), source };
+        if fs::symlink_metadata(root).is_err() {
+            crate::files::create_private_dir(root).map_err(w)?;
+        }
+        crate::files::check_private_dir(root, "cache folder", false)?;
+        for sub in ["files", "locks"] {
+            crate::files::create_private_dir(&root.join(sub)).map_err(w)?;
+            crate::files::check_private_dir(&root.join(sub), "cache folder", true)?;
+        }
         Ok(Cache { root: root.to_path_buf() })
     }
     pub fn path(&self, d: &Digest) -> PathBuf {
@@ -116,7 +125,7 @@ impl Cache {
     }
 
     pub fn read_meta(&self, d: &Digest) -> Option<PartialMeta> {
-        let t = fs::read_to_string(self.partial_meta(d)).ok()?;
+        let t = crate::files::read_regular_string(&self.partial_meta(d), 1 << 20).ok()?;
         serde_json::from_str(&t).ok()
     }
     pub fn write_meta(&self, d: &Digest, m: &PartialMeta) -> io::Result<()> {
@@ -141,15 +150,9 @@ impl Cache {
     }
 }
 
-/// Write a small file through a temporary beside it and a rename.
+/// Write a small file through a temporary beside it (random name, `O_EXCL|O_NOFOLLOW`) and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)
+    crate::files::write_atomic(path, bytes, 0o644)
 }

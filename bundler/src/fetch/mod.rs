@@ -5,8 +5,9 @@
 pub mod cache;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -32,7 +33,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         let base_ms = std::env::var("BUNDLER_RETRY_BASE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-        RetryPolicy { attempts: 5, base: Duration::from_millis(base_ms), max_delay: Duration::from_secs(30), deadline: Duration::from_secs(30 * 60) }
+        // The README's promise: at most 30 minutes per artifact (tests shorten it).
+        let deadline = std::env::var("BUNDLER_ARTIFACT_TIMEOUT_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30 * 60);
+        RetryPolicy { attempts: 5, base: Duration::from_millis(base_ms), max_delay: Duration::from_secs(30), deadline: Duration::from_secs(deadline) }
     }
 }
 
@@ -142,7 +145,7 @@ pub fn client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::blocki
         // so it is a stall timeout, not a limit on the whole transfer.
         .timeout(stall);
     if let Some(p) = ca_cert {
-        let pem = fs::read(p).map_err(|source| Error::ReadInput { path: p.to_path_buf(), source })?;
+        let pem = crate::files::read_regular(p, crate::files::SMALL).map_err(crate::files::as_input)?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Usage(format!("--ca-cert {}: not a PEM certificate: {e}", p.display())))?;
         for c in certs {
             b = b.add_root_certificate(c);
@@ -187,6 +190,13 @@ pub fn default_cache(cli: Option<&Path>) -> PathBuf {
     home.join(".cache").join("bundler")
 }
 
+/// The most bytes one download may bring when the catalog gives no size: generous (the
+/// largest artifact, the Kubernetes server tarball, is a few hundred MiB), but an endless
+/// body cannot fill the disk. `BUNDLER_MAX_DOWNLOAD_BYTES` changes it.
+pub fn max_download_bytes() -> u64 {
+    std::env::var("BUNDLER_MAX_DOWNLOAD_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(4 << 30)
+}
+
 enum Fail {
     /// Worth another attempt at the same URL (after a delay, or the server's Retry-After).
     Transient(String, Option<Duration>),
@@ -200,7 +210,7 @@ enum Fail {
 /// Fetch every wanted file; on failure, the error lists every artifact that failed and why.
 pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<Fetched>> {
     validate_mirrors(&opts.mirrors)?;
-    let cache = Cache::open(&opts.cache).map_err(|source| Error::Write { path: opts.cache.clone(), source })?;
+    let cache = Cache::open(&opts.cache)?;
     let client = if opts.offline { None } else { Some(client(opts.ca_cert.as_deref(), opts.stall_timeout)?) };
     let queue: Mutex<VecDeque<(usize, &Want)>> = Mutex::new(wants.iter().enumerate().collect());
     let results: Mutex<Vec<(usize, std::result::Result<Fetched, ArtifactFailure>)>> = Mutex::new(Vec::new());
@@ -323,8 +333,14 @@ fn fetch_one_typed(
         sources.extend(w.upstream.iter().cloned());
     }
     let started = Instant::now();
+    let until = started + opts.retry.deadline;
     let mut reasons = Vec::new();
     for url in &sources {
+        if Instant::now() >= until {
+            let reason = format!("not tried: the artifact's time limit ({} s) is used up", opts.retry.deadline.as_secs());
+            reasons.push(Attempt { url: Some(url.clone()), attempt: None, of: None, reason, unreachable: false });
+            continue;
+        }
         if let Some(path) = url.strip_prefix("file://") {
             match copy_from_file(w, Path::new(path), cache, rep) {
                 Ok((digest, size)) => {
@@ -342,7 +358,7 @@ fn fetch_one_typed(
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let r = download(client, url, w, cache, rep, &mut transferred, &mut resumed, auth(url));
+            let r = download(client, url, w, cache, rep, &mut transferred, &mut resumed, auth(url), until, opts.retry.deadline);
             // Unreachable at the first try: not retried. A server that answered an earlier
             // attempt and then went away (a restart) is retried as any transient failure.
             let r = match r {
@@ -417,11 +433,17 @@ fn mismatch(w: &Want, url: &str, got: &Digest) -> String {
 }
 
 fn copy_from_file(w: &Want, path: &Path, cache: &Cache, rep: &dyn Reporter) -> std::result::Result<(Digest, u64), String> {
-    let mut src = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let total = src.metadata().ok().map(|m| m.len());
+    // A FIFO or device on a mirror would block or never end: regular files only, size first.
+    let (src, len) = crate::files::open_regular(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let cap = max_download_bytes();
+    if len > cap {
+        return Err(format!("{} is {len} bytes, more than the {cap} bytes allowed for one artifact", path.display()));
+    }
+    let mut src = src.take(cap);
+    let total = Some(len);
     rep.event(&Event::Start { name: &w.name, url: &path.display().to_string(), total, offset: 0 });
     let part = cache.partial(&w.digest);
-    let mut out = File::create(&part).map_err(|e| e.to_string())?;
+    let mut out = OpenOptions::new().write(true).create(true).truncate(true).custom_flags(libc::O_NOFOLLOW).open(&part).map_err(|e| e.to_string())?;
     let mut h = Hasher::new(w.digest.algo);
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
@@ -455,6 +477,8 @@ fn download(
     transferred: &mut u64,
     resumed: &mut bool,
     authorization: Option<String>,
+    until: Instant,
+    limit: Duration,
 ) -> std::result::Result<(Digest, u64), Fail> {
     use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER};
     let part = cache.partial(&w.digest);
@@ -487,6 +511,10 @@ fn download(
     let etag = header(ETAG).filter(|e| !e.starts_with("W/"));
     let last_modified = header(LAST_MODIFIED);
     let length: Option<u64> = header(CONTENT_LENGTH).and_then(|v| v.parse().ok());
+    let cap = max_download_bytes();
+    if length.is_some_and(|l| l > cap) {
+        return Err(Fail::Permanent(format!("the server announces {} bytes, more than the {cap} bytes allowed for one artifact", length.unwrap())));
+    }
     let (start, total) = if status.as_u16() == 206 {
         // Content-Range: bytes START-END/TOTAL
         let cr = header(CONTENT_RANGE).unwrap_or_default();
@@ -502,7 +530,14 @@ fn download(
         // the Range or the file changed (If-Range did not match).
         (0, length)
     };
-    let mut f = OpenOptions::new().create(true).write(true).read(true).truncate(false).open(&part).map_err(|e| Fail::Permanent(e.to_string()))?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .read(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&part)
+        .map_err(|e| Fail::Permanent(e.to_string()))?;
     let mut h = Hasher::new(w.digest.algo);
     if start > 0 {
         // Hash the bytes we already have; they count towards the digest.
@@ -544,6 +579,17 @@ fn download(
         };
         if r == 0 {
             break;
+        }
+        if pos + r as u64 > cap {
+            drop(f);
+            cache.drop_partial(&w.digest);
+            return Err(Fail::Permanent(format!("the body goes on past {cap} bytes, the most allowed for one artifact; the bytes were discarded")));
+        }
+        // Each read waits at most the stall timeout, so this holds the limit to within it,
+        // even against a server that sends one byte just before every stall timeout.
+        if Instant::now() >= until {
+            let _ = f.flush();
+            return Err(Fail::Permanent(format!("took longer than the {} s allowed per artifact (at {} bytes)", limit.as_secs(), pos + r as u64)));
         }
         h.update(&buf[..r]);
         f.write_all(&buf[..r]).map_err(|e| Fail::Permanent(format!("writing {}: {e}", part.display())))?;

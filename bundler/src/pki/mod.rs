@@ -23,7 +23,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
-pub use store::{list, random_bytes, write_private, CertInfo};
+pub use store::{list, lock_state, random_bytes, write_private, CertInfo};
 
 pub const DEFAULT_CA_DAYS: i64 = 3650;
 pub const DEFAULT_LEAF_DAYS: i64 = 1825;
@@ -265,8 +265,8 @@ fn load_or_create_ca(st: &store::State, id: CaId, opts: &Options, changes: &mut 
             let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
             let params = ca_params(id, opts.now, opts.ca_days)?;
             let cert = params.self_signed(&kp).map_err(|e| pki_err("CA certificate", e))?;
-            st.write_secret(&key, kp.serialize_pem().as_bytes())?;
-            st.write_secret(&crt, cert.pem().as_bytes())?;
+            // Key and certificate as one: a kill in between must not leave half a CA.
+            st.write_set(&[(key.as_path(), kp.serialize_pem().as_bytes()), (crt.as_path(), cert.pem().as_bytes())])?;
             changes.push(Change { id: id.file().into(), action: "created".into(), reason: format!("no CA in the state folder; valid {} days", opts.ca_days) });
             Ok(Ca { id, sha256: store::sha256_hex(cert.pem().as_bytes()), cert_pem: cert.pem(), key: kp, not_after: params.not_after })
         }
@@ -379,8 +379,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
             p.use_authority_key_identifier_extension = true;
             let iss = Issuer::from_ca_cert_pem(&issuer.cert_pem, &issuer.key).map_err(|e| pki_err("CA certificate", e))?;
             let cert = p.signed_by(&kp, &iss).map_err(|e| pki_err(&format!("signing {}", spec.id), e))?;
-            st.write_secret(&key, kp.serialize_pem().as_bytes())?;
-            st.write_secret(&crt, cert.pem().as_bytes())?;
+            st.write_set(&[(key.as_path(), kp.serialize_pem().as_bytes()), (crt.as_path(), cert.pem().as_bytes())])?;
             changes.push(Change { id: spec.id.clone(), action: if old_meta.is_some() { "re-issued".into() } else { "issued".into() }, reason });
         }
         let meta = LeafMeta {
@@ -406,8 +405,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     let (sa_key, sa_pub) = (st.pki("service-account.key"), st.pki("service-account.pub"));
     if !(sa_key.exists() && sa_pub.exists()) {
         let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
-        st.write_secret(&sa_key, kp.serialize_pem().as_bytes())?;
-        st.write_secret(&sa_pub, kp.public_key_pem().as_bytes())?;
+        st.write_set(&[(sa_key.as_path(), kp.serialize_pem().as_bytes()), (sa_pub.as_path(), kp.public_key_pem().as_bytes())])?;
         changes.push(Change { id: "service-account".into(), action: "created".into(), reason: "no service-account key pair in the state folder".into() });
     }
     items.push(Item {
@@ -543,6 +541,12 @@ fn why_reissue(st: &store::State, spec: &LeafSpec, ca: &Ca, old: Option<&LeafMet
     let Ok(info) = st.read(crt).map_err(|_| ()).and_then(|p| store::parse_cert(&p).map_err(|_| ())) else {
         return Some("stored certificate cannot be read".into());
     };
+    // A key that is not the certificate's (a state folder written by an older bundler that
+    // was killed between the two files) is re-issued, not shipped.
+    let matches = st.read(key).ok().and_then(|k| KeyPair::from_pem(&k).ok()).is_some_and(|k| k.public_key_raw() == info.public_key_der.as_slice());
+    if !matches {
+        return Some("the stored key does not belong to the stored certificate".into());
+    }
     let left = (info.not_after - now).whole_days();
     let margin = (spec.days / 10).clamp(1, 30);
     if left < margin {

@@ -2,8 +2,8 @@
 //! rename. Also reads certificates back for reuse decisions and `bundler certs`.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -26,19 +26,32 @@ pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-fn mkdir_private(p: &Path) -> Result<()> {
-    if !p.exists() {
-        fs::create_dir_all(p).map_err(|source| Error::Write { path: p.to_path_buf(), source })?;
+/// Create a state subfolder 0700, or check an existing one: a symlink (it would take the keys
+/// elsewhere), a folder of another user or one others can write is refused.
+fn mkdir_private(p: &Path, what: &str, no_symlink: bool) -> Result<()> {
+    if fs::symlink_metadata(p).is_err() {
+        crate::files::create_private_dir(p).map_err(|source| Error::Write { path: p.to_path_buf(), source })?;
     }
+    crate::files::check_private_dir(p, what, no_symlink)?;
     fs::set_permissions(p, fs::Permissions::from_mode(0o700)).map_err(|source| Error::Write { path: p.to_path_buf(), source })
 }
 
+/// The most bytes of one state file read back (certificates, keys, records).
+const MAX_STATE_FILE: u64 = 4 << 20;
+
+/// A set of files replaced together (a key and its certificate) goes through this folder:
+/// all written and synced, then marked complete, then renamed into place. A kill before the
+/// mark leaves the old files; after it, the next open finishes the renames.
+const PENDING: &str = ".pending";
+
 impl State {
     pub fn open(root: &Path) -> Result<State> {
-        mkdir_private(root)?;
-        mkdir_private(&root.join("pki"))?;
-        mkdir_private(&root.join("kubeconfig"))?;
-        Ok(State { root: root.to_path_buf() })
+        mkdir_private(root, "state folder", false)?;
+        mkdir_private(&root.join("pki"), "state folder", true)?;
+        mkdir_private(&root.join("kubeconfig"), "state folder", true)?;
+        let st = State { root: root.to_path_buf() };
+        st.recover()?;
+        Ok(st)
     }
     pub fn pki(&self, name: &str) -> PathBuf {
         self.root.join("pki").join(name)
@@ -47,31 +60,103 @@ impl State {
         self.root.join("kubeconfig").join(format!("{name}.kubeconfig"))
     }
     pub fn read(&self, p: &Path) -> Result<String> {
-        fs::read_to_string(p).map_err(|source| Error::Read { path: p.to_path_buf(), source })
+        crate::files::read_regular_string(p, MAX_STATE_FILE)
     }
     pub fn write_secret(&self, p: &Path, bytes: &[u8]) -> Result<()> {
         write_private(p, bytes)
     }
     /// Leave a file (and its mtime) alone when its content is already right.
     pub fn write_if_changed(&self, p: &Path, bytes: &[u8]) -> Result<()> {
-        if fs::read(p).is_ok_and(|old| old == bytes) {
+        if crate::files::read_regular(p, MAX_STATE_FILE).is_ok_and(|old| old == bytes) {
             return Ok(());
         }
         write_private(p, bytes)
     }
+
+    /// Replace several files of the state folder as one: after a kill at any point either all
+    /// of them are the new ones (once the next run has opened the state) or none is.
+    pub fn write_set(&self, files: &[(&Path, &[u8])]) -> Result<()> {
+        let dir = self.root.join(PENDING);
+        let w = |source| Error::Write { path: dir.clone(), source };
+        let _ = fs::remove_dir_all(&dir);
+        crate::files::create_private_dir(&dir).map_err(w)?;
+        let mut targets = Vec::new();
+        for (i, (p, bytes)) in files.iter().enumerate() {
+            let rel = p.strip_prefix(&self.root).map_err(|_| Error::Failed(format!("{} is outside the state folder", p.display())))?;
+            targets.push(rel.to_string_lossy().into_owned());
+            write_private(&dir.join(i.to_string()), bytes)?;
+        }
+        write_private(&dir.join("targets"), serde_json::to_string(&targets).unwrap().as_bytes())?;
+        sync_dir(&dir);
+        write_private(&dir.join("complete"), b"")?;
+        sync_dir(&dir);
+        test_kill_point();
+        self.recover()
+    }
+
+    /// Finish a complete pending set, or drop an incomplete one.
+    fn recover(&self) -> Result<()> {
+        let dir = self.root.join(PENDING);
+        if fs::symlink_metadata(&dir).is_err() {
+            return Ok(());
+        }
+        crate::files::check_private_dir(&dir, "state folder", true)?;
+        if dir.join("complete").exists() {
+            let t = crate::files::read_regular_string(&dir.join("targets"), MAX_STATE_FILE)?;
+            let targets: Vec<String> =
+                serde_json::from_str(&t).map_err(|e| Error::Failed(format!("{}: {e}; move the folder away and run again", dir.display())))?;
+            for (i, rel) in targets.iter().enumerate() {
+                let rel = Path::new(rel);
+                if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                    return Err(Error::Failed(format!("{}: a target outside the state folder; move the folder away", dir.display())));
+                }
+                let from = dir.join(i.to_string());
+                if from.exists() {
+                    let to = self.root.join(rel);
+                    fs::rename(&from, &to).map_err(|source| Error::Write { path: to.clone(), source })?;
+                    test_kill_point();
+                }
+            }
+            if let Some(first) = targets.first() {
+                sync_dir(self.root.join(first).parent().unwrap_or(&self.root));
+            }
+        }
+        fs::remove_dir_all(&dir).map_err(|source| Error::Write { path: dir.clone(), source })
+    }
 }
 
-/// 0600 from the first byte: the temporary file is created with that mode.
-pub fn write_private(p: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = p.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp{}", p.file_name().unwrap().to_string_lossy(), std::process::id()));
-    let w = |source| Error::Write { path: p.to_path_buf(), source };
-    {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(w)?;
-        f.write_all(bytes).map_err(w)?;
-        f.sync_all().map_err(w)?;
+fn sync_dir(d: &Path) {
+    let _ = fs::File::open(d).and_then(|f| f.sync_all());
+}
+
+/// Test hook: `BUNDLER_TEST_KILL_AFTER_WRITES=N` kills the process (SIGKILL) after the N-th
+/// file written into the state folder, so a test can show a kill at any point recovers.
+fn test_kill_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let Some(n) = std::env::var("BUNDLER_TEST_KILL_AFTER_WRITES").ok().and_then(|v| v.parse::<u64>().ok()) else {
+        return;
+    };
+    if WRITES.fetch_add(1, Ordering::SeqCst) + 1 == n {
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
     }
-    fs::rename(&tmp, p).map_err(w)
+}
+
+/// An exclusive lock on the state folder for every command that writes it (build, certs
+/// issue/renew): two at once would leave a CA key that does not match its certificate.
+pub fn lock_state(root: &Path) -> Result<crate::files::DirLock> {
+    mkdir_private(root, "state folder", false)?;
+    crate::files::lock_dir(root, "state folder")
+}
+
+/// 0600 from the first byte: the temporary file is created with that mode, `O_EXCL` and
+/// `O_NOFOLLOW`, under a random name, so a planted file or link receives nothing.
+pub fn write_private(p: &Path, bytes: &[u8]) -> Result<()> {
+    crate::files::write_atomic(p, bytes, 0o600).map_err(|source| Error::Write { path: p.to_path_buf(), source })?;
+    test_kill_point();
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,13 +215,13 @@ pub fn list(state: &Path, now: OffsetDateTime) -> Result<Vec<CertInfo>> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let text = fs::read_to_string(&f).map_err(|source| Error::Read { path: f.clone(), source })?;
+        let text = crate::files::read_regular_string(&f, MAX_STATE_FILE)?;
         let mut info = parse_cert(&text).map_err(|e| Error::Failed(format!("{}: {e}", f.display())))?;
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
         info.packages = match stem.as_str() {
             "kubernetes-ca" | "etcd-ca" => vec!["k8s-common".into()],
             "kubelet-signing-ca" => vec!["k8s-master".into()],
-            _ => fs::read_to_string(dir.join(format!("{stem}.json")))
+            _ => crate::files::read_regular_string(&dir.join(format!("{stem}.json")), MAX_STATE_FILE)
                 .ok()
                 .and_then(|t| serde_json::from_str::<super::LeafMeta>(&t).ok())
                 .map(|m| m.packages)

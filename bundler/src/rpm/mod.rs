@@ -281,7 +281,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                     });
                 }
                 for it in pki.items.iter().filter(|i| i.packages.contains(&p.name)) {
-                    let bytes = std::fs::read(&it.path).map_err(|source| Error::Read { path: it.path.clone(), source })?;
+                    let bytes = crate::files::read_regular(&it.path, crate::files::SMALL)?;
                     let owner = owner_of(&it.install_path);
                     files.push(FileEntry {
                         path: it.install_path.clone(),
@@ -396,6 +396,8 @@ fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<Dir
 pub struct Prepared {
     specs: Vec<PackageSpec>,
     keys: Vec<PathBuf>,
+    /// For binary packages reused from the package cache: their checked sha256 and size.
+    verified: Vec<Option<(String, u64)>>,
     changed: BTreeSet<String>,
     releases: Releases,
 }
@@ -410,7 +412,8 @@ pub fn build(specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> {
 /// Number the packages and extract what the packages to be built need from the tarballs.
 pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> {
     let rel_path = opts.state.join("releases.json");
-    let mut releases: Releases = std::fs::read_to_string(&rel_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let mut releases: Releases =
+        crate::files::read_regular_string(&rel_path, crate::files::SMALL).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let mut changed = BTreeSet::new();
     // Binary packages first: their content does not depend on other packages' releases.
     specs.sort_by_key(|s| match s.kind {
@@ -450,9 +453,11 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
     // Binary packages already in the package cache are reused; the others need their files
     // out of the upstream tarballs, each tarball read once for all its packages.
     let keys: Vec<PathBuf> = specs.iter().map(|s| cached_path(s, opts)).collect();
+    let verified: Vec<Option<(String, u64)>> =
+        specs.iter().zip(&keys).map(|(s, k)| if s.kind == PackageKind::Binary { verified_cached(k) } else { None }).collect();
     let mut wanted: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
-    for (s, k) in specs.iter().zip(&keys) {
-        if s.kind == PackageKind::Binary && !k.exists() {
+    for ((s, _), v) in specs.iter().zip(&keys).zip(&verified) {
+        if s.kind == PackageKind::Binary && v.is_none() {
             let names = s.files.iter().map(|f| f.path.rsplit('/').next().unwrap().to_string());
             wanted.entry(s.origin_tarball.clone().unwrap()).or_default().extend(names);
         }
@@ -476,8 +481,8 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
             extracted.insert((tar.clone(), n), (p, sha));
         }
     }
-    for (s, k) in specs.iter_mut().zip(&keys) {
-        if s.kind == PackageKind::Binary && !k.exists() {
+    for (s, v) in specs.iter_mut().zip(&verified) {
+        if s.kind == PackageKind::Binary && v.is_none() {
             let tar = s.origin_tarball.clone().unwrap();
             for f in s.files.iter_mut() {
                 let (p, sha) = extracted[&(tar.clone(), f.path.rsplit('/').next().unwrap().to_string())].clone();
@@ -486,12 +491,12 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
             }
         }
     }
-    Ok(Prepared { specs, keys, changed, releases })
+    Ok(Prepared { specs, keys, verified, changed, releases })
 }
 
 /// Write (or take from the package cache) every package of `p` into `out_dir`.
 pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
-    let Prepared { specs, keys, changed, releases } = p;
+    let Prepared { specs, keys, verified, changed, releases } = p;
     let rel_path = opts.state.join("releases.json");
     // Write the packages, the biggest first, a few at a time; each compresses on several cores.
     std::fs::create_dir_all(opts.out_dir).map_err(|source| Error::Write { path: opts.out_dir.to_path_buf(), source })?;
@@ -504,7 +509,7 @@ pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
             })
             .sum()
     };
-    let mut order: Vec<(u64, usize)> = specs.iter().enumerate().map(|(i, s)| (if keys[i].exists() { 0 } else { size(s) }, i)).collect();
+    let mut order: Vec<(u64, usize)> = specs.iter().enumerate().map(|(i, s)| (if verified[i].is_some() { 0 } else { size(s) }, i)).collect();
     order.sort();
     let results = std::sync::Mutex::new(Vec::new());
     let queue = std::sync::Mutex::new(order);
@@ -513,7 +518,7 @@ pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
         for _ in 0..opts.jobs.max(1) {
             sc.spawn(|| loop {
                 let Some((_, i)) = queue.lock().unwrap().pop() else { break };
-                let r = build_one(&specs[i], &keys[i], opts, threads);
+                let r = build_one(&specs[i], &keys[i], verified[i].as_ref(), opts, threads);
                 results.lock().unwrap().push((specs[i].name.clone(), r));
             });
         }
@@ -546,7 +551,28 @@ fn cached_path(spec: &PackageSpec, opts: &Options) -> PathBuf {
     opts.cache_dir.join("rpms").join(key).join(spec.file_name())
 }
 
-fn build_one(spec: &PackageSpec, cached: &Path, opts: &Options, threads: usize) -> Result<Built> {
+/// Beside a cached package: the sha256 it had when it was built.
+fn recorded_digest_path(cached: &Path) -> PathBuf {
+    cached.with_extension("rpm.sha256")
+}
+
+/// A cached package whose content still has the digest recorded when it was built; one that
+/// changed on disk since (or has no record) is removed, so it is built again and never signed
+/// into a repository.
+fn verified_cached(cached: &Path) -> Option<(String, u64)> {
+    std::fs::symlink_metadata(cached).ok().filter(|m| m.is_file())?;
+    let want = crate::files::read_regular_string(&recorded_digest_path(cached), 1024).ok();
+    let got = hash_and_size(cached).ok();
+    match (want, got) {
+        (Some(w), Some(g)) if w.trim() == g.0 => Some(g),
+        _ => {
+            let _ = std::fs::remove_file(cached);
+            None
+        }
+    }
+}
+
+fn build_one(spec: &PackageSpec, cached: &Path, verified: Option<&(String, u64)>, opts: &Options, threads: usize) -> Result<Built> {
     let file_name = spec.file_name();
     let dst = opts.out_dir.join(&file_name);
     let reusable = spec.kind == PackageKind::Binary;
@@ -563,14 +589,29 @@ fn build_one(spec: &PackageSpec, cached: &Path, opts: &Options, threads: usize) 
         build_time: spec.build_time,
         cache_entry: reusable.then(|| cached.to_path_buf()),
     };
-    if reusable && cached.exists() {
+    let recorded = recorded_digest_path(cached);
+    if let (true, Some(v)) = (reusable, verified) {
+        // Checked against the digest recorded when it was built (in `prepare`); a hard link
+        // shares that very inode, a copy is hashed again.
+        let tmp = dst.with_extension("rpm.partial");
+        let _ = std::fs::remove_file(&tmp);
+        if std::fs::hard_link(cached, &tmp).is_ok() {
+            std::fs::rename(&tmp, &dst).map_err(|source| Error::Write { path: dst.clone(), source })?;
+            return Ok(built(true, v.clone()));
+        }
         copy_atomic(cached, &dst)?;
-        return Ok(built(true, hash_and_size(&dst)?));
+        let got = hash_and_size(&dst)?;
+        if got != *v {
+            return Err(Error::Failed(format!("{} changed while it was copied out of the package cache; run the build again", cached.display())));
+        }
+        return Ok(built(true, got));
     }
     let written = stream::write(spec, &dst, opts.key, threads)?;
     if reusable {
         let _ = std::fs::create_dir_all(cached.parent().unwrap());
-        let _ = copy_atomic(&dst, cached);
+        if crate::files::write_atomic(&recorded, format!("{}\n", written.0).as_bytes(), 0o600).is_ok() {
+            let _ = copy_atomic(&dst, cached);
+        }
     }
     Ok(built(false, written))
 }
