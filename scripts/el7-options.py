@@ -22,13 +22,15 @@ def commit(git, rev):
     return subprocess.run(["git", "--git-dir", git, "rev-parse", rev + "^{commit}"], check=True, capture_output=True, text=True).stdout.strip()
 
 def c_strings(expr, src):
-    """The value of a C string expression: literals, concatenated; a macro name is looked up."""
+    """The value of a C string expression: literals, concatenated; a macro name, or the name of a
+    `char const NAME[] = "...";` array (date.c and sort.c: short_options), is looked up."""
     out = ""
-    for lit, name in re.findall(r'"((?:[^"\\]|\\.)*)"|([A-Z_][A-Z0-9_]*)', expr):
+    for lit, name in re.findall(r'"((?:[^"\\]|\\.)*)"|([A-Za-z_]\w*)', expr):
         if lit:
             out += lit
         elif name:
-            m = re.search(r'#\s*define\s+' + name + r'\s+(.*)', src)
+            m = re.search(r'#\s*define\s+' + name + r'\s+(.*)', src) or re.search(
+                r'\bchar\s+const\s+' + name + r'\s*\[\s*\]\s*=\s*(.*?);', src, re.S)
             if m:
                 out += c_strings(m.group(1), src)
     return out
@@ -38,7 +40,8 @@ def short_opts(s):
     s = s.lstrip("+-:")
     while i < len(s):
         c = s[i]
-        arg = i + 1 < len(s) and s[i + 1] == ":"
+        # `x:` takes an argument; `x::` an optional one, which getopt takes only when attached (-Ifoo).
+        arg = s[i + 1 : i + 2] == ":" and s[i + 2 : i + 3] != ":"
         out.append(f"-{c} ARG" if arg else f"-{c}")
         i += 1
         while i < len(s) and s[i] == ":":
