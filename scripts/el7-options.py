@@ -9,6 +9,7 @@ and `struct option` tables). Run with the upstream git directories (bare clones 
   scripts/el7-options.py yum YUM_GIT          (rpm-software-management/yum)
   scripts/el7-options.py curl CURL_GIT        (curl/curl)
   scripts/el7-options.py systemctl SYSTEMD_GIT (redhat-plumbers/systemd-rhel7)
+  scripts/el7-options.py util-linux UTIL_LINUX_GIT (util-linux/util-linux; flock)
 
 Output lines: `TOOL<TAB>+` (options end at the first operand: a `+` getopt string),
 `TOOL<TAB>-x` (short flag), `TOOL<TAB>-x ARG` (short option taking an argument),
@@ -157,6 +158,11 @@ def main():
         f = src[src.index("static int systemctl_parse_argv("):]
         f = f[:f.index("\n}\n")]
         lines += [f"systemctl\t{o}" for o in dict.fromkeys(getopt_tool(f))]
+    elif what == "util-linux":
+        rev = "v2.23.2"
+        lines.append(f"# flock of util-linux 2.23.2 (CentOS 7.4 ships util-linux 2.23.2), read from the upstream git tag {rev}, commit {commit(git, rev)}")
+        lines.append("# sys-utils/flock.c main(): its getopt_long string (\"+sexnouw:E:hV?\": options end at the first operand) and long_options[].")
+        lines += [f"flock\t{o}" for o in dict.fromkeys(getopt_tool(show(git, rev, "sys-utils/flock.c")))]
     print("\n".join(lines))
 
 main()
