@@ -558,7 +558,8 @@ fn add(checks: &mut Vec<Check>, file: &str, check: &str, r: std::result::Result<
 /// are bounded, and nothing outside the bundle is ever opened.
 pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
     let mut checks = Vec::new();
-    let md = std::fs::metadata(bundle).map_err(|source| Error::Read { path: bundle.to_path_buf(), source })?;
+    // The bundle is a path the user gave: a missing one is bad usage (exit 2).
+    let md = std::fs::metadata(bundle).map_err(|source| Error::ReadInput { path: bundle.to_path_buf(), source })?;
     let _tmp;
     let dir = if md.is_dir() {
         bundle.to_path_buf()

@@ -36,7 +36,11 @@ impl SigningKey {
     /// `--signing-key FILE` read and checked (regular file, size, armored RSA secret key, no
     /// passphrase) before anything is downloaded, so a wrong key fails in the first second.
     pub fn load_user(p: &Path) -> Result<SigningKey> {
-        let text = crate::files::read_regular_string(p, MAX_KEY_FILE).map_err(|e| Error::Usage(format!("--signing-key: {e}")))?;
+        let text = crate::files::read_regular_string(p, MAX_KEY_FILE).map_err(|e| match e {
+            // The cause is the message here (a FIFO, too big, not there): say it, once.
+            Error::Read { path, source } | Error::ReadInput { path, source } => Error::Usage(format!("--signing-key {}: {source}", path.display())),
+            other => Error::Usage(format!("--signing-key: {other}")),
+        })?;
         Self::from_armored(&text, p).map_err(|e| match e {
             Error::Failed(m) => Error::Usage(format!("--signing-key {}: {m}", p.display())),
             other => other,

@@ -389,7 +389,7 @@ fn images_fetch(srv: &Server, img: &fixtures::FixtureImage, envs: &[(&str, &str)
     std::fs::write(dir.path().join("catalog.yaml"), fixtures::catalog(&fx, &format!("{}/up", files.base)) + &line).unwrap();
     std::fs::write(
         dir.path().join("hosts.yaml"),
-        "all:\n  hosts:\n    master: {ip: 192.168.0.211}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {master: }}\n    etcd: {hosts: {master: }}\n  vars:\n    dns_mode: none\n    dashboard_enabled: false\n",
+        "all:\n  hosts:\n    master: {ip: 192.168.0.211}\n  children:\n    kube_control_plane: {hosts: {master: }}\n    kube_node: {hosts: {master: }}\n    etcd: {hosts: {master: }}\n  vars:\n    dns_mode: none\n    dashboard_enabled: false\n    monitoring_enabled: false\n    bundler_smoke_test_images: false\n",
     )
     .unwrap();
     let mut c = bundler();
