@@ -28,6 +28,12 @@ have busybox || need+=(busybox-static)
 # Container images: a real registry on loopback, images pushed and inspected with skopeo.
 have docker-registry || need+=(docker-registry)
 have skopeo || need+=(skopeo)
+# The acceptance test (scripts/acceptance.sh): hosts booted by systemd-nspawn from a Debian root
+# made with mmdebstrap, in network namespaces, with dnf installs built on rpmbuild's base package.
+have mmdebstrap || need+=(mmdebstrap)
+have systemd-nspawn || need+=(systemd-container)
+have ip || need+=(iproute2)
+have rpmbuild || need+=(rpm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"
