@@ -35,14 +35,21 @@ P=acc # prefix of every namespace and cgroup this script makes
 HOSTS="master node01 node02"
 declare -A ADDR=([master]=10.77.0.11 [node01]=10.77.0.12 [node02]=10.77.0.13 [stranger]=10.77.0.99)
 STANDINS="$REPO_ROOT/scripts/acceptance/standins"
-BASE_PKGS="systemd,systemd-sysv,dbus,iproute2,curl,busybox,procps,openssh-server,python3"
+# openssh-server, python3, sudo, dnf and rpm serve the Ansible rollout (ACCEPT_MODE=ansible).
+BASE_PKGS="systemd,systemd-sysv,dbus,iproute2,curl,busybox,procps,openssh-server,python3,sudo,dnf,rpm"
 
 [ "$(id -u)" -eq 0 ] || { echo "acceptance.sh: run me as root (namespaces, nspawn)" >&2; exit 2; }
-for t in mmdebstrap systemd-nspawn nsenter unshare ip dnf rpm rpmbuild createrepo_c etcdctl curl python3 gzip sha256sum; do
+case "$MODE" in dnf) ;; ansible) MASTER_ALONE=0 ;; *) echo "acceptance.sh: ACCEPT_MODE is dnf or ansible" >&2; exit 2 ;; esac
+for t in mmdebstrap systemd-nspawn nsenter unshare ip dnf rpm rpmbuild createrepo_c etcdctl curl python3 gzip sha256sum \
+  $([ "$MODE" = ansible ] && echo ansible-playbook ssh ssh-keygen); do
   command -v "$t" >/dev/null || { echo "acceptance.sh: $t is missing (scripts/test.sh installs it)" >&2; exit 2; }
 done
 [ -x "$BUNDLER" ] || { echo "acceptance.sh: no bundler binary at $BUNDLER (cargo build, or set BUNDLER)" >&2; exit 2; }
 [ -x /usr/bin/etcd ] || { echo "acceptance.sh: Debian's etcd (etcd-server) is missing" >&2; exit 2; }
+
+# One run at a time: the namespaces and cgroups have fixed names (the suite runs both modes).
+exec 9> /run/lock/bundler-acceptance.lock
+flock 9
 
 WORK=$(mktemp -d /tmp/bundler-accept.XXXXXX)
 declare -A NSPAWN=() # host -> pid of its systemd-nspawn
@@ -92,7 +99,7 @@ cleanup() {
   set +e
   for h in "${!NSPAWN[@]}"; do stop_host "$h" 2>/dev/null; done
   [ -n "$HTTPD_PID" ] && kill "$HTTPD_PID" 2>/dev/null && wait "$HTTPD_PID" 2>/dev/null
-  for h in $HOSTS stranger; do
+  for h in $HOSTS stranger ctl; do
     for d in $(cgroup_dirs "$h"); do rm_cgroup "$d"; done
   done
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do ip netns delete "$n"; done
@@ -237,7 +244,7 @@ prepare_host() { # HOST: root with the provides-only base package
   make_root "$1"
   dnf_in "$1" --repofrompath=base,"file://$WORK/base-repo" --setopt=base.gpgcheck=0 --repo=base install test-base >&2
 }
-installed() { rpm --root="$(rootfs "$1")" -qa --qf '%{NAME}\n' 2>/dev/null | grep -v '^gpg-pubkey$' | sort | tr '\n' ' '; }
+installed() { rpm --root="$(rootfs "$1")" -qa --qf '%{NAME}\n' 2>/dev/null | { grep -v '^gpg-pubkey$' || true; } | sort | tr '\n' ' '; }
 enabled_units() { find "$(rootfs "$1")/etc/systemd/system" -path '*.wants/*' -o -path '*.requires/*' 2>/dev/null | sed 's#.*/##' | sort -u | tr '\n' ' '; }
 
 # --- booting, and running commands inside ------------------------------------------------------
@@ -345,7 +352,7 @@ assert_host() { # HOST: the per-host assertions
   if [ -z "$failed" ]; then pass "$h: no failed units"; else fail "$h: failed units: $failed"; fi
   local notfound
   # The Debian base lists units of its own as not-found; only the cluster's units count.
-  notfound=$(in_host "$h" systemctl list-units --all --plain --no-legend | awk '$2 == "not-found" {print $1}' | grep -xF -f "$WORK/cluster-units" | tr '\n' ' ')
+  notfound=$(in_host "$h" systemctl list-units --all --plain --no-legend | awk '$2 == "not-found" {print $1}' | { grep -xF -f "$WORK/cluster-units" || true; } | tr '\n' ' ')
   if [ -z "$notfound" ]; then pass "$h: no unit refers to a unit that does not exist"; else fail "$h: not-found units listed: $notfound"; fi
 }
 assert_no_loops() { # after a quiet period: NRestarts unchanged since the snapshot
@@ -388,6 +395,7 @@ assert_cluster() {
 section "bundle $(basename "$TAR") for master ${ADDR[master]}, node01 ${ADDR[node01]}, node02 ${ADDR[node02]} (etcd on all three)"
 for h in $HOSTS; do add_net "$h"; prepare_host "$h"; done
 
+if [ "$MODE" = dnf ]; then
 section "refusals"
 add_net stranger
 prepare_host stranger
@@ -418,14 +426,36 @@ fi
 echo "$out" | grep -m1 -i "not a control-plane host" | sed 's/^/      /' | tee -a "$REPORT" || :
 # node01 starts again from a fresh root, so what follows is a first install.
 rm -rf "${ROOTS:?}/node01" && prepare_host node01
+fi
 
-section "install (install.sh: dnf, gpgcheck=1, repo_gpgcheck=1, in each host's network namespace)"
-for h in $HOSTS; do
-  if [ "$MODE" = dnf ]; then
+mkdir -p "$(rootfs node01)/etc/bundler-test" && : > "$(rootfs node01)/etc/bundler-test/flanneld-fail-once"
+if [ "$MODE" = dnf ]; then
+  section "install (install.sh: dnf, gpgcheck=1, repo_gpgcheck=1, in each host's network namespace)"
+  for h in $HOSTS; do
     out=$(install_sh "$h" 2>&1) || { fail "$h: install.sh failed"; echo "$out" | tail -n 20 | sed 's/^/      /' | tee -a "$REPORT"; exit 1; }
     echo "$out" | grep '^installing' | sed "s/^/  $h: /" | tee -a "$REPORT"
-  fi
-done
+  done
+else
+  section "install: ansible-playbook -i hosts.yaml ansible/site.yml over ssh into the booted hosts (node01's flanneld fails its first start)"
+  mkdir -p "$WORK/ssh" && ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/id" >&2
+  for h in $HOSTS; do
+    r=$(rootfs "$h")
+    install -d -m 0700 "$r/root/.ssh" && install -m 0600 "$WORK/ssh/id.pub" "$r/root/.ssh/authorized_keys"
+    # Stand-in difference: CentOS 7's yum is Debian's dnf here, told it is an el7 host.
+    printf '#!/bin/sh\nexec dnf --releasever=7 --noplugins --setopt=skip_if_unavailable=False --setopt=install_weak_deps=False "$@"\n' > "$r/usr/local/sbin/yum"
+    chmod 0755 "$r/usr/local/sbin/yum"
+  done
+  add_net ctl
+  for h in $HOSTS; do boot_host "$h"; done
+  for h in $HOSTS; do wait_for 60 "$h: sshd" ip netns exec "$P-ctl" bash -c "echo > /dev/tcp/${ADDR[$h]}/22"; done
+  out=$(cd "$B" && ip netns exec "$P-ctl" env ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_INVENTORY_UNPARSED_FAILED=true ANSIBLE_NOCOLOR=1 \
+    ansible-playbook -i hosts.yaml "$BUNDLE/ansible/site.yml" -e bundle_tarball="$TAR" -e ansible_user=root \
+    -e ansible_python_interpreter=/usr/bin/python3 --private-key "$WORK/ssh/id" \
+    --ssh-common-args '-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no' 2>&1) && rc=0 || rc=$?
+  echo "$out" | sed -n '/PLAY RECAP/,$p' | sed 's/^/  /' | tee -a "$REPORT"
+  if [ "$rc" -eq 0 ]; then pass "ansible-playbook site.yml: every play ran without a failure"
+  else fail "ansible-playbook site.yml exited $rc"; echo "$out" | grep -E 'fatal|FAILED|ERROR' | head -n 10 | sed 's/^/      /' | tee -a "$REPORT"; fi
+fi
 for h in $HOSTS; do
   printf '  %s: %s\n' "$h" "$(installed "$h")" | tee -a "$REPORT"
   for f in etc/bundler/host.env etc/etcd/member.env; do
@@ -442,16 +472,17 @@ for f in etc/kubernetes/admin.kubeconfig etc/kubernetes/bootstrap.kubeconfig; do
   done
 done
 
-section "boot: master alone for ${MASTER_ALONE}s, then the nodes (node01's flanneld fails its first start)"
-mkdir -p "$(rootfs node01)/etc/bundler-test" && : > "$(rootfs node01)/etc/bundler-test/flanneld-fail-once"
-boot_host master
-if [ "$MASTER_ALONE" -gt 0 ]; then
-  sleep 20
-  longest=$(for u in $(services_of master); do prop master "$u" TimeoutStartUSec; done | grep -v infinity | sort -n | tail -n 1)
-  log "master alone; its longest finite start timeout: $longest"
-  sleep $((MASTER_ALONE - 20))
+if [ "$MODE" = dnf ]; then
+  section "boot: master alone for ${MASTER_ALONE}s, then the nodes (node01's flanneld fails its first start)"
+  boot_host master
+  if [ "$MASTER_ALONE" -gt 0 ]; then
+    sleep 20
+    longest=$(for u in $(services_of master); do prop master "$u" TimeoutStartUSec; done | { grep -v infinity || true; } | sort -n | tail -n 1)
+    log "master alone; its longest finite start timeout: $longest"
+    sleep $((MASTER_ALONE - 20))
+  fi
+  for h in node01 node02; do boot_host "$h"; done
 fi
-for h in node01 node02; do boot_host "$h"; done
 wait_for "$WAIT" "every unit active and etcd healthy" everything_up || :
 
 section "after boot"
@@ -482,7 +513,7 @@ assert_no_loops 20
 section "node02 halted and booted again"
 etcdctl_as master "$APISERVER_ETCD" put /acceptance/marker before-reboot >/dev/null
 id_before=$(etcdctl_as master "$APISERVER_ETCD" member list | grep node02 | cut -d, -f1 || true)
-[ -n "$id_before" ] || id_before=$(etcdctl_as master "$APISERVER_ETCD" member list | grep 10.77.0.13 | cut -d, -f1)
+[ -n "$id_before" ] || id_before=$(etcdctl_as master "$APISERVER_ETCD" member list | grep 10.77.0.13 | cut -d, -f1 || true)
 stop_host node02
 boot_host node02
 wait_for "$WAIT" "node02 active again and etcd healthy" everything_up || :

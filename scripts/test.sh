@@ -34,6 +34,7 @@ have mmdebstrap || need+=(mmdebstrap)
 have systemd-nspawn || need+=(systemd-container)
 have ip || need+=(iproute2)
 have rpmbuild || need+=(rpm)
+have ssh-keygen || need+=(openssh-client)   # its Ansible rollout goes over ssh
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"

@@ -10,14 +10,15 @@ use crate::etcd::require;
 use crate::packages::{sh, Build};
 use crate::util::root;
 
-#[test]
-fn three_hosts_booted_by_systemd_install_and_run_the_cluster() {
+fn acceptance(mode: &str) {
     for t in ["mmdebstrap", "systemd-nspawn", "nsenter", "unshare", "ip", "dnf", "rpmbuild", "createrepo_c", "etcd", "etcdctl", "python3"] {
         require(t);
     }
+    // The script takes a lock: the two modes run one after the other.
     let out = Command::new("bash")
         .arg(root().join("scripts/acceptance.sh"))
         .env("BUNDLER", env!("CARGO_BIN_EXE_bundler"))
+        .env("ACCEPT_MODE", mode)
         .output()
         .expect("run scripts/acceptance.sh");
     let report = String::from_utf8_lossy(&out.stdout);
@@ -26,6 +27,18 @@ fn three_hosts_booted_by_systemd_install_and_run_the_cluster() {
     println!("{report}");
     assert!(out.status.success() && report.contains("acceptance: all checks passed"), "acceptance failed:\n{report}\n--- log:\n{log}");
     assert!(!report.contains("FAIL "), "{report}");
+}
+
+#[test]
+fn three_hosts_booted_by_systemd_install_and_run_the_cluster() {
+    acceptance("dnf");
+}
+
+#[test]
+fn ansible_rolls_the_bundle_out_to_the_same_three_hosts_over_ssh() {
+    require("ansible-playbook");
+    require("ssh-keygen");
+    acceptance("ansible");
 }
 
 /// A host that is both control plane and node, with etcd.
