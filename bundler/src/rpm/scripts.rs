@@ -137,9 +137,7 @@ exit 0
             .filter_map(|r| marker(r, rendered))
             .collect();
         let keep = others.iter().map(|m| format!("[ -e {m} ] || ")).collect::<String>();
-        stop.push_str(&format!(
-            "  {keep}{{ systemctl --no-reload disable {s} >/dev/null 2>&1; systemctl stop {s} >/dev/null 2>&1; }} || :\n"
-        ));
+        stop.push_str(&format!("  {keep}{{ systemctl --no-reload disable {s} >/dev/null 2>&1; systemctl stop {s} >/dev/null 2>&1; }} || :\n"));
     }
     let preun = format!("if [ \"$1\" -eq 0 ]; then\n{stop}fi\nexit 0\n");
     let postun = format!(
