@@ -117,7 +117,8 @@ BASE="$CACHE/base-$key.tar"
 if [ ! -s "$BASE" ]; then
   log "building the base root ($BASE_PKGS) into $BASE"
   mkdir -p "$CACHE"
-  mmdebstrap --quiet --variant=minbase --include="$BASE_PKGS" bookworm "$BASE.partial" >&2
+  rm -rf "$BASE.partial"
+  mmdebstrap --quiet --format=tar --variant=minbase --include="$BASE_PKGS" bookworm "$BASE.partial" >&2
   mv "$BASE.partial" "$BASE"
 fi
 
