@@ -35,7 +35,7 @@ fn refused_earlier(name: &str) -> String {
   exit 1
 fi
 if [ ! -x /usr/libexec/bundler/host-identity ]; then
-  echo "{name}: k8s-common (this cluster's host list) is not installed; install with yum, which installs it first" >&2
+  echo "{name}: k8s-common (this cluster's host list) is missing; let yum bring it in, it comes first" >&2
   exit 1
 fi
 "#
