@@ -32,6 +32,13 @@ have skopeo || need+=(skopeo)
 # The README's commands run as a test in a git checkout (the CI recipe reads `git log`; the
 # state folder must be git-ignored there).
 have git || need+=(git)
+# The acceptance test (scripts/acceptance.sh): hosts booted by systemd-nspawn from a Debian root
+# made with mmdebstrap, in network namespaces, with dnf installs built on rpmbuild's base package.
+have mmdebstrap || need+=(mmdebstrap)
+have systemd-nspawn || need+=(systemd-container)
+have ip || need+=(iproute2)
+have rpmbuild || need+=(rpm)
+have ssh-keygen || need+=(openssh-client)   # its Ansible rollout goes over ssh
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "==> installing ${need[*]}"

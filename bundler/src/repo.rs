@@ -249,6 +249,6 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64, known: &std::collecti
 /// A `.repo` file for a repository unpacked at `dir` on the host.
 pub fn repo_file(name: &str, dir: &str) -> String {
     format!(
-        "[{name}]\nname=Kubernetes cluster {name} (bundler, air-gapped)\nbaseurl=file://{dir}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{dir}/{KEY_FILE}\nskip_if_unavailable=0\n"
+        "[{name}]\nname=Kubernetes cluster {name} (bundler, air-gapped)\nbaseurl=file://{dir}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{dir}/{KEY_FILE}\nskip_if_unavailable=0\nmetadata_expire=0\n"
     )
 }

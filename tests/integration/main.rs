@@ -3,6 +3,7 @@
 
 mod addons;
 mod api_proxy;
+mod acceptance;
 mod bundle;
 mod catalog;
 mod deb;

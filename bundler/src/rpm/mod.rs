@@ -142,7 +142,8 @@ const SYSTEM_DIRS: &[&str] = &[
 
 fn dir_attrs(path: &str) -> (u32, &'static str) {
     match path {
-        "/etc/kubernetes/pki" | "/etc/flannel/pki" => (0o700, "root"),
+        // /etc/kubernetes holds the kubeconfigs with client keys and the bootstrap token.
+        "/etc/kubernetes" | "/etc/kubernetes/pki" | "/etc/flannel/pki" => (0o700, "root"),
         "/etc/etcd/pki/member" | "/var/lib/etcd" => (0o700, "etcd"),
         _ => (0o755, "root"),
     }
