@@ -1,6 +1,7 @@
 //! One integration-test binary for the whole project (ripgrep's layout): each module
 //! covers one capability, and `util` holds the small harness they share.
 
+mod ansible_diff;
 mod bundle;
 mod catalog;
 mod deb;

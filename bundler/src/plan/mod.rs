@@ -3,6 +3,7 @@
 
 mod text;
 mod vars;
+pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -162,7 +163,7 @@ pub struct Package {
 }
 
 /// Names the plan reads that only make sense cluster-wide.
-const CLUSTER_VARS: &[&str] = &[
+pub(crate) const CLUSTER_VARS: &[&str] = &[
     "kube_version",
     "etcd_version",
     "flannel_version",
