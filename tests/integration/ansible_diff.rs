@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
@@ -275,7 +275,8 @@ fn generate(seed: u64) -> Gen {
             g.class("host_vars");
         }
     }
-    let in_host_vars = |g: &Gen, i: usize| g.files.contains_key(&format!("host_vars/{}.yml", names[i]));
+    let hv_files: BTreeSet<usize> = (0..n).filter(|i| g.files.contains_key(&format!("host_vars/{}.yml", names[*i]))).collect();
+    let in_host_vars = |_: &(), i: usize| hv_files.contains(&i);
     for (file, vars) in &gv {
         let body: String = vars.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
         g.files.insert(format!("group_vars/{file}"), body);
@@ -327,10 +328,10 @@ fn generate(seed: u64) -> Gen {
                 all_sec.push(hdr("all", ""));
             }
             for i in 0..n {
-                if in_host_vars(&g, i) && ports[i].is_none() {
+                if in_host_vars(&(), i) && ports[i].is_none() {
                     continue;
                 }
-                let mut l = host_line(i, !in_host_vars(&g, i));
+                let mut l = host_line(i, !in_host_vars(&(), i));
                 if r.chance(10) {
                     g.class("comment-on-host-line");
                     l.push_str("   # a comment ip=10.255.255.1");
@@ -345,7 +346,7 @@ fn generate(seed: u64) -> Gen {
         }
         let inline = |i: usize, listed: &mut BTreeSet<usize>| -> String {
             let first = listed.insert(i);
-            host_line(i, first && !defs_in_all && !in_host_vars(&g, i))
+            host_line(i, first && !defs_in_all && !in_host_vars(&(), i))
         };
         let mut listed = BTreeSet::new();
         if !all_sec.is_empty() {
@@ -489,7 +490,7 @@ fn generate(seed: u64) -> Gen {
                     Some(p) => format!("{}:{p}", names[i]),
                     None => names[i].clone(),
                 };
-                if in_host_vars(&g, i) {
+                if in_host_vars(&(), i) {
                     text.push_str(&format!("    {key}:{}\n", if r.chance(50) { "" } else { " ~" }));
                 } else {
                     text.push_str(&format!("    {key}:\n"));
@@ -519,7 +520,7 @@ fn generate(seed: u64) -> Gen {
                         Some(p) => format!("{}:{p}", names[i]),
                         None => names[i].clone(),
                     };
-                    if first && !defs_in_all && !in_host_vars(&g, i) {
+                    if first && !defs_in_all && !in_host_vars(&(), i) {
                         text.push_str(&format!("{pad}    {key}:\n"));
                         text.push_str(&yv(&hvars[i], indent + 6));
                     } else {
@@ -666,7 +667,7 @@ fn compare(case: &Case, a: &Value, t: &mut Tally) {
     if !a_ok {
         return t.deviate(case, "bundler reads what Ansible refuses", a["error"].as_str().unwrap_or("").to_string());
     }
-    let v = bundler::plan::view(&inv);
+    let v = bundler::plan::view::view(&inv);
     let mut explained = Vec::new();
     let mut n_dev = t.deviations.len();
 
