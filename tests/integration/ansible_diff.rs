@@ -28,6 +28,9 @@ const STRICTER: &[(&str, &str)] = &[
     ("not-an-inventory", "this file is not an inventory"),
     // A template bundler cannot evaluate offline (filters, lookups, a list put into a string).
     ("template", "bundler resolves only plain"),
+    // A UTF-8 byte order mark in an INI file: Ansible reads it as part of the first line (a
+    // host named U+FEFF before a comment, or a section header it then refuses).
+    ("bom-in-ini", "byte order mark"),
     // A value encrypted with ansible-vault: bundler has no vault password.
     ("vault", "ansible-vault"),
 ];
