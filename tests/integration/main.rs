@@ -9,6 +9,7 @@ mod dnf;
 mod etcd;
 mod fetch;
 mod fixtures;
+mod hostile_inventory;
 mod httpd;
 mod images;
 mod inventory_cases;

@@ -20,6 +20,9 @@ enum Section {
 /// `[name]`, `[name:kind]`, then blanks and an optional `# comment`; the group name holds no
 /// blank, `:` or `]` (ansible-core lib/ansible/plugins/inventory/ini.py, patterns['section']).
 fn section_header(t: &str) -> Option<(&str, Option<&str>)> {
+    if !t.starts_with('[') {
+        return None;
+    }
     let inner_end = t.find(']')?;
     let inner = &t[1..inner_end];
     let rest = t[inner_end + 1..].trim_start();
@@ -62,7 +65,7 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
             continue;
         }
         saw_anything = true;
-        if let Some((name, kind)) = section_header(t).filter(|_| t.starts_with('[')) {
+        if let Some((name, kind)) = section_header(t) {
             if !valid_group_name(name) {
                 inv.diags.error(Some(loc.clone()), format!("`{name}` is not a valid group name"));
             }

@@ -289,10 +289,31 @@ fn resolve(mut raw: RawInventory, path: &Path, format: Format, text_sha256: Stri
                 names.push((canon.clone(), g.spelled.clone()));
             }
         }
+        let read: BTreeSet<String> = names.iter().map(|(_, s)| s.clone()).collect();
         for (canon, spelled) in names {
             if let Some(src) = find_vars_source(&gv_dir, &spelled) {
-                let vars = read_var_source(&src, &mut diags, 0);
+                for other in vars_candidates(&gv_dir, &spelled).filter(|p| *p != src && std::fs::symlink_metadata(p).is_ok()) {
+                    diags
+                        .warning(Some(Loc::file_only(&other)), format!("this file is not read: `{}` comes first, and Ansible reads only the first", src.display()))
+                        .notes
+                        .push("help: move its variables into the one that is read".into());
+                }
+                let vars = read_var_source(&src, &mut diags, &mut Vec::new());
                 file_group_vars.entry(canon).or_default().extend(vars);
+            }
+        }
+        // Ansible silently skips group_vars of groups the inventory does not declare; for the
+        // groups bundler reads, say so (a folder written for the cluster would otherwise be lost).
+        for entry in sorted_dir(&gv_dir, &mut diags) {
+            let Some(name) = entry.file_name().and_then(|n| n.to_str()) else { continue };
+            let stem = name.strip_suffix(".yml").or_else(|| name.strip_suffix(".yaml")).or_else(|| name.strip_suffix(".json")).unwrap_or(name);
+            let canon = canonical_group(stem);
+            if [CLUSTER, CONTROL_PLANE, NODES, ETCD].contains(&canon) && !read.contains(stem) {
+                let declared = raw.groups.get(canon).filter(|g| g.declared).map(|g| format!(" (it declares `{}`)", g.spelled)).unwrap_or_default();
+                diags
+                    .warning(Some(Loc::file_only(&entry)), format!("group_vars/{stem} is not read: the inventory declares no group `{stem}`{declared}"))
+                    .notes
+                    .push("note: Ansible reads group_vars/NAME only for a group spelled NAME in the inventory; rename the file or declare the group".into());
             }
         }
     }
@@ -301,7 +322,7 @@ fn resolve(mut raw: RawInventory, path: &Path, format: Format, text_sha256: Stri
     if hv_dir.is_dir() {
         for h in &raw.hosts {
             if let Some(src) = find_vars_source(&hv_dir, &h.name) {
-                let vars = read_var_source(&src, &mut diags, 0);
+                let vars = read_var_source(&src, &mut diags, &mut Vec::new());
                 file_host_vars.entry(h.name.clone()).or_default().extend(vars);
             }
         }
@@ -486,15 +507,17 @@ fn find_vars_source(dir: &Path, name: &str) -> Option<PathBuf> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
         return None;
     }
-    std::iter::once(dir.join(name))
-        .chain(VARS_EXTENSIONS.iter().map(|e| dir.join(format!("{name}.{e}"))))
-        .find(|p| std::fs::symlink_metadata(p).is_ok())
+    vars_candidates(dir, name).find(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
+fn vars_candidates<'a>(dir: &'a Path, name: &'a str) -> impl Iterator<Item = PathBuf> + 'a {
+    std::iter::once(dir.join(name)).chain(VARS_EXTENSIONS.iter().map(move |e| dir.join(format!("{name}.{e}"))))
 }
 
 /// A folder is read whole: sorted, hidden files and `~` backups skipped, sub-folders without an
 /// extension recursed, files without an extension or with a YAML one read (dataloader.py,
 /// _get_dir_vars_files).
-fn read_var_source(p: &Path, diags: &mut Diagnostics, depth: usize) -> Vec<(String, Node)> {
+fn read_var_source(p: &Path, diags: &mut Diagnostics, chain: &mut Vec<PathBuf>) -> Vec<(String, Node)> {
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
         Err(e) => {
@@ -506,13 +529,21 @@ fn read_var_source(p: &Path, diags: &mut Diagnostics, depth: usize) -> Vec<(Stri
     if !meta.is_dir() {
         return read_var_file(p, diags);
     }
-    if depth >= MAX_VARS_DEPTH {
+    // A symlink back to a folder being read would nest forever (Ansible follows it until the
+    // path is too long): refuse it once, at the link.
+    let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    if let Some(outer) = chain.iter().find(|c| **c == real) {
         diags
-            .error(Some(Loc::file_only(p)), format!("variables folders nest more than {MAX_VARS_DEPTH} levels deep here"))
+            .error(Some(Loc::file_only(p)), format!("this folder is `{}` again (a symlink loop)", outer.display()))
             .notes
-            .push("note: a symlink to a parent folder makes an endless nesting; remove it".into());
+            .push("help: remove the symlink; a variables folder is read whole, with its sub-folders".into());
         return Vec::new();
     }
+    if chain.len() >= MAX_VARS_DEPTH {
+        diags.error(Some(Loc::file_only(p)), format!("variables folders nest more than {MAX_VARS_DEPTH} levels deep here"));
+        return Vec::new();
+    }
+    chain.push(real);
     let mut out = Vec::new();
     for f in sorted_dir(p, diags) {
         let Some(name) = f.file_name().and_then(|n| n.to_str()) else { continue };
@@ -523,12 +554,13 @@ fn read_var_source(p: &Path, diags: &mut Diagnostics, depth: usize) -> Vec<(Stri
         let is_dir = std::fs::metadata(&f).map(|m| m.is_dir()).unwrap_or(false);
         if is_dir {
             if ext.is_none() {
-                out.extend(read_var_source(&f, diags, depth + 1));
+                out.extend(read_var_source(&f, diags, chain));
             }
         } else if ext.is_none_or(|e| VARS_EXTENSIONS.contains(&e)) {
-            out.extend(read_var_source(&f, diags, depth + 1));
+            out.extend(read_var_source(&f, diags, chain));
         }
     }
+    chain.pop();
     out
 }
 
