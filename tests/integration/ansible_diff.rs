@@ -129,6 +129,7 @@ impl Gen {
 }
 
 /// One generated inventory (and its group_vars/host_vars) from a seed.
+#[allow(clippy::needless_range_loop)] // hosts are numbered; several lists are indexed by that number
 fn generate(seed: u64) -> Gen {
     let mut r = Rng(seed.wrapping_mul(7919) ^ 0x5eed);
     let mut g = Gen { files: BTreeMap::new(), classes: Vec::new() };
@@ -587,7 +588,11 @@ fn oracle(cases: &[Case], vars: &[&str]) -> Value {
         .expect("python3 (with ansible-core, installed by scripts/test.sh) runs");
     child.stdin.take().unwrap().write_all(manifest.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "the Ansible oracle failed (is ansible-core installed? scripts/test.sh installs it):\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the Ansible oracle failed (is ansible-core installed? scripts/test.sh installs it):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("oracle prints JSON")
 }
 

@@ -87,11 +87,10 @@ fn with_vars(vars: &str) -> String {
 #[test]
 fn heredoc_end_marker_in_etcd_member_name_is_refused() {
     let c = Case::new();
-    c.file(
-        "hosts.yaml",
-        &CLUSTER.replace("master: {ip: 10.1.0.11}", "master: {ip: 10.1.0.11, etcd_member_name: \"etcd1\\nEOF\\nreboot\\ncat <<EOF\"}"),
-    );
-    plan(&c, "hosts.yaml").code(2).has("hosts.yaml:3:47: error: `etcd_member_name`: host `master`: `etcd1\\nEOF\\nreboot\\ncat <<EOF` is not a valid etcd member name");
+    c.file("hosts.yaml", &CLUSTER.replace("master: {ip: 10.1.0.11}", "master: {ip: 10.1.0.11, etcd_member_name: \"etcd1\\nEOF\\nreboot\\ncat <<EOF\"}"));
+    plan(&c, "hosts.yaml")
+        .code(2)
+        .has("hosts.yaml:3:47: error: `etcd_member_name`: host `master`: `etcd1\\nEOF\\nreboot\\ncat <<EOF` is not a valid etcd member name");
     build_writes_nothing(&c, "hosts.yaml").code(2);
 }
 
@@ -261,10 +260,13 @@ fn vault_encrypted_inventory_and_values_are_recognised() {
     plan(&c, "hosts.ini").code(2).has("hosts.ini:1:1: error: this inventory is encrypted with ansible-vault");
     // An inline `!vault` value never reaches a certificate as its ciphertext.
     let c = Case::new();
-    c.file("hosts.yaml", &with_vars("    apiserver_loadbalancer_domain_name: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231336539666234306139346433616338\n"));
-    plan(&c, "hosts.yaml")
-        .code(2)
-        .has("hosts.yaml:13:7: error: `apiserver_loadbalancer_domain_name` is encrypted with ansible-vault (an inline `!vault` value), which bundler cannot open");
+    c.file(
+        "hosts.yaml",
+        &with_vars("    apiserver_loadbalancer_domain_name: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231336539666234306139346433616338\n"),
+    );
+    plan(&c, "hosts.yaml").code(2).has(
+        "hosts.yaml:13:7: error: `apiserver_loadbalancer_domain_name` is encrypted with ansible-vault (an inline `!vault` value), which bundler cannot open",
+    );
 }
 
 #[test]

@@ -114,11 +114,7 @@ pub fn expand_host_pattern(p: &str) -> std::result::Result<Vec<String>, String> 
 pub(crate) fn read_regular(path: &Path, max: usize) -> std::result::Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("cannot open: {e}"))?;
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path).map_err(|e| format!("cannot open: {e}"))?;
     let meta = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
         let ft = meta.file_type();
@@ -191,8 +187,11 @@ fn read_text(text: &str, file: &Arc<PathBuf>, format: Format) -> std::result::Re
         Format::Yaml => yaml_form::read(text.strip_prefix('\u{feff}').unwrap_or(text), file),
         Format::Ini => {
             if text.starts_with('\u{feff}') {
-                return Err(Diagnostic::error(Some(Loc::new(file, 1, 1)), "the file starts with a UTF-8 byte order mark, which Ansible's INI inventory reader refuses")
-                    .note("help: save the file as UTF-8 without BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`)"));
+                return Err(Diagnostic::error(
+                    Some(Loc::new(file, 1, 1)),
+                    "the file starts with a UTF-8 byte order mark, which Ansible's INI inventory reader refuses",
+                )
+                .note("help: save the file as UTF-8 without BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`)"));
             }
             ini::read(text, file)
         }
@@ -294,7 +293,10 @@ fn resolve(mut raw: RawInventory, path: &Path, format: Format, text_sha256: Stri
             if let Some(src) = find_vars_source(&gv_dir, &spelled) {
                 for other in vars_candidates(&gv_dir, &spelled).filter(|p| *p != src && std::fs::symlink_metadata(p).is_ok()) {
                     diags
-                        .warning(Some(Loc::file_only(&other)), format!("this file is not read: `{}` comes first, and Ansible reads only the first", src.display()))
+                        .warning(
+                            Some(Loc::file_only(&other)),
+                            format!("this file is not read: `{}` comes first, and Ansible reads only the first", src.display()),
+                        )
                         .notes
                         .push("help: move its variables into the one that is read".into());
                 }

@@ -302,7 +302,8 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             // Each becomes a subject alternative name of the API server certificate.
             for item in &list {
                 if let Err(e) = san_name(item).or_else(|_| parse_ipv4(item).map(|_| ())) {
-                    let why = if item.parse::<Ipv4Addr>().is_ok() || item.chars().all(|c| c.is_ascii_digit() || c == '.') { e } else { san_name(item).unwrap_err() };
+                    let why =
+                        if item.parse::<Ipv4Addr>().is_ok() || item.chars().all(|c| c.is_ascii_digit() || c == '.') { e } else { san_name(item).unwrap_err() };
                     diags.push(
                         bad_value(&n, "supplementary_addresses_in_ssl_keys", format!("`{}`: {why}", item.escape_debug()))
                             .note("help: list IPv4 addresses and DNS names only (ASCII letters, digits, `-` and `.`)"),

@@ -137,10 +137,7 @@ impl<'a> Scope<'a> {
                 None => return rich(diags, &format!("`{expr}` is {}, which cannot be put into a string", v.type_name())),
             }
             if out.len() > MAX_TEMPLATE_OUTPUT {
-                diags.error(
-                    Some(node.loc.clone()),
-                    format!("`{name}`: `{s}` expands to more than {MAX_TEMPLATE_OUTPUT} bytes; refusing to expand it further"),
-                );
+                diags.error(Some(node.loc.clone()), format!("`{name}`: `{s}` expands to more than {MAX_TEMPLATE_OUTPUT} bytes; refusing to expand it further"));
                 return None;
             }
             rest = &after[j + 2..];
