@@ -300,3 +300,18 @@ fn cluster_variable_in_host_vars_is_warned_about() {
     r.code(0);
     assert!(r.stdout.contains("host_vars/node1.yml:1:18: warning: `kube_proxy_mode` is set on a group or host"), "{}", r.stdout);
 }
+
+#[test]
+fn ini_references_use_the_spelling_the_group_was_declared_with() {
+    // Ansible: `kube-master` is another group than `kube_control_plane`, so both lines refer to
+    // groups never defined ("includes undefined group", "not valid for undefined group").
+    let c = Case::new();
+    c.file(
+        "hosts.ini",
+        "[all]\nmaster ip=10.1.0.11\nnode1 ip=10.1.0.12\n[kube_control_plane]\nmaster\n[kube_node]\nnode1\n[etcd]\nmaster\n[k8s_cluster:children]\nkube-master\nkube_node\n[k8s-cluster:vars]\nkube_proxy_mode=ipvs\n",
+    );
+    plan(&c, "hosts.ini")
+        .code(2)
+        .has("hosts.ini:11:1: error: group `kube-master` is listed as a child but never defined in this file")
+        .has("hosts.ini:13:1: error: section `[k8s-cluster:vars]` sets variables for group `k8s-cluster`, which no `[k8s-cluster]` or `[k8s-cluster:children]` section defines");
+}

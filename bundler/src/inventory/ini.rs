@@ -142,7 +142,7 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
     }
     // In INI a child group must be defined somewhere in the file (Ansible errors too).
     for (child, loc) in children_refs {
-        let declared = inv.groups.get(super::raw::canonical_group(&child)).is_some_and(|g| g.declared);
+        let declared = inv.groups.get(super::raw::canonical_group(&child)).is_some_and(|g| g.declared && g.spelled == child);
         if !declared {
             inv.diags
                 .error(Some(loc), format!("group `{child}` is listed as a child but never defined in this file"))
@@ -151,7 +151,8 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
         }
     }
     for (g, loc) in vars_refs {
-        let declared = g == "all" || g == "ungrouped" || inv.groups.get(super::raw::canonical_group(&g)).is_some_and(|x| x.declared);
+        // By its spelling: `[k8s-cluster:vars]` does not set vars of a declared `k8s_cluster`.
+        let declared = g == "all" || g == "ungrouped" || inv.groups.get(super::raw::canonical_group(&g)).is_some_and(|x| x.declared && x.spelled == g);
         if !declared {
             inv.diags
                 .error(Some(loc), format!("section `[{g}:vars]` sets variables for group `{g}`, which no `[{g}]` or `[{g}:children]` section defines"))
