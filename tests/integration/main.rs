@@ -1,9 +1,10 @@
 //! One integration-test binary for the whole project (ripgrep's layout): each module
 //! covers one capability, and `util` holds the small harness they share.
 
-mod addons;
-mod api_proxy;
 mod acceptance;
+mod addons;
+mod ansible_diff;
+mod api_proxy;
 mod bundle;
 mod catalog;
 mod deb;
@@ -15,6 +16,7 @@ mod etcd_backup;
 mod fetch;
 mod fixtures;
 mod hostile;
+mod hostile_inventory;
 mod httpd;
 mod images;
 mod inventory_cases;
