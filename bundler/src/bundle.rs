@@ -49,6 +49,7 @@ pub struct Contents<'a> {
     pub inventory_sha256: &'a str,
     pub fetched: &'a [Fetched],
     pub built: &'a [Built],
+    pub os_packages: &'a [crate::fetch::os::FetchedOs],
     pub key_fingerprint: &'a str,
     pub stem: &'a str,
     pub time: u64,
@@ -69,6 +70,11 @@ pub fn manifest(c: &Contents) -> serde_json::Value {
             json!({"name": a.name, "version": a.version, "url": a.url, "digest": a.digest, "license": a.license, "trust": a.trust, "single_source": a.single_source, "bytes": f.map(|f| f.bytes)})
         }).collect::<Vec<_>>(),
         "images": p.images.iter().map(|i| json!({"name": i.name, "version": i.version, "reference": i.reference, "digest": i.digest, "license": i.license, "trust": i.trust})).collect::<Vec<_>>(),
+        "os_key": p.os_key.as_ref().filter(|_| !c.os_packages.is_empty()).map(|k| json!({"name": k.name, "fingerprint": k.fingerprint, "file": format!("repo/{}", k.file_name), "url": k.url})),
+        "os_packages": c.os_packages.iter().map(|o| {
+            let planned = p.os_packages.iter().find(|x| x.name == o.name);
+            json!({"name": o.name, "nevra": o.nevra, "file": format!("repo/Packages/{}", o.file_name), "sha256": o.sha256, "size": o.bytes, "signed_by": o.signed_by, "url": planned.and_then(|x| x.urls.first()), "license": planned.and_then(|x| x.license.clone()), "required_by": planned.map(|x| x.required_by.clone()).unwrap_or_default()})
+        }).collect::<Vec<_>>(),
         "rpms": c.built.iter().map(|b| json!({"name": b.name, "version": b.version, "release": b.release, "nvr": format!("{}-{}-{}", b.name, b.version, b.release), "file": format!("repo/Packages/{}", b.file_name), "sha256": b.sha256, "size": b.size})).collect::<Vec<_>>(),
     })
 }
@@ -112,6 +118,19 @@ pub fn sbom(c: &Contents) -> serde_json::Value {
             "licenseConcluded": "NOASSERTION", "licenseDeclared": spdx_license(&i.license), "copyrightText": "NOASSERTION",
             "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": format!("pkg:docker/{}@{}?tag={tag}", repo.replace(':', "%3A"), i.digest)}],
         }));
+    }
+    for o in c.os_packages {
+        let id = format!("SPDXRef-OS-RPM-{}", spdx_id(&o.name));
+        let planned = p.os_packages.iter().find(|x| x.name == o.name);
+        packages.push(json!({
+            "SPDXID": id, "name": o.name, "versionInfo": o.nevra.strip_prefix(&format!("{}-", o.name)).unwrap_or(&o.nevra),
+            "downloadLocation": planned.and_then(|x| x.urls.first()).cloned().unwrap_or_else(|| "NOASSERTION".into()), "filesAnalyzed": false,
+            "packageFileName": format!("repo/Packages/{}", o.file_name),
+            "checksums": [{"algorithm": "SHA256", "checksumValue": o.sha256}],
+            "licenseConcluded": "NOASSERTION", "licenseDeclared": spdx_license(&planned.and_then(|x| x.license.clone())), "copyrightText": "NOASSERTION", "supplier": "Organization: CentOS",
+            "comment": planned.map(|x| x.trust_note.clone()).unwrap_or_default(),
+        }));
+        rels.push(json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": id}));
     }
     for b in c.built {
         let id = format!("SPDXRef-RPM-{}", spdx_id(&b.name));
@@ -303,14 +322,40 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
     let repomd = std::fs::read(dir.join("repo/repodata/repomd.xml")).unwrap_or_default();
     let asc = std::fs::read_to_string(dir.join("repo/repodata/repomd.xml.asc")).unwrap_or_default();
     add("repo/repodata/repomd.xml", "signature", crate::signing::verify_detached(&key_text, &repomd, &asc));
-    // Every RPM's signature and digests.
-    let rpms: Vec<&String> = files.iter().filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm")).collect();
-    for f in &rpms {
-        add(f, "signature", crate::rpm::verify_signature(&dir.join(f), &key_text));
-    }
     // The manifest matches the contents.
     let manifest: serde_json::Value =
         std::fs::read(dir.join("manifest.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(serde_json::Value::Null);
+    // The OS vendor's packages: its signature, by the key whose fingerprint the manifest pins.
+    let mut os_files = BTreeSet::new();
+    if let Some(list) = manifest["os_packages"].as_array().filter(|l| !l.is_empty()) {
+        let k = &manifest["os_key"];
+        let kfile = k["file"].as_str().unwrap_or_default();
+        let vendor = std::fs::read_to_string(dir.join(kfile)).unwrap_or_default();
+        let pinned = k["fingerprint"].as_str().unwrap_or_default();
+        let key_ok = crate::signing::public_fingerprint(&vendor).map_err(|e| e.to_string()).and_then(|f| {
+            if f == pinned {
+                Ok(())
+            } else {
+                Err(format!("its fingerprint is {f}, the manifest pins {pinned}"))
+            }
+        });
+        add(if kfile.is_empty() { "manifest.json" } else { kfile }, "OS vendor key", key_ok.clone());
+        for r in list {
+            let file = r["file"].as_str().unwrap_or_default().to_string();
+            let sig =
+                if key_ok.is_ok() { crate::rpm::verify_vendor_signature(&dir.join(&file), &vendor).map(|_| ()) } else { Err("no verified vendor key".into()) };
+            add(&file, "vendor signature", sig);
+            let got = sha_file(&dir.join(&file)).unwrap_or_default();
+            let want = r["sha256"].as_str().unwrap_or_default();
+            add(&file, "manifest", if got == want { Ok(()) } else { Err(format!("manifest says sha256 {want}, file has {got}")) });
+            os_files.insert(file);
+        }
+    }
+    // Every other RPM's signature and digests.
+    let rpms: Vec<&String> = files.iter().filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm") && !os_files.contains(*f)).collect();
+    for f in &rpms {
+        add(f, "signature", crate::rpm::verify_signature(&dir.join(f), &key_text));
+    }
     match manifest["rpms"].as_array() {
         None => add("manifest.json", "readable", Err("missing or not JSON".into())),
         Some(list) => {

@@ -47,6 +47,12 @@ struct FetchArgs {
     /// inventory's `bundler_mirrors`.
     #[arg(long, value_name = "URL")]
     mirror: Vec<String>,
+    /// An OS package tree (http://, https:// or file://): a CentOS mirror's `os/x86_64` or a
+    /// mounted DVD, holding `Packages/` and the vendor key file. OS packages are looked up
+    /// there by file name before the catalog's URLs and still must carry the vendor's
+    /// signature. Repeatable; also $BUNDLER_OS_MIRRORS and the inventory's `bundler_os_mirrors`.
+    #[arg(long, value_name = "URL")]
+    os_mirror: Vec<String>,
     /// Never download from the upstream URLs; only mirrors.
     #[arg(long)]
     no_upstream: bool,
@@ -347,6 +353,7 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 source_date,
                 registry_mirrors: f.registry_mirror.clone(),
                 registry_credentials: bundler::images::Credentials::from_env(),
+                os_mirrors: f.os_mirror.clone(),
             };
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let receipt = bundler::build::build(&opts, &reporter)?;
@@ -407,8 +414,9 @@ fn run(cli: &Cli) -> bundler::Result<()> {
             let wants = bundler::fetch::Want::from_plan(&plan);
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let fetched = bundler::fetch::fetch(&wants, &opts, &reporter)?;
+            let os = bundler::fetch::os::fetch_os(&plan, &opts, &bundler::fetch::os::os_mirror_list(&a.os_mirror, &plan))?;
             let export = match &a.export {
-                Some(dir) => Some(bundler::fetch::export(&fetched, dir)?),
+                Some(dir) => Some(bundler::fetch::export_with_os(&fetched, os.as_ref(), dir)?),
                 None => None,
             };
             let images = match &a.images {
@@ -421,10 +429,13 @@ fn run(cli: &Cli) -> bundler::Result<()> {
                 None => Vec::new(),
             };
             if cli.json {
-                let doc = serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "images": images, "export": export });
+                let doc = serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "os_packages": os, "images": images, "export": export });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap());
             } else if !cli.quiet {
                 eprintln!("{} artifact(s) verified in {}", fetched.len(), opts.cache.display());
+                if let Some(os) = &os {
+                    eprintln!("{} OS package(s) verified by {}'s signature ({})", os.packages.len(), os.key_name, os.key_fingerprint);
+                }
                 if let Some(p) = export {
                     eprintln!("mirror folder written: {} (use it with --mirror file://{})", p.display(), p.parent().unwrap().display());
                 }
