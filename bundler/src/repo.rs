@@ -211,11 +211,12 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64, known: &std::collecti
                 .map(|(d, n)| (d.hex, n))
                 .map_err(|source| Error::Read { path: path.clone(), source })?,
         };
-        // The file time yum records is the build time, so metadata does not depend on when the file was copied.
+        // The file time yum records is the repository's time, which the bundle tarball gives
+        // every file, so metadata does not depend on when the file was copied (and an OS
+        // vendor's package, built long before, reads the same as createrepo_c says).
         let f = std::fs::File::options().write(true).open(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
-        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(info.build_time))
-            .map_err(|source| Error::Write { path: path.clone(), source })?;
-        pkgs.push(Pkg { mtime: info.build_time, info, sha256, size, href: format!("Packages/{n}") });
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(timestamp)).map_err(|source| Error::Write { path: path.clone(), source })?;
+        pkgs.push(Pkg { mtime: timestamp, info, sha256, size, href: format!("Packages/{n}") });
     }
     let repodata = dir.join("repodata");
     let staging = dir.join(".repodata.tmp");
