@@ -352,3 +352,35 @@ fn an_operators_dvd_tree_is_used_with_os_mirror_and_fetch_exports_the_packages()
     g.code(0);
     assert_eq!(g.json()["os_packages"]["packages"].as_array().unwrap().len(), PACKAGES.len());
 }
+
+#[test]
+fn a_catalog_with_a_bad_fingerprint_or_nevra_is_refused_with_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("catalog.yaml");
+    let inv = crate::util::root().join("examples/hosts.yaml");
+    let plan = |text: &str| {
+        std::fs::write(&cat, text).unwrap();
+        run(bundler().args(["plan", "--inventory"]).arg(&inv).arg("--catalog").arg(&cat))
+    };
+    let r = plan("artifacts: []\nos_key:\n  name: K\n  url: http://x.invalid/K\n  fingerprint: \"F4A80EB5\"\n");
+    r.code(2);
+    assert!(r.stderr.contains("catalog.yaml") && r.stderr.contains("F4A80EB5") && r.stderr.contains("40 hex digits"), "{}", r.stderr);
+    let r = plan("artifacts: []\nos_packages:\n  - name: socat\n    nevra: socat.rpm\n    urls: [\"http://x.invalid/socat.rpm\"]\n");
+    r.code(2);
+    assert!(r.stderr.contains("socat-VERSION-RELEASE.ARCH"), "{}", r.stderr);
+}
+
+#[test]
+fn verify_refuses_a_bundle_whose_os_package_was_altered() {
+    let b = http_build("/os");
+    b.build(&[]).code(0);
+    let dir = b.bundle();
+    let p = dir.join("repo/Packages").join(format!("{}.rpm", nevra("socat")));
+    let mut bytes = std::fs::read(&p).unwrap();
+    let n = bytes.len();
+    bytes[n - 30] ^= 0x55;
+    std::fs::write(&p, &bytes).unwrap();
+    let r = run(bundler().arg("verify").arg(&dir));
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&nevra("socat")) && r.stderr.contains("vendor signature"), "{}", r.stderr);
+}
