@@ -21,6 +21,7 @@ mod httpd;
 mod images;
 mod inventory_cases;
 mod lint;
+mod ospkgs;
 mod packages;
 mod pki;
 mod plan_cli;

@@ -36,8 +36,15 @@ pub struct Plan {
     pub artifacts: Vec<Artifact>,
     pub images: Vec<Image>,
     pub packages: Vec<Package>,
+    /// The OS vendor's key that must have signed every OS package.
+    pub os_key: Option<catalog::OsKey>,
+    /// CentOS RPMs the bundle's repository carries unchanged (the hosts lack them).
+    pub os_packages: Vec<OsPackage>,
     /// Download mirrors from the inventory's `bundler_mirrors` (tried after `--mirror`).
     pub mirrors: Vec<String>,
+    /// OS package trees (a CentOS mirror's `os/x86_64` or a DVD, with `Packages/`) from the
+    /// inventory's `bundler_os_mirrors` (tried after `--os-mirror`).
+    pub os_mirrors: Vec<String>,
     /// Certificate lifetimes in days (`bundler_ca_validity_days`, `bundler_cert_validity_days`).
     pub certificates: CertLifetimes,
     pub ignored_groups: Vec<String>,
@@ -182,6 +189,22 @@ pub struct Artifact {
 }
 
 #[derive(Debug, Serialize, Clone)]
+pub struct OsPackage {
+    pub name: String,
+    pub nevra: String,
+    pub file_name: String,
+    pub urls: Vec<String>,
+    /// Checked in addition to the signature when the catalog pins one.
+    pub sha256: Option<String>,
+    /// The fingerprint of the key whose RPM signature it must carry.
+    pub signed_by: String,
+    pub trust_note: String,
+    pub license: Option<String>,
+    /// Role packages that require it by name.
+    pub required_by: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
 pub struct Image {
     pub name: String,
     pub version: String,
@@ -247,6 +270,7 @@ pub(crate) const CLUSTER_VARS: &[&str] = &[
     "pod_infra_version",
     "bundle_name",
     "bundler_mirrors",
+    "bundler_os_mirrors",
     "bundler_ca_validity_days",
     "bundler_cert_validity_days",
     "bundler_etcd_backup_keep",
@@ -356,6 +380,22 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             for m in &list {
                 if !(m.starts_with("http://") || m.starts_with("https://") || m.starts_with("file://")) {
                     diags.push(bad_value(&n, "bundler_mirrors", format!("mirror `{m}` must start with http://, https:// or file://")));
+                }
+            }
+            list
+        }
+        None => Vec::new(),
+    };
+    let os_mirrors = match scope.get("bundler_os_mirrors", &mut diags) {
+        Some(n) => {
+            let list = as_list(&n, "bundler_os_mirrors", &mut diags).unwrap_or_default();
+            for m in &list {
+                if !(m.starts_with("http://") || m.starts_with("https://") || m.starts_with("file://")) {
+                    diags.push(bad_value(
+                        &n,
+                        "bundler_os_mirrors",
+                        format!("OS mirror `{m}` must start with http://, https:// or file:// (a tree with Packages/)"),
+                    ));
                 }
             }
             list
@@ -710,6 +750,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             hs.extend(role_hosts(*r));
         }
         let mut reqs = d.requires.clone();
+        reqs.extend(cat.os_packages.iter().filter(|o| o.required_by.contains(&d.name)).map(|o| o.name.clone()));
         if d.requires_etcd_when_colocated && !hs.is_empty() {
             let etcd_hosts = role_hosts(Role::Etcd);
             if hs.iter().all(|h| etcd_hosts.contains(h)) {
@@ -788,6 +829,37 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         let entries = cat.find(name, version);
         artifacts.push(file_artifact(&entries, used_by));
     }
+    // Every OS package of the catalog once any package in the plan requires one of them (the
+    // rest are their dependencies: conntrack-tools needs the libnetfilter libraries).
+    let os_names: BTreeSet<&str> = cat.os_packages.iter().map(|o| o.name.as_str()).collect();
+    let os_needed = packages.iter().any(|p| p.requires.iter().any(|r| os_names.contains(r.as_str())));
+    let os_packages: Vec<OsPackage> = match (&cat.os_key, os_needed) {
+        (Some(k), true) => cat
+            .os_packages
+            .iter()
+            .map(|o| OsPackage {
+                name: o.name.clone(),
+                nevra: o.nevra.clone(),
+                file_name: o.file_name.clone(),
+                urls: o.urls.clone(),
+                sha256: o.sha256.as_ref().map(|d| d.to_string()),
+                signed_by: k.fingerprint.clone(),
+                trust_note: match &o.sha256 {
+                    Some(_) => format!("signed by {} ({}), and its pinned SHA-256", k.name, k.fingerprint),
+                    None => format!("signed by {} ({}); no per-package SHA-256 is published outside repodata", k.name, k.fingerprint),
+                },
+                license: o.license.clone(),
+                required_by: packages.iter().filter(|p| p.requires.contains(&o.name)).map(|p| p.name.clone()).collect(),
+            })
+            .collect(),
+        (None, true) => {
+            return Err(Error::input(Diagnostic::error(
+                None,
+                "the catalog lists OS packages but no `os_key` to verify their signatures; add `os_key:` with the vendor key's URL and fingerprint".to_string(),
+            )))
+        }
+        _ => Vec::new(),
+    };
     let images: Vec<Image> = images
         .into_iter()
         .map(|mut i| {
@@ -825,7 +897,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         artifacts,
         images,
         packages,
+        os_key: if os_packages.is_empty() { None } else { cat.os_key.clone() },
+        os_packages,
         mirrors,
+        os_mirrors,
         certificates: CertLifetimes { ca_days: ca_days.unwrap(), cert_days: cert_days.unwrap() },
         ignored_groups: inv.ignored_groups(),
         ignored_hosts,

@@ -21,7 +21,7 @@ use crate::plan::Plan;
 use crate::render::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
-pub use read::{read_info, verify_signature, RpmDep, RpmFile, RpmInfo};
+pub use read::{read_info, verify_signature, verify_vendor_signature, RpmDep, RpmFile, RpmInfo};
 pub use stream::source_rpm;
 
 /// Write one package as `build` does (through `dst.partial`, signed with `key`); for tests that
