@@ -9,6 +9,7 @@ and `struct option` tables). Run with the upstream git directories (bare clones 
   scripts/el7-options.py yum YUM_GIT          (rpm-software-management/yum)
   scripts/el7-options.py curl CURL_GIT        (curl/curl)
   scripts/el7-options.py systemctl SYSTEMD_GIT (redhat-plumbers/systemd-rhel7)
+  scripts/el7-options.py util-linux UTIL_LINUX_GIT (util-linux/util-linux; flock)
 
 Output lines: `TOOL<TAB>+` (options end at the first operand: a `+` getopt string),
 `TOOL<TAB>-x` (short flag), `TOOL<TAB>-x ARG` (short option taking an argument),
@@ -22,13 +23,15 @@ def commit(git, rev):
     return subprocess.run(["git", "--git-dir", git, "rev-parse", rev + "^{commit}"], check=True, capture_output=True, text=True).stdout.strip()
 
 def c_strings(expr, src):
-    """The value of a C string expression: literals, concatenated; a macro name is looked up."""
+    """The value of a C string expression: literals, concatenated; a macro name, or the name of a
+    `char const NAME[] = "...";` array (date.c and sort.c: short_options), is looked up."""
     out = ""
-    for lit, name in re.findall(r'"((?:[^"\\]|\\.)*)"|([A-Z_][A-Z0-9_]*)', expr):
+    for lit, name in re.findall(r'"((?:[^"\\]|\\.)*)"|([A-Za-z_]\w*)', expr):
         if lit:
             out += lit
         elif name:
-            m = re.search(r'#\s*define\s+' + name + r'\s+(.*)', src)
+            m = re.search(r'#\s*define\s+' + name + r'\s+(.*)', src) or re.search(
+                r'\bchar\s+const\s+' + name + r'\s*\[\s*\]\s*=\s*(.*?);', src, re.S)
             if m:
                 out += c_strings(m.group(1), src)
     return out
@@ -38,7 +41,8 @@ def short_opts(s):
     s = s.lstrip("+-:")
     while i < len(s):
         c = s[i]
-        arg = i + 1 < len(s) and s[i + 1] == ":"
+        # `x:` takes an argument; `x::` an optional one, which getopt takes only when attached (-Ifoo).
+        arg = s[i + 1 : i + 2] == ":" and s[i + 2 : i + 3] != ":"
         out.append(f"-{c} ARG" if arg else f"-{c}")
         i += 1
         while i < len(s) and s[i] == ":":
@@ -154,6 +158,11 @@ def main():
         f = src[src.index("static int systemctl_parse_argv("):]
         f = f[:f.index("\n}\n")]
         lines += [f"systemctl\t{o}" for o in dict.fromkeys(getopt_tool(f))]
+    elif what == "util-linux":
+        rev = "v2.23.2"
+        lines.append(f"# flock of util-linux 2.23.2 (CentOS 7.4 ships util-linux 2.23.2), read from the upstream git tag {rev}, commit {commit(git, rev)}")
+        lines.append("# sys-utils/flock.c main(): its getopt_long string (\"+sexnouw:E:hV?\": options end at the first operand) and long_options[].")
+        lines += [f"flock\t{o}" for o in dict.fromkeys(getopt_tool(show(git, rev, "sys-utils/flock.c")))]
     print("\n".join(lines))
 
 main()

@@ -93,17 +93,65 @@ fn default_of(value: &str) -> String {
     }
 }
 
-/// A word with `$NAME`, `${NAME}` and `${NAME:-default}` replaced from the script's assignments.
+/// A word with its quotes removed and every `$NAME`, `${NAME}` and `${NAME:-default}` in it
+/// replaced from the script's assignments, as the shell expands them: anywhere in the word
+/// (`"$ROOT/etc/x.key"`), and again inside the values and defaults they give
+/// (`KEY="${ETCD_KEY:-$ROOT/etc/etcd/pki/member/server.key}"` with `ROOT="${BUNDLER_ROOT:-}"`).
+/// A name the script does not assign is empty (an unset variable); `$1`, `$(`... stay as written.
 fn resolve(word: &str, vars: &BTreeMap<String, String>) -> String {
-    let w = word.trim_matches(['"', '\'']);
-    if let Some(inner) = w.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
-        let (name, default) = inner.split_once(":-").unwrap_or((inner, ""));
-        return vars.get(name).cloned().unwrap_or_else(|| default.to_string());
+    expand(&word.replace(['"', '\''], ""), vars, 0)
+}
+
+fn expand(w: &str, vars: &BTreeMap<String, String>, depth: usize) -> String {
+    let value = |name: &str, default: &str| -> String {
+        let v = vars.get(name).map(String::as_str).unwrap_or("");
+        let v = if v.is_empty() { default } else { v };
+        // A value that names itself (X=$X/y) stops here rather than looping.
+        if depth < 8 {
+            expand(v, vars, depth + 1)
+        } else {
+            v.to_string()
+        }
+    };
+    let cs: Vec<char> = w.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < cs.len() {
+        if cs[i] == '$' && cs.get(i + 1) == Some(&'{') {
+            // `${...}`, to its matching brace.
+            let mut d = 0;
+            let mut j = i + 1;
+            while j < cs.len() {
+                match cs[j] {
+                    '{' => d += 1,
+                    '}' => {
+                        d -= 1;
+                        if d == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            let inner: String = cs[i + 2..j.min(cs.len())].iter().collect();
+            let (name, default) = inner.split_once(":-").unwrap_or((&inner, ""));
+            out += &value(name, default);
+            i = j + 1;
+        } else if cs[i] == '$' && cs.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == '_') {
+            let mut j = i + 1;
+            while j < cs.len() && (cs[j].is_ascii_alphanumeric() || cs[j] == '_') {
+                j += 1;
+            }
+            let name: String = cs[i + 1..j].iter().collect();
+            out += &value(&name, "");
+            i = j;
+        } else {
+            out.push(cs[i]);
+            i += 1;
+        }
     }
-    if let Some(name) = w.strip_prefix('$') {
-        return vars.get(name).cloned().unwrap_or_default();
-    }
-    w.to_string()
+    out
 }
 
 /// The words of a line, shell punctuation turned into spaces (good enough for our scripts).
@@ -217,6 +265,11 @@ fn every_key_a_host_shell_tool_is_given_is_one_its_el7_build_reads() {
     let old = "#!/bin/sh\nKEYFILE=\"${ETCD_KEY:-/etc/flannel/pki/etcd-client.key}\"\nreq() {\n  curl -sS --max-time 10 --cacert \"$CA\" --cert \"$CERT\" --key \"$KEYFILE\" -X \"$m\" \"$u\" \"$@\"\n}\n";
     let p = check_keys(&[("old".into(), old.into())], &keys);
     assert!(p.len() == 1 && p[0].contains("old:4: curl --key /etc/flannel/pki/etcd-client.key") && p[0].contains("Ec key"), "{p:?}");
+    // Also when the path comes through a `$ROOT` prefix and a `--key=VALUE` word, as the etcd
+    // backup scripts write it; etcdctl (Go TLS) reads that same EC key.
+    let rooted = "#!/bin/sh\nROOT=\"${BUNDLER_ROOT:-}\"\nKEY=\"${ETCD_KEY:-$ROOT/etc/flannel/pki/etcd-client.key}\"\ncurl -sS --key=\"$KEY\" https://x\nETCDCTL_API=3 etcdctl --key=\"$KEY\" endpoint health\n";
+    let p = check_keys(&[("rooted".into(), rooted.into())], &keys);
+    assert!(p.len() == 1 && p[0].contains("rooted:4: curl --key /etc/flannel/pki/etcd-client.key") && p[0].contains("Ec key"), "{p:?}");
     // And on a key handed to a tool it does not know.
     let p = check_keys(&[("odd".into(), "#!/bin/sh\nwget --private-key=/etc/flannel/pki/etcd-client.key https://x\n".into())], &keys);
     assert!(p.len() == 1 && p[0].contains("does not know"), "{p:?}");

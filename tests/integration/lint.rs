@@ -16,8 +16,10 @@ enum Style {
     Getopt,
     /// iproute's ip: `-name` matched by any prefix of the names it lists.
     Prefix,
-    /// Go's flag package (etcdctl): `-name` and `--name` are the same long option.
+    /// Go's flag package (etcdctl in v2 mode): `-name` and `--name` are the same long option.
     GoFlag,
+    /// spf13/pflag (etcdctl in v3 mode): `--name[=v]` long; `-x` a one-letter shorthand.
+    Pflag,
 }
 
 struct Tool {
@@ -77,8 +79,29 @@ fn tools() -> BTreeMap<String, Tool> {
         }
     }
     out.insert("etcdctl".into(), etcdctl);
+    // etcdctl v3 (ETCDCTL_API=3 in its environment; etcd 3.0.17): one list, globals and command flags.
+    let f = "etcdctl-v3-3.0.17.txt";
+    let mut v3 = Tool { style: Style::Pflag, short: BTreeMap::new(), long: BTreeSet::new(), stops_at_operand: false, source: format!("flags/{f}") };
+    let text = std::fs::read_to_string(root().join("specs/reference/flags").join(f)).unwrap();
+    assert!(text.starts_with("# "), "{f}: must start with where it was read");
+    for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let name = l.split('\t').next_back().unwrap().trim();
+        match name.chars().count() {
+            _ if name == "-" => {}
+            1 => {
+                v3.short.insert(name.chars().next().unwrap(), false);
+            }
+            _ => {
+                v3.long.insert(name.to_string());
+            }
+        }
+    }
+    out.insert(ETCDCTL_V3.into(), v3);
     out
 }
+
+/// The key of etcdctl's v3-mode list in [`tools`].
+const ETCDCTL_V3: &str = "etcdctl (ETCDCTL_API=3)";
 
 /// Host tools used by our scripts whose options are not checked yet, with their el7 version:
 /// a tool in neither list fails the lint, so a new one cannot slip in unlisted.
@@ -109,9 +132,9 @@ const KEYWORDS: &[&str] = &["if", "then", "else", "elif", "fi", "do", "done", "w
 /// Simple commands of a shell script: (line, words), with heredoc bodies and comments left out
 /// and case patterns dropped. Quotes, `$(...)`, `$((...))` and redirections are understood well
 /// enough for the scripts we write; it is not a shell parser.
-fn commands(script: &str) -> Vec<(usize, Vec<String>)> {
+fn commands(script: &str) -> Vec<(usize, Vec<String>, Vec<String>)> {
     let chars: Vec<char> = script.chars().collect();
-    let mut out: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut out: Vec<(usize, Vec<String>, Vec<String>)> = Vec::new();
     let mut segs: Vec<(usize, Vec<String>, bool)> = Vec::new(); // (line, words, a case pattern)
     let mut words: Vec<String> = Vec::new();
     let mut cur = String::new();
@@ -311,9 +334,13 @@ fn commands(script: &str) -> Vec<(usize, Vec<String>)> {
         if pattern {
             continue;
         }
+        // Leading `NAME=value` words are the command's environment.
+        let mut env = Vec::new();
         while let Some(w) = ws.first() {
             let assignment = w.split_once('=').is_some_and(|(a, _)| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-            if KEYWORDS.contains(&w.as_str()) || assignment {
+            if assignment {
+                env.push(unquote(&ws.remove(0)));
+            } else if KEYWORDS.contains(&w.as_str()) {
                 ws.remove(0);
             } else {
                 break;
@@ -322,7 +349,7 @@ fn commands(script: &str) -> Vec<(usize, Vec<String>)> {
         if matches!(ws.first().map(String::as_str), None | Some("case" | "esac" | "for")) {
             continue;
         }
-        out.push((n, ws));
+        out.push((n, ws, env));
     }
     out
 }
@@ -391,6 +418,15 @@ fn check_options(tool: &Tool, name: &str, args: &[String]) -> Vec<String> {
                     bad.push(format!("{name} {a}: no such flag"));
                 }
             }
+            Style::Pflag => {
+                let known = match a.strip_prefix("--") {
+                    Some(long) => tool.long.contains(long.split('=').next().unwrap()),
+                    None => a[1..].chars().next().is_some_and(|c| tool.short.contains_key(&c)),
+                };
+                if !known {
+                    bad.push(format!("{name} {a}: no such flag"));
+                }
+            }
             Style::Prefix => {
                 let n = a.trim_start_matches('-');
                 if !tool.long.iter().any(|l| l.starts_with(n)) {
@@ -442,7 +478,19 @@ fn lint_scripts(scripts: &[(String, String)], tools: &BTreeMap<String, Tool>) ->
             .map(|(n, _)| n.trim().to_string())
             .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
             .collect();
-        for (line, ws) in commands(text) {
+        // ETCDCTL_API as the script exports it (`export ETCDCTL_API=3`), in file order.
+        let mut exported_api: Option<String> = None;
+        for (line, ws, env) in commands(text) {
+            if ws[0] == "export" || ws[0] == "unset" {
+                for w in ws[1..].iter().map(|w| unquote(w)) {
+                    if w == "ETCDCTL_API" && ws[0] == "unset" {
+                        exported_api = None;
+                    } else if let Some(v) = w.strip_prefix("ETCDCTL_API=") {
+                        exported_api = Some(v.to_string());
+                    }
+                }
+                continue;
+            }
             let Some(name) = tool_name(&ws[0], &vars) else { continue };
             if functions.contains(&name) || NOT_HOST_TOOLS.contains(&name.as_str()) || UNCHECKED.iter().any(|(t, _)| *t == name) || name.starts_with("k8s-") {
                 continue;
@@ -451,7 +499,20 @@ fn lint_scripts(scripts: &[(String, String)], tools: &BTreeMap<String, Tool>) ->
             if ws[0].contains("/usr/libexec/bundler/") || ws[0].contains("/host-identity") {
                 continue;
             }
-            match tools.get(&name) {
+            // etcdctl's mode is ETCDCTL_API in its environment: the command's own, else the exported one.
+            let mut key = name.clone();
+            if name == "etcdctl" {
+                let api = env.iter().rev().find_map(|e| e.strip_prefix("ETCDCTL_API=").map(str::to_string)).or_else(|| exported_api.clone());
+                match api.as_deref() {
+                    None | Some("" | "2") => {}
+                    Some("3") => key = ETCDCTL_V3.to_string(),
+                    Some(v) => {
+                        problems.push(format!("{file}:{line}: etcdctl with ETCDCTL_API={v}: etcd 3.0.17's etcdctl/main.go knows only 2 and 3"));
+                        continue;
+                    }
+                }
+            }
+            match tools.get(&key) {
                 None => problems.push(format!("{file}:{line}: `{name}` is a host tool with no el7 option list (add one under specs/reference/el7-options, or to UNCHECKED with its version)")),
                 Some(t) => {
                     checked += 1;
@@ -508,7 +569,7 @@ fn all_scripts() -> Vec<(String, String)> {
 #[test]
 fn every_option_a_script_or_scriptlet_passes_to_a_host_tool_exists_in_its_el7_version() {
     let tools = tools();
-    for t in ["ss", "ip", "curl", "head", "cut", "df", "mkdir", "rpm", "yum", "systemctl", "etcdctl", "mktemp"] {
+    for t in ["ss", "ip", "curl", "head", "cut", "df", "mkdir", "rpm", "yum", "systemctl", "etcdctl", ETCDCTL_V3, "mktemp", "flock", "date", "sort"] {
         assert!(tools.contains_key(t), "no option list for {t}");
     }
     let scripts = all_scripts();
@@ -524,6 +585,33 @@ fn every_option_a_script_or_scriptlet_passes_to_a_host_tool_exists_in_its_el7_ve
     let (p, _) =
         lint_scripts(&[("x".into(), "x=$(sha256sum --ignore-missing -c SUMS)\nif curl -sS --retry-connrefused https://a; then :; fi\n".into())], &tools);
     assert_eq!(p.len(), 2, "{p:?}");
+    // etcdctl is checked in the mode ETCDCTL_API gives it: inline or exported, v3 flags only in v3 mode.
+    let (p, _) = lint_scripts(
+        &[(
+            "e".into(),
+            "ETCDCTL_API=3 etcdctl --cacert=\"$CA\" --key \"$K\" -w json snapshot restore f --name n --skip-hash-check\n\
+             etcdctl --cacert=\"$CA\" ls\n\
+             ETCDCTL_API=3 etcdctl --ca-file \"$CA\" endpoint health\n\
+             export ETCDCTL_API=3\n\
+             etcdctl --dial-timeout=2s --command-timeout=5s member list\n\
+             ETCDCTL_API=2 etcdctl --dial-timeout=2s ls\n\
+             ETCDCTL_API=4 etcdctl get k\n"
+                .into(),
+        )],
+        &tools,
+    );
+    assert_eq!(
+        p,
+        vec![
+            "e:2: etcdctl --cacert=$CA: no such flag in etcdctl (flags/etcdctl-v2-3.0.17*.txt)".to_string(),
+            "e:3: etcdctl --ca-file: no such flag in etcdctl (flags/etcdctl-v3-3.0.17.txt)".to_string(),
+            "e:6: etcdctl --dial-timeout=2s: no such flag in etcdctl (flags/etcdctl-v2-3.0.17*.txt)".to_string(),
+            "e:7: etcdctl with ETCDCTL_API=4: etcd 3.0.17's etcdctl/main.go knows only 2 and 3".to_string(),
+        ]
+    );
+    // flock is util-linux 2.23.2's: no -F (--no-fork is first in tag v2.29).
+    let (p, _) = lint_scripts(&[("f".into(), "flock -n 9 || exit 1\nflock -F /tmp/l true\n".into())], &tools);
+    assert_eq!(p, vec!["f:2: flock -F: no option -F in flock (util-linux-2.23.2.txt)".to_string()]);
     // A tool nobody listed fails too.
     let (p, _) = lint_scripts(&[("x".into(), "jq -r .a f\n".into())], &tools);
     assert!(p.len() == 1 && p[0].contains("`jq` is a host tool with no el7 option list"), "{p:?}");
