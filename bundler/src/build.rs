@@ -22,6 +22,8 @@ pub struct Options {
     pub source_date: Option<u64>,
     pub registry_mirrors: Vec<String>,
     pub registry_credentials: crate::images::Credentials,
+    /// `--os-mirror`: OS package trees (with `Packages/`), tried before the catalog's URLs.
+    pub os_mirrors: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,6 +48,8 @@ pub struct Receipt {
     pub warnings: Vec<crate::error::Diagnostic>,
     /// Certificate warnings: lifetimes cut to their CA's, CAs close to expiry.
     pub certificate_warnings: Vec<String>,
+    /// The OS vendor's packages the repository carries unchanged.
+    pub os_packages: Vec<fetch::os::FetchedOs>,
     pub stages: Vec<Stage>,
 }
 
@@ -102,6 +106,8 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
 
     let fopts = fetch::Options { mirrors: fetch::mirror_list(&o.fetch.mirrors, &plan), ..o.fetch.clone() };
     let fetched = stage("fetch", fetch::fetch(&fetch::Want::from_plan(&plan), &fopts, rep))?;
+    let os = stage("fetch", fetch::os::fetch_os(&plan, &fopts, &fetch::os::os_mirror_list(&o.os_mirrors, &plan)))?;
+    let os_packages: Vec<fetch::os::FetchedOs> = os.as_ref().map(|o| o.packages.clone()).unwrap_or_default();
     timer.lap("fetch");
 
     let pki = stage("pki", crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)))?;
@@ -177,12 +183,27 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         std::fs::set_permissions(&b.path, std::fs::Permissions::from_mode(0o600)).map_err(|source| Error::Write { path: b.path.clone(), source })?;
     }
     let _ = std::fs::remove_dir_all(&work);
+    // The vendor's packages go in unchanged (copied: the repository stage sets file times),
+    // with the vendor's key beside ours for yum's gpgcheck.
+    let werr = |path: &Path, source| Error::Write { path: path.to_path_buf(), source };
+    for p in &os_packages {
+        let dst = repo_dir.join("Packages").join(&p.file_name);
+        std::fs::copy(&p.path, &dst).map_err(|e| werr(&dst, e))?;
+    }
+    if let Some(os) = &os {
+        let dst = repo_dir.join(&os.key_name);
+        std::fs::write(&dst, &os.key_armored).map_err(|e| werr(&dst, e))?;
+    }
     timer.lap("packages");
 
     let repo_time = o.source_date.unwrap_or_else(|| built.iter().map(|b| b.build_time).max().unwrap_or(0));
     let bundle_dir = staging.0.join("bundle");
     // Packages were hashed as they were written; nothing reads them again for that.
-    let known: std::collections::BTreeMap<String, (String, u64)> = built.iter().map(|b| (b.file_name.clone(), (b.sha256.clone(), b.size))).collect();
+    let known: std::collections::BTreeMap<String, (String, u64)> = built
+        .iter()
+        .map(|b| (b.file_name.clone(), (b.sha256.clone(), b.size)))
+        .chain(os_packages.iter().map(|p| (p.file_name.clone(), (p.sha256.clone(), p.bytes))))
+        .collect();
     let _repo = stage("repository", crate::repo::write(&repo_dir, &key, repo_time, &known))?;
     timer.lap("repository");
 
@@ -190,7 +211,6 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let release = crate::bundle::release(&o.state, &built, &plan)?;
     let stem = format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), release);
     let files = stage("bundle", crate::render::render_with(&plan, release))?;
-    let werr = |path: &Path, source| Error::Write { path: path.to_path_buf(), source };
     for f in files.iter().filter(|f| f.package == "bundle") {
         let p = bundle_dir.join(&f.path);
         std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| werr(&p, e))?;
@@ -199,7 +219,11 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).map_err(|e| werr(&p, e))?;
     }
     let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
-    std::fs::write(&repo_file, crate::repo::repo_file(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo"))).map_err(|e| werr(&repo_file, e))?;
+    std::fs::write(
+        &repo_file,
+        crate::repo::repo_file_with_keys(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo"), os.as_ref().map(|o| o.key_name.as_str())),
+    )
+    .map_err(|e| werr(&repo_file, e))?;
     let inventory_sha = std::fs::read(&o.inventory)
         .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)))
         .map_err(|source| Error::Read { path: o.inventory.clone(), source })?;
@@ -208,6 +232,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         inventory_sha256: &inventory_sha,
         fetched: &fetched,
         built: &built,
+        os_packages: &os_packages,
         key_fingerprint: &key.fingerprint,
         stem: &stem,
         time: repo_time,
@@ -216,7 +241,14 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     std::fs::write(&mpath, serde_json::to_string_pretty(&crate::bundle::manifest(&contents)).unwrap() + "\n").map_err(|e| werr(&mpath, e))?;
     let spath = bundle_dir.join("sbom.spdx.json");
     std::fs::write(&spath, serde_json::to_string_pretty(&crate::bundle::sbom(&contents)).unwrap() + "\n").map_err(|e| werr(&spath, e))?;
-    crate::bundle::write_sums(&bundle_dir, &built.iter().map(|b| (format!("repo/Packages/{}", b.file_name), b.sha256.clone())).collect())?;
+    crate::bundle::write_sums(
+        &bundle_dir,
+        &built
+            .iter()
+            .map(|b| (format!("repo/Packages/{}", b.file_name), b.sha256.clone()))
+            .chain(os_packages.iter().map(|p| (format!("repo/Packages/{}", p.file_name), p.sha256.clone())))
+            .collect(),
+    )?;
     // The checksum list is signed too, so `verify` proves every file from the key down.
     let sums_path = bundle_dir.join("SHA256SUMS");
     let sums = std::fs::read(&sums_path).map_err(|source| Error::Read { path: sums_path.clone(), source })?;
@@ -260,6 +292,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         packages: built,
         warnings: plan.warnings.clone(),
         certificate_warnings: pki.warnings,
+        os_packages,
         stages: timer.stages,
     })
 }

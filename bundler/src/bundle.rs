@@ -51,6 +51,7 @@ pub struct Contents<'a> {
     pub inventory_sha256: &'a str,
     pub fetched: &'a [Fetched],
     pub built: &'a [Built],
+    pub os_packages: &'a [crate::fetch::os::FetchedOs],
     pub key_fingerprint: &'a str,
     pub stem: &'a str,
     pub time: u64,
@@ -71,6 +72,11 @@ pub fn manifest(c: &Contents) -> serde_json::Value {
             json!({"name": a.name, "version": a.version, "url": a.url, "digest": a.digest, "license": a.license, "trust": a.trust, "single_source": a.single_source, "bytes": f.map(|f| f.bytes)})
         }).collect::<Vec<_>>(),
         "images": p.images.iter().map(|i| json!({"name": i.name, "version": i.version, "reference": i.reference, "digest": i.digest, "license": i.license, "trust": i.trust})).collect::<Vec<_>>(),
+        "os_key": p.os_key.as_ref().filter(|_| !c.os_packages.is_empty()).map(|k| json!({"name": k.name, "fingerprint": k.fingerprint, "file": format!("repo/{}", k.file_name), "url": k.url})),
+        "os_packages": c.os_packages.iter().map(|o| {
+            let planned = p.os_packages.iter().find(|x| x.name == o.name);
+            json!({"name": o.name, "nevra": o.nevra, "file": format!("repo/Packages/{}", o.file_name), "sha256": o.sha256, "size": o.bytes, "signed_by": o.signed_by, "url": planned.and_then(|x| x.urls.first()), "license": planned.and_then(|x| x.license.clone()), "required_by": planned.map(|x| x.required_by.clone()).unwrap_or_default()})
+        }).collect::<Vec<_>>(),
         "rpms": c.built.iter().map(|b| json!({"name": b.name, "version": b.version, "release": b.release, "nvr": format!("{}-{}-{}", b.name, b.version, b.release), "file": format!("repo/Packages/{}", b.file_name), "sha256": b.sha256, "size": b.size})).collect::<Vec<_>>(),
     })
 }
@@ -114,6 +120,19 @@ pub fn sbom(c: &Contents) -> serde_json::Value {
             "licenseConcluded": "NOASSERTION", "licenseDeclared": spdx_license(&i.license), "copyrightText": "NOASSERTION",
             "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": format!("pkg:docker/{}@{}?tag={tag}", repo.replace(':', "%3A"), i.digest)}],
         }));
+    }
+    for o in c.os_packages {
+        let id = format!("SPDXRef-OS-RPM-{}", spdx_id(&o.name));
+        let planned = p.os_packages.iter().find(|x| x.name == o.name);
+        packages.push(json!({
+            "SPDXID": id, "name": o.name, "versionInfo": o.nevra.strip_prefix(&format!("{}-", o.name)).unwrap_or(&o.nevra),
+            "downloadLocation": planned.and_then(|x| x.urls.first()).cloned().unwrap_or_else(|| "NOASSERTION".into()), "filesAnalyzed": false,
+            "packageFileName": format!("repo/Packages/{}", o.file_name),
+            "checksums": [{"algorithm": "SHA256", "checksumValue": o.sha256}],
+            "licenseConcluded": "NOASSERTION", "licenseDeclared": spdx_license(&planned.and_then(|x| x.license.clone())), "copyrightText": "NOASSERTION", "supplier": "Organization: CentOS",
+            "comment": planned.map(|x| x.trust_note.clone()).unwrap_or_default(),
+        }));
+        rels.push(json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": id}));
     }
     for b in c.built {
         let id = format!("SPDXRef-RPM-{}", spdx_id(&b.name));
@@ -674,6 +693,32 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
             add(&mut checks, f, "repository metadata", Err("not named by the signed repomd.xml".into()));
         }
     }
+    // The manifest (proven below through the signed SHA256SUMS) names the OS vendor's packages:
+    // those carry the vendor's signature, by the key whose fingerprint the manifest pins.
+    let manifest: serde_json::Value = tree.read("manifest.json", MAX_MANIFEST).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let mut os_files: BTreeMap<String, String> = BTreeMap::new();
+    let mut vendor_key: std::result::Result<String, String> = Err("no verified vendor key".into());
+    if let Some(list) = manifest["os_packages"].as_array().filter(|l| !l.is_empty()) {
+        let k = &manifest["os_key"];
+        let kfile = k["file"].as_str().unwrap_or_default().to_string();
+        let pinned = k["fingerprint"].as_str().unwrap_or_default();
+        vendor_key = if member_name(&kfile).is_err() {
+            Err(format!("the manifest's OS key file `{kfile}` is not a path inside the bundle"))
+        } else {
+            tree.read(&kfile, MAX_KEY).map(|b| String::from_utf8_lossy(&b).into_owned()).and_then(|text| {
+                let f = crate::signing::public_fingerprint(&text).map_err(|e| e.to_string())?;
+                if f == pinned {
+                    Ok(text)
+                } else {
+                    Err(format!("its fingerprint is {f}, the manifest pins {pinned}"))
+                }
+            })
+        };
+        add(&mut checks, if kfile.is_empty() { "manifest.json" } else { &kfile }, "OS vendor key", vendor_key.as_ref().map(|_| ()).map_err(|e| e.clone()));
+        for r in list {
+            os_files.insert(r["file"].as_str().unwrap_or_default().to_string(), r["sha256"].as_str().unwrap_or_default().to_string());
+        }
+    }
     let mut listed_rpms = BTreeSet::new();
     for p in blocks(primary.as_deref().unwrap_or_default(), "package") {
         let href = attr(p, "location", "href").unwrap_or_default();
@@ -697,7 +742,13 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         };
         let good = r.is_ok();
         add(&mut checks, &rel, "repository metadata", r);
-        if good {
+        if good && os_files.contains_key(&rel) {
+            let r = match &vendor_key {
+                Ok(k) => crate::rpm::verify_vendor_signature(&tree.dir.join(&rel), k).map(|_| ()),
+                Err(e) => Err(e.clone()),
+            };
+            add(&mut checks, &rel, "vendor signature", r);
+        } else if good {
             let r = match &key_text {
                 Some(k) => crate::rpm::verify_signature(&tree.dir.join(&rel), k),
                 None => Err("no usable key to check it with".into()),
@@ -744,7 +795,14 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
     }
 
     // 4. The manifest agrees with the contents (paths looked up, never opened from the manifest).
-    let manifest: serde_json::Value = tree.read("manifest.json", MAX_MANIFEST).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    for (file, want) in &os_files {
+        let res = if !tree.files.contains_key(file) || !file.starts_with("repo/Packages/") {
+            Err(format!("manifest lists OS package {file}, which is not a package of the bundle"))
+        } else {
+            tree.sha(file).and_then(|got| if &got == want { Ok(()) } else { Err(format!("manifest says sha256 {want}, file has {got}")) })
+        };
+        add(&mut checks, "manifest.json", &format!("lists {file}"), res);
+    }
     match manifest["rpms"].as_array() {
         None => add(&mut checks, "manifest.json", "readable", Err("missing or not JSON".into())),
         Some(list) => {
@@ -760,7 +818,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
                 };
                 add(&mut checks, "manifest.json", &format!("lists {file}"), res);
             }
-            for f in tree.files.keys().filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm") && !named.contains(*f)) {
+            for f in tree.files.keys().filter(|f| f.starts_with("repo/Packages/") && f.ends_with(".rpm") && !named.contains(*f) && !os_files.contains_key(*f)) {
                 add(&mut checks, f, "manifest", Err("not listed in manifest.json".into()));
             }
         }

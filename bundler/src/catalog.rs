@@ -93,6 +93,71 @@ impl fmt::Display for Digest {
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
     artifacts: Vec<RawEntry>,
+    /// The OS vendor's RPM signing key (CentOS 7's release key), pinned by fingerprint.
+    os_key: Option<RawOsKey>,
+    #[serde(default)]
+    os_packages: Vec<RawOsPackage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOsKey {
+    name: String,
+    url: String,
+    fingerprint: String,
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOsPackage {
+    name: String,
+    nevra: String,
+    urls: Vec<String>,
+    sha256: Option<String>,
+    sha256_source: Option<String>,
+    license: Option<String>,
+    #[serde(default)]
+    required_by: Vec<String>,
+    source: Option<String>,
+}
+
+/// The key that signs the OS vendor's RPMs, fetched like an artifact and accepted only when
+/// its fingerprint is the pinned one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OsKey {
+    pub name: String,
+    pub url: String,
+    pub file_name: String,
+    /// 40 upper-case hex digits, no spaces.
+    pub fingerprint: String,
+    pub origin: Option<String>,
+}
+
+/// One OS package (a CentOS 7 RPM) by exact name-version-release.arch, verified by the
+/// vendor's RPM signature against `OsKey`, and by `sha256` where one is published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OsPackage {
+    pub name: String,
+    pub nevra: String,
+    pub file_name: String,
+    /// Tried in order after `--mirror` and `--os-mirror`.
+    pub urls: Vec<String>,
+    pub sha256: Option<Digest>,
+    pub sha256_source: Option<String>,
+    pub license: Option<String>,
+    /// Role packages that require it by name (its own dependencies are pulled in by rpm).
+    pub required_by: Vec<String>,
+    pub origin: Option<String>,
+}
+
+/// `6341 AB27 ...` or `6341ab27...` as 40 upper-case hex digits.
+pub fn parse_fingerprint(s: &str) -> std::result::Result<String, String> {
+    let f: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    if f.len() != 40 || !f.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{s}` is not an OpenPGP v4 fingerprint (40 hex digits)"));
+    }
+    Ok(f)
 }
 
 #[derive(Deserialize)]
@@ -160,23 +225,32 @@ pub struct Catalog {
     pub entries: Vec<Entry>,
     /// Where it came from: "embedded" or the user's file.
     pub sources: Vec<String>,
+    pub os_key: Option<OsKey>,
+    pub os_packages: Vec<OsPackage>,
 }
 
 impl Catalog {
     pub fn embedded() -> Catalog {
-        let entries = parse(EMBEDDED, Path::new("specs/catalog.yaml"), false).expect("embedded catalog is valid (tested)");
-        Catalog { entries, sources: vec!["embedded".into()] }
+        let (entries, os_key, os_packages) = parse(EMBEDDED, Path::new("specs/catalog.yaml"), false).expect("embedded catalog is valid (tested)");
+        Catalog { entries, sources: vec!["embedded".into()], os_key, os_packages }
     }
 
     /// The embedded catalog with the user's entries laid over it: the user's entries for a
     /// name and version replace every embedded entry of that name and version (so a file
-    /// can be pinned to another URL and digest); entries for new versions are added.
+    /// can be pinned to another URL and digest); entries for new versions are added. Its
+    /// `os_key` replaces the embedded one, and its `os_packages` replace the embedded ones
+    /// of the same name.
     pub fn with_overrides(path: &Path) -> Result<Catalog> {
         let text = crate::files::read_regular_string(path, crate::files::SMALL).map_err(crate::files::as_input)?;
-        let user = parse(&text, path, true).map_err(Error::Input)?;
+        let (user, os_key, os_packages) = parse(&text, path, true).map_err(Error::Input)?;
         let mut cat = Catalog::embedded();
         cat.entries.retain(|e| !user.iter().any(|u| u.name == e.name && u.version == e.version));
         cat.entries.extend(user);
+        if os_key.is_some() {
+            cat.os_key = os_key;
+        }
+        cat.os_packages.retain(|e| !os_packages.iter().any(|u| u.name == e.name));
+        cat.os_packages.extend(os_packages);
         cat.sources.push(path.display().to_string());
         Ok(cat)
     }
@@ -197,7 +271,9 @@ impl Catalog {
     }
 }
 
-fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>, Diagnostics> {
+type Parsed = (Vec<Entry>, Option<OsKey>, Vec<OsPackage>);
+
+fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Parsed, Diagnostics> {
     let raw: RawCatalog = crate::yaml::from_str(text, file).map_err(|d| Diagnostics(vec![d]))?;
     // Problems are gathered per entry and located afterwards (the located parse runs only
     // when something is wrong, so a good catalog is read once).
@@ -287,25 +363,86 @@ fn parse(text: &str, file: &Path, user: bool) -> std::result::Result<Vec<Entry>,
             kube_max: r.kube_max,
         });
     }
-    if problems.is_empty() {
-        return Ok(out);
-    }
-    let locs: Vec<Loc> = crate::yaml::parse(text, &std::sync::Arc::new(file.to_path_buf()))
-        .ok()
-        .and_then(|root| match root.get("artifacts").map(|a| &a.kind) {
-            // Each entry is named where its first key is written (`- name: ...`).
-            Some(crate::value::Kind::Seq(items)) => {
-                Some(items.iter().map(|n| n.as_map().and_then(|m| m.first()).map(|(_, k, _)| k.clone()).unwrap_or_else(|| n.loc.clone())).collect())
-            }
-            _ => None,
-        })
-        .unwrap_or_default();
     let mut diags = Diagnostics::default();
+    let locs: Vec<Loc> = if problems.is_empty() {
+        Vec::new()
+    } else {
+        crate::yaml::parse(text, &std::sync::Arc::new(file.to_path_buf()))
+            .ok()
+            .and_then(|root| match root.get("artifacts").map(|a| &a.kind) {
+                // Each entry is named where its first key is written (`- name: ...`).
+                Some(crate::value::Kind::Seq(items)) => {
+                    Some(items.iter().map(|n| n.as_map().and_then(|m| m.first()).map(|(_, k, _)| k.clone()).unwrap_or_else(|| n.loc.clone())).collect())
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
     for (i, m) in problems {
         let loc = locs.get(i).cloned().unwrap_or_else(|| Loc::file_only(file));
         diags.push(Diagnostic::error(Some(loc), m));
     }
-    Err(diags)
+    let url_ok = |u: &str| u.starts_with("https://") || u.starts_with("http://") || u.starts_with("file://");
+    let loc = Some(Loc::file_only(file));
+    let os_key = raw.os_key.and_then(|k| {
+        let mut ok = true;
+        if !url_ok(&k.url) {
+            diags.push(Diagnostic::error(loc.clone(), format!("os_key `{}`: url `{}` must start with https://, http:// or file://", k.name, k.url)));
+            ok = false;
+        }
+        let fingerprint = parse_fingerprint(&k.fingerprint)
+            .map_err(|m| diags.push(Diagnostic::error(loc.clone(), format!("os_key `{}`: {m}; copy it from the vendor's published key list", k.name))))
+            .ok();
+        let file_name = k.url.rsplit('/').next().unwrap_or_default().to_string();
+        (ok && !file_name.is_empty()).then_some(())?;
+        Some(OsKey { name: k.name, url: k.url, file_name, fingerprint: fingerprint?, origin: k.source })
+    });
+    let mut os_packages = Vec::new();
+    for (i, r) in raw.os_packages.into_iter().enumerate() {
+        let at = format!("os_packages #{} (`{}`)", i + 1, r.name);
+        let mut bad = |m: String| diags.push(Diagnostic::error(loc.clone(), format!("{at}: {m}")));
+        let file_name = format!("{}.rpm", r.nevra);
+        // name-version-release.arch: at least two `-` and an arch after the last `.`.
+        let parts: Vec<&str> = r.nevra.rsplitn(3, '-').collect();
+        if parts.len() != 3 || parts[2] != r.name || !parts[0].contains('.') || r.nevra.contains('/') {
+            bad(format!("nevra `{}` is not `{}-VERSION-RELEASE.ARCH`", r.nevra, r.name));
+            continue;
+        }
+        if r.urls.is_empty() {
+            bad("give at least one url".into());
+            continue;
+        }
+        if let Some(u) = r.urls.iter().find(|u| !url_ok(u) || !u.ends_with(&format!("/{file_name}"))) {
+            bad(format!("url `{u}` must start with https://, http:// or file:// and end in /{file_name}"));
+            continue;
+        }
+        let sha256 = match r.sha256.as_deref().map(|d| Digest::parse(Algo::Sha256, d)) {
+            Some(Err(e)) => {
+                bad(e);
+                continue;
+            }
+            Some(Ok(d)) => Some(d),
+            None => None,
+        };
+        os_packages.push(OsPackage {
+            name: r.name,
+            nevra: r.nevra,
+            file_name,
+            urls: r.urls,
+            sha256,
+            sha256_source: r.sha256_source,
+            license: r.license,
+            required_by: r.required_by,
+            origin: r.source,
+        });
+    }
+    if !os_packages.is_empty() && os_key.is_none() && !user && !diags.has_errors() {
+        diags.push(Diagnostic::error(loc.clone(), "os_packages need an `os_key` to verify their signatures".to_string()));
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok((out, os_key, os_packages))
 }
 
 /// Compare versions like `v1.9.10` > `v1.9.9`, `17.12.1-ce` > `17.12.0-ce`.

@@ -47,6 +47,12 @@ struct FetchArgs {
     /// inventory's `bundler_mirrors`.
     #[arg(long, value_name = "URL")]
     mirror: Vec<String>,
+    /// An OS package tree (http://, https:// or file://): a CentOS mirror's `os/x86_64` or a
+    /// mounted DVD, holding `Packages/` and the vendor key file. OS packages are looked up
+    /// there by file name before the catalog's URLs and still must carry the vendor's
+    /// signature. Repeatable; also $BUNDLER_OS_MIRRORS and the inventory's `bundler_os_mirrors`.
+    #[arg(long, value_name = "URL")]
+    os_mirror: Vec<String>,
     /// Never download from the upstream URLs; only mirrors.
     #[arg(long)]
     no_upstream: bool,
@@ -468,6 +474,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 source_date,
                 registry_mirrors: f.registry_mirror.clone(),
                 registry_credentials: bundler::images::Credentials::from_env(),
+                os_mirrors: f.os_mirror.clone(),
             };
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let receipt = bundler::build::build(&opts, &reporter)?;
@@ -595,6 +602,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             let wants = bundler::fetch::Want::from_plan(&plan);
             let reporter = progress::Progress::new(cli.quiet || cli.json);
             let fetched = bundler::fetch::fetch(&wants, &opts, &reporter)?;
+            let os = bundler::fetch::os::fetch_os(&plan, &opts, &bundler::fetch::os::os_mirror_list(&a.os_mirror, &plan))?;
             // The export carries the images too (manifests and blobs by digest), so an
             // offline build with `--mirror file://DIR` finds everything it needs there.
             let pull_images = a.images.is_some() || a.export.is_some();
@@ -614,7 +622,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 Some(dir) => {
                     let mut files = fetched.clone();
                     files.extend(bundler::images::mirror_files(&images, &opts.cache));
-                    Some(bundler::fetch::export(&files, dir)?)
+                    Some(bundler::fetch::export_with_os(&files, os.as_ref(), dir)?)
                 }
                 None => None,
             };
@@ -626,9 +634,13 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             bundler::cache::record_use(&opts.cache, &fetched, &images, &[]);
             if cli.json {
                 let images = if a.images.is_some() { images } else { Vec::new() };
-                *doc = Some(serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "images": images, "export": export }));
+                *doc =
+                    Some(serde_json::json!({ "ok": true, "cache": opts.cache, "artifacts": fetched, "os_packages": os, "images": images, "export": export }));
             } else if !cli.quiet {
                 eprintln!("{} artifact(s) verified in {}", fetched.len(), opts.cache.display());
+                if let Some(os) = &os {
+                    eprintln!("{} OS package(s) verified by {}'s signature ({})", os.packages.len(), os.key_name, os.key_fingerprint);
+                }
                 if !images.is_empty() {
                     eprintln!("{} image(s) verified", images.len());
                 }

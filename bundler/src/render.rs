@@ -150,6 +150,7 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
         },
         "flannel_config": serde_json::to_string(&flannel).unwrap(),
         "key_file": crate::repo::KEY_FILE,
+        "os_key_file": plan.os_key.as_ref().map(|k| k.file_name.clone()).unwrap_or_default(),
         "bundle": {"file_stem": format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), bundle_release)},
         "images": {
             "pause": image_ref(plan, "pause"),

@@ -211,11 +211,12 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64, known: &std::collecti
                 .map(|(d, n)| (d.hex, n))
                 .map_err(|source| Error::Read { path: path.clone(), source })?,
         };
-        // The file time yum records is the build time, so metadata does not depend on when the file was copied.
+        // The file time yum records is the repository's time, which the bundle tarball gives
+        // every file, so metadata does not depend on when the file was copied (and an OS
+        // vendor's package, built long before, reads the same as createrepo_c says).
         let f = std::fs::File::options().write(true).open(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
-        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(info.build_time))
-            .map_err(|source| Error::Write { path: path.clone(), source })?;
-        pkgs.push(Pkg { mtime: info.build_time, info, sha256, size, href: format!("Packages/{n}") });
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(timestamp)).map_err(|source| Error::Write { path: path.clone(), source })?;
+        pkgs.push(Pkg { mtime: timestamp, info, sha256, size, href: format!("Packages/{n}") });
     }
     let repodata = dir.join("repodata");
     let staging = dir.join(".repodata.tmp");
@@ -248,7 +249,13 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64, known: &std::collecti
 
 /// A `.repo` file for a repository unpacked at `dir` on the host.
 pub fn repo_file(name: &str, dir: &str) -> String {
+    repo_file_with_keys(name, dir, None)
+}
+
+/// The same, trusting also the OS vendor's key (shipped beside ours) for the OS packages.
+pub fn repo_file_with_keys(name: &str, dir: &str, os_key: Option<&str>) -> String {
+    let extra = os_key.map(|k| format!(" file://{dir}/{k}")).unwrap_or_default();
     format!(
-        "[{name}]\nname=Kubernetes cluster {name} (bundler, air-gapped)\nbaseurl=file://{dir}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{dir}/{KEY_FILE}\nskip_if_unavailable=0\n"
+        "[{name}]\nname=Kubernetes cluster {name} (bundler, air-gapped)\nbaseurl=file://{dir}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{dir}/{KEY_FILE}{extra}\nskip_if_unavailable=0\nmetadata_expire=0\n"
     )
 }

@@ -22,6 +22,8 @@ pub enum Kind {
     Int(i64),
     Float(f64),
     Str(String),
+    /// An inline `!vault` value: ciphertext bundler cannot open; reading it is an error.
+    Vault(String),
     Seq(Vec<Node>),
     /// Keys keep their text and where they were written.
     Map(Vec<(String, Loc, Node)>),
@@ -50,6 +52,7 @@ impl Node {
             Kind::Int(_) => "an integer",
             Kind::Float(_) => "a number",
             Kind::Str(_) => "a string",
+            Kind::Vault(_) => "an ansible-vault encrypted value",
             Kind::Seq(_) => "a list",
             Kind::Map(_) => "a mapping",
         }

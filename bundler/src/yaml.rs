@@ -200,7 +200,10 @@ fn apply_merge_keys(entries: Vec<(String, Loc, Node)>) -> Result<Vec<(String, Lo
 
 fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>, loc: Loc) -> Node {
     if let Some(t) = tag {
-        if t.suffix == "str" || t.suffix == "unsafe" || t.handle == "!" && t.suffix == "vault" {
+        if t.handle == "!" && t.suffix == "vault" {
+            return Node::new(Kind::Vault(text.to_string()), loc, Origin::Yaml);
+        }
+        if t.suffix == "str" || t.suffix == "unsafe" {
             return Node::str(text, loc, Origin::Yaml);
         }
     }

@@ -55,13 +55,20 @@ baseurl=file://$HERE/repo
 enabled=1
 gpgcheck=1
 repo_gpgcheck=1
-gpgkey=file://$HERE/repo/{{ key_file }}
+gpgkey=file://$HERE/repo/{{ key_file }}{% if os_key_file %} file://$HERE/repo/{{ os_key_file }}{% endif %}
 skip_if_unavailable=0
+# A newer bundle unpacked at the same path must be read at once, not after yum 3.4.3's
+# default metadata_expire of 6 hours.
+metadata_expire=0
 REPO
 mv -f "$tmp" "$ROOT/etc/yum.repos.d/$NAME.repo"
 
 $RPM ${ROOT:+--root="$ROOT"} --import "$HERE/repo/{{ key_file }}"
-
+{% if os_key_file %}# The OS vendor's key: the bundle carries some of its packages unchanged.
+$RPM ${ROOT:+--root="$ROOT"} --import "$HERE/repo/{{ os_key_file }}"
+{% endif %}
 echo "installing$PKGS for roles: $(echo $ROLES)"
-# Only this bundle's repository: an air-gapped host cannot reach the others.
+# Only this bundle's repository: an air-gapped host cannot reach the others. Whatever yum
+# cached of an earlier bundle at this path goes first.
+$YUM ${ROOT:+--installroot="$ROOT"} --disablerepo='*' --enablerepo="$NAME" clean metadata >/dev/null 2>&1 || :
 $YUM -y ${ROOT:+--installroot="$ROOT"} --disablerepo='*' --enablerepo="$NAME" install $PKGS

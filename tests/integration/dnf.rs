@@ -51,6 +51,15 @@ pub fn base_repo(dir: &Path) -> PathBuf {
     repo
 }
 
+/// The keys the bundle's .repo file trusts: ours, and the OS vendor's when it carries OS packages.
+fn gpgkeys(repo: &Path) -> String {
+    let mut v = vec![format!("file://{}/RPM-GPG-KEY-bundler", repo.display())];
+    if repo.join("RPM-GPG-KEY-CentOS-7").exists() {
+        v.push(format!("file://{}/RPM-GPG-KEY-CentOS-7", repo.display()));
+    }
+    v.join(",")
+}
+
 pub struct Root {
     pub dir: tempfile::TempDir,
     base: PathBuf,
@@ -93,7 +102,7 @@ impl Root {
             .arg("--setopt=base.gpgcheck=0")
             .arg(format!("--repofrompath=k8s,file://{}", repo.display()))
             .args(["--setopt=k8s.gpgcheck=1", "--setopt=k8s.repo_gpgcheck=1"])
-            .arg(format!("--setopt=k8s.gpgkey=file://{}/RPM-GPG-KEY-bundler", repo.display()))
+            .arg(format!("--setopt=k8s.gpgkey={}", gpgkeys(repo)))
             .args(["--repo=base", "--repo=k8s"])
             .args(args))
     }

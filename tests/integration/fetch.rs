@@ -345,7 +345,8 @@ fn export_then_offline_file_mirror() {
     let st = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&out).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stdout));
     let names: Vec<String> = files_in(&out).into_iter().filter(|n| !n.ends_with(".manifest") && !n.ends_with(".blob")).collect();
-    assert_eq!(names.len(), 5, "{names:?}");
+    // The four artifacts, SHA256SUMS, and the OS packages with their vendor key.
+    assert_eq!(names.len(), 5 + crate::ospkgs::PACKAGES.len() + 1, "{names:?}");
     // Another machine: empty cache, offline, the folder as a file:// mirror.
     let n = e.server.log().len();
     let other = e.dir.path().join("cache2");

@@ -104,9 +104,11 @@ pub fn artifacts(scale: usize) -> Vec<Fixture> {
     ]
 }
 
-/// A catalog whose entries for the fixtures point at `base` (e.g. http://127.0.0.1:PORT/up).
+/// A catalog whose entries for the fixtures point at `base` (e.g. http://127.0.0.1:PORT/up),
+/// with the OS packages as signed stand-ins in a file:// tree (see ospkgs.rs).
 pub fn catalog(fixtures: &[Fixture], base: &str) -> String {
-    let mut s = String::from("artifacts:\n");
+    let mut s = crate::ospkgs::fixture_catalog();
+    s.push_str("artifacts:\n");
     for f in fixtures {
         s.push_str(&format!(
             "  - name: {}\n    version: \"{}\"\n    url: {}/{}\n    sha256: {}\n    license: Apache-2.0\n    trust: upstream-release-notes\n",

@@ -112,10 +112,11 @@ fn legacy_ini_with_ranges_comments_and_ssh_host() {
 #[test]
 fn group_vars_folders_and_legacy_spelling() {
     let c = Case::new();
-    // k8s_cluster is not declared; its group_vars (legacy spelling) still apply.
+    // The group is declared with the legacy spelling, so group_vars/k8s-cluster/ applies (as in
+    // Ansible, which reads group_vars only for groups the inventory declares, by their spelling).
     c.file(
         "inv/hosts.yaml",
-        "all:\n  hosts:\n    cp1: {ip: 10.1.0.1}\n    w1: {ip: 10.1.0.2}\n  children:\n    kube_control_plane:\n      hosts: {cp1: }\n    kube_node:\n      hosts: {w1: }\n    etcd:\n      hosts: {cp1: }\n",
+        "all:\n  hosts:\n    cp1: {ip: 10.1.0.1}\n    w1: {ip: 10.1.0.2}\n  children:\n    kube_control_plane:\n      hosts: {cp1: }\n    kube_node:\n      hosts: {w1: }\n    etcd:\n      hosts: {cp1: }\n    k8s-cluster:\n      children: {kube_control_plane: , kube_node: }\n",
     );
     c.file("inv/group_vars/all/all.yml", "---\ncluster_name: corp.internal\nkube_pods_subnet: 10.200.0.0/16\n");
     c.file("inv/group_vars/all/zz-override.yml", "kube_network_node_prefix: 25\n");
@@ -138,6 +139,17 @@ fn group_vars_folders_and_legacy_spelling() {
     assert_eq!(p["versions"]["etcd"], "v3.0.17");
     let w = serde_json::to_string(&p["warnings"]).unwrap();
     assert!(w.contains("`etcd_version` is set on a group or host"), "{w}");
+    // Without the group, Ansible never reads group_vars/k8s-cluster/: neither does bundler, and it says so.
+    c.file(
+        "inv/hosts.yaml",
+        "all:\n  hosts:\n    cp1: {ip: 10.1.0.1}\n    w1: {ip: 10.1.0.2}\n  children:\n    kube_control_plane:\n      hosts: {cp1: }\n    kube_node:\n      hosts: {w1: }\n    etcd:\n      hosts: {cp1: }\n",
+    );
+    let r = c.plan_json("inv/hosts.yaml");
+    r.code(0);
+    let p = r.json();
+    assert_eq!(p["versions"]["kubernetes"], "v1.9.11");
+    let w = serde_json::to_string(&p["warnings"]).unwrap();
+    assert!(w.contains("group_vars/k8s-cluster is not read: the inventory declares no group `k8s-cluster`"), "{w}");
 }
 
 #[test]
@@ -208,7 +220,7 @@ fn no_control_plane_host() {
     c.file("hosts.yaml", "all:\n  hosts:\n    n1: {ip: 10.0.0.1}\n  children:\n    kube_node: {hosts: {n1: }}\n    etcd: {hosts: {n1: }}\n");
     c.plan("hosts.yaml", &[])
         .code(2)
-        .has("hosts.yaml: error: no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty");
+        .has("hosts.yaml:1:1: error: no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty");
 }
 
 #[test]
@@ -330,10 +342,10 @@ fn a_group_vars_file_given_as_the_inventory() {
 #[test]
 fn ini_trailing_comment_stays_in_the_value() {
     let c = Case::new();
-    c.file("hosts.ini", "[all]\ncp ip=10.0.0.1\nw1 ip=10.0.0.2\n[kube_control_plane]\ncp\n[kube_node]\nw1\n[etcd]\ncp\n[k8s_cluster:vars]\nkube_version=v1.9.11 # pinned by ops\n");
+    c.file("hosts.ini", "[all]\ncp ip=10.0.0.1\nw1 ip=10.0.0.2\n[kube_control_plane]\ncp\n[kube_node]\nw1\n[etcd]\ncp\n[k8s_cluster:children]\nkube_control_plane\nkube_node\n[k8s_cluster:vars]\nkube_version=v1.9.11 # pinned by ops\n");
     c.plan("hosts.ini", &[])
         .code(2)
-        .has("hosts.ini:11:14: error: `kube_version`: `v1.9.11 # pinned by ops` is not supported: bundler builds Kubernetes 1.9 (v1.9.0 to v1.9.11)")
+        .has("hosts.ini:14:14: error: `kube_version`: `v1.9.11 # pinned by ops` is not supported: bundler builds Kubernetes 1.9 (v1.9.0 to v1.9.11)")
         .has("note: in an INI `:vars` section a trailing `# ...` is part of the value (Ansible reads `v1.9.11 # pinned by ops` as the whole string); move the comment to its own line");
 }
 

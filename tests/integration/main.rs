@@ -1,7 +1,9 @@
 //! One integration-test binary for the whole project (ripgrep's layout): each module
 //! covers one capability, and `util` holds the small harness they share.
 
+mod acceptance;
 mod addons;
+mod ansible_diff;
 mod api_proxy;
 mod bundle;
 mod catalog;
@@ -14,10 +16,12 @@ mod etcd_backup;
 mod fetch;
 mod fixtures;
 mod hostile;
+mod hostile_inventory;
 mod httpd;
 mod images;
 mod inventory_cases;
 mod lint;
+mod ospkgs;
 mod packages;
 mod pki;
 mod plan_cli;

@@ -81,8 +81,20 @@ impl Build {
     pub fn repo(&self) -> PathBuf {
         self.bundle().join("repo")
     }
-    pub fn rpms(&self) -> Vec<PathBuf> {
+    /// Every package in the repository, the OS vendor's included.
+    pub fn all_rpms(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.repo().join("Packages")).unwrap().map(|e| e.unwrap().path()).collect();
+        v.sort();
+        v
+    }
+    /// The packages bundler made (not the OS vendor's, which the repository carries unchanged).
+    pub fn rpms(&self) -> Vec<PathBuf> {
+        let os: Vec<String> = crate::ospkgs::PACKAGES.iter().map(|p| format!("{}.rpm", crate::ospkgs::nevra(p.0))).collect();
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.repo().join("Packages"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !os.contains(&p.file_name().unwrap().to_string_lossy().into_owned()))
+            .collect();
         v.sort();
         v
     }
@@ -264,7 +276,8 @@ fn repodata_matches_createrepo_c_field_by_field() {
     let b = example_built();
     let theirs = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(theirs.path().join("Packages")).unwrap();
-    for p in b.rpms() {
+    // All of them: the OS vendor's packages are described as createrepo_c describes them too.
+    for p in b.all_rpms() {
         std::fs::copy(&p, theirs.path().join("Packages").join(p.file_name().unwrap())).unwrap();
         // Same file time as ours (createrepo_c records the file's mtime).
         let t = std::fs::metadata(&p).unwrap().modified().unwrap();

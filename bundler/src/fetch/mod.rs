@@ -3,6 +3,7 @@
 //! mirrors before upstream, and never touching the network when offline.
 
 pub mod cache;
+pub mod os;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, OpenOptions};
@@ -657,6 +658,12 @@ fn unreachable(e: &reqwest::Error) -> bool {
 
 /// `--export DIR`: the fetched files by name plus `SHA256SUMS`, a flat mirror folder.
 pub fn export(fetched: &[Fetched], dir: &Path) -> Result<PathBuf> {
+    export_with_os(fetched, None, dir)
+}
+
+/// `--export DIR` with the OS packages and their verified key too (by file name, so the folder
+/// works as `--mirror file://DIR`; each is checked again when it is used).
+pub fn export_with_os(fetched: &[Fetched], os: Option<&os::OsFetched>, dir: &Path) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     let mut sums = Vec::new();
     for f in fetched {
@@ -689,6 +696,19 @@ pub fn export(fetched: &[Fetched], dir: &Path) -> Result<PathBuf> {
         }
         fs::rename(&tmp, &dst).map_err(w)?;
         sums.push(format!("{}  {}\n", d.hex, f.file_name));
+    }
+    if let Some(os) = os {
+        let key_file = os.key_path.clone();
+        let key_name = std::path::PathBuf::from(&os.key_name);
+        for (src, name) in os.packages.iter().map(|p| (p.path.clone(), std::path::PathBuf::from(&p.file_name))).chain([(key_file, key_name)]) {
+            let dst = dir.join(&name);
+            let tmp = dir.join(format!(".{}.partial", name.display()));
+            let w = |source| Error::Write { path: dst.clone(), source };
+            fs::copy(&src, &tmp).map_err(w)?;
+            let (d, _) = hash_file(&tmp, Algo::Sha256).map_err(w)?;
+            fs::rename(&tmp, &dst).map_err(w)?;
+            sums.push(format!("{}  {}\n", d.hex, name.display()));
+        }
     }
     sums.sort_by(|a, b| a[66..].cmp(&b[66..]));
     let p = dir.join("SHA256SUMS");

@@ -17,6 +17,35 @@ enum Section {
     Children(String),
 }
 
+/// `[name]`, `[name:kind]`, then blanks and an optional `# comment`; the group name holds no
+/// blank, `:` or `]` (ansible-core lib/ansible/plugins/inventory/ini.py, patterns['section']).
+fn section_header(t: &str) -> Option<(&str, Option<&str>)> {
+    if !t.starts_with('[') {
+        return None;
+    }
+    let inner_end = t.find(']')?;
+    let inner = &t[1..inner_end];
+    let rest = t[inner_end + 1..].trim_start();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return None;
+    }
+    let (name, kind) = match inner.split_once(':') {
+        Some((n, k)) => (n, Some(k)),
+        None => (inner, None),
+    };
+    let name_ok = !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == ':' || c == ']');
+    let kind_ok = kind.is_none_or(|k| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    (name_ok && kind_ok).then_some((name, kind))
+}
+
+/// A line of a `:children` section: a group name, then blanks and an optional `# comment`.
+fn child_name(t: &str) -> Option<&str> {
+    let end = t.find(|c: char| c.is_whitespace() || c == '#').unwrap_or(t.len());
+    let (name, rest) = t.split_at(end);
+    let rest = rest.trim_start();
+    (!name.is_empty() && !name.contains([':', ']']) && (rest.is_empty() || rest.starts_with('#'))).then_some(name)
+}
+
 pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic> {
     if text.len() > crate::yaml::MAX_BYTES {
         return Err(Diagnostic::error(Some(Loc::file_only(file)), "file is too large to be an inventory"));
@@ -24,7 +53,9 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
     let mut inv = RawInventory::default();
     let mut section = Section::Hosts("ungrouped".to_string());
     let mut children_refs: Vec<(String, Loc)> = Vec::new();
+    let mut vars_refs: Vec<(String, Loc)> = Vec::new();
     let mut saw_anything = false;
+    let mut nvars = 0usize;
     for (i, line) in text.lines().enumerate() {
         let lineno = i as u32 + 1;
         let indent = line.len() - line.trim_start().len();
@@ -34,62 +65,76 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
             continue;
         }
         saw_anything = true;
-        if t.starts_with('[') {
-            let Some(inner) = t.strip_suffix(']').map(|s| &s[1..]) else {
-                inv.diags.error(Some(loc), format!("section header `{t}` has no closing `]`"));
-                continue;
-            };
-            let (name, kind) = match inner.split_once(':') {
-                Some((n, k)) => (n.trim(), Some(k.trim())),
-                None => (inner.trim(), None),
-            };
+        if let Some((name, kind)) = section_header(t) {
             if !valid_group_name(name) {
                 inv.diags.error(Some(loc.clone()), format!("`{name}` is not a valid group name"));
             }
-            let g = inv.group_mut(name, Some(&loc));
-            g.declared = true;
             section = match kind {
-                None => Section::Hosts(name.to_string()),
+                None | Some("hosts") => Section::Hosts(name.to_string()),
                 Some("vars") => Section::Vars(name.to_string()),
                 Some("children") => Section::Children(name.to_string()),
                 Some(other) => {
                     inv.diags.error(
-                        Some(loc),
-                        format!("section `[{inner}]`: `{other}` is not a section type; use `[{name}]`, `[{name}:vars]` or `[{name}:children]`"),
+                        Some(loc.clone()),
+                        format!("section `{t}`: `{other}` is not a section type; use `[{name}]`, `[{name}:vars]` or `[{name}:children]`"),
                     );
                     Section::Hosts(name.to_string())
                 }
             };
+            // Only a hosts or children section declares a group; `[x:vars]` alone is an error
+            // in Ansible ("not valid for undefined group").
+            if matches!(section, Section::Vars(_)) {
+                inv.group_mut(name, Some(&loc));
+                vars_refs.push((name.to_string(), loc));
+            } else {
+                inv.declare(name, &loc);
+            }
+            continue;
+        }
+        if t.starts_with('[') && t.ends_with(']') {
+            inv.diags
+                .error(Some(loc), format!("section header `{t}` is not valid: a group name holds no blanks, `:` or `]`"))
+                .notes
+                .push("help: write it as `[group]`, `[group:vars]` or `[group:children]` with no spaces inside the brackets".into());
             continue;
         }
         match &section {
             Section::Hosts(g) => {
                 let g = g.clone();
-                host_line(&mut inv, &g, t, &loc);
+                nvars += host_line(&mut inv, &g, t, &loc);
             }
             Section::Children(g) => {
-                let child = t.to_string();
-                if !valid_group_name(&child) {
-                    inv.diags.error(Some(loc), format!("`{child}` in `[{g}:children]` is not a valid group name"));
+                let Some(child) = child_name(t) else {
+                    inv.diags.error(Some(loc.clone()), format!("`{t}` in `[{g}:children]` is not a group name"));
+                    continue;
+                };
+                if !valid_group_name(child) {
+                    inv.diags.error(Some(loc.clone()), format!("`{child}` in `[{g}:children]` is not a valid group name"));
                     continue;
                 }
                 let g = g.clone();
-                inv.group_mut(&g, None).children.push((child.clone(), loc.clone()));
-                children_refs.push((child, loc));
+                inv.group_mut(&g, None).children.push((child.to_string(), loc.clone()));
+                children_refs.push((child.to_string(), loc.clone()));
             }
             Section::Vars(g) => {
                 let Some((k, v)) = t.split_once('=') else {
-                    inv.diags.error(Some(loc), format!("expected `key=value` in `[{g}:vars]`, found `{t}`"));
+                    inv.diags.error(Some(loc.clone()), format!("expected `key=value` in `[{g}:vars]`, found `{t}`"));
                     continue;
                 };
                 let k = k.trim().to_string();
                 let vloc = Loc::new(file, lineno, (line.find('=').unwrap_or(0) + 2) as u32);
                 let node = parse_value(v.trim(), &vloc, Origin::IniVars);
                 let g = g.clone();
-                let grp = inv.group_mut(&g, None);
-                grp.vars.retain(|(o, _)| *o != k);
-                grp.vars.push((k, node));
+                nvars += 1;
+                // The last of two equal keys wins: readers insert in order.
+                inv.group_mut(&g, None).vars.push((k, node));
             }
+        }
+        if nvars > super::MAX_VARS {
+            return Err(Diagnostic::error(Some(loc), format!("the inventory sets more than {} variables; refusing to read it", super::MAX_VARS)));
+        }
+        if inv.hosts.len() > super::MAX_HOSTS {
+            return Err(Diagnostic::error(Some(loc), format!("the inventory defines more than {} hosts; refusing to read it", super::MAX_HOSTS)));
         }
     }
     if !saw_anything {
@@ -97,7 +142,7 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
     }
     // In INI a child group must be defined somewhere in the file (Ansible errors too).
     for (child, loc) in children_refs {
-        let declared = inv.groups.get(super::raw::canonical_group(&child)).is_some_and(|g| g.declared);
+        let declared = inv.groups.get(super::raw::canonical_group(&child)).is_some_and(|g| g.declared && g.spelled == child);
         if !declared {
             inv.diags
                 .error(Some(loc), format!("group `{child}` is listed as a child but never defined in this file"))
@@ -105,20 +150,30 @@ pub fn read(text: &str, file: &Arc<PathBuf>) -> Result<RawInventory, Diagnostic>
                 .push(format!("help: add a `[{child}]` section with its hosts, or remove the line"));
         }
     }
+    for (g, loc) in vars_refs {
+        // By its spelling: `[k8s-cluster:vars]` does not set vars of a declared `k8s_cluster`.
+        let declared = g == "all" || g == "ungrouped" || inv.groups.get(super::raw::canonical_group(&g)).is_some_and(|x| x.declared && x.spelled == g);
+        if !declared {
+            inv.diags
+                .error(Some(loc), format!("section `[{g}:vars]` sets variables for group `{g}`, which no `[{g}]` or `[{g}:children]` section defines"))
+                .notes
+                .push(format!("help: Ansible refuses this too; add a `[{g}]` section or fix the group name"));
+        }
+    }
     Ok(inv)
 }
 
-/// `name key=value key2="two words"  # comment`
-fn host_line(inv: &mut RawInventory, group: &str, line: &str, loc: &Loc) {
+/// `name key=value key2="two words"  # comment`; gives the number of variables set.
+fn host_line(inv: &mut RawInventory, group: &str, line: &str, loc: &Loc) -> usize {
     let tokens = match shlex_with_comments(line) {
         Ok(t) => t,
         Err(e) => {
             inv.diags.error(Some(loc.clone()), e);
-            return;
+            return 0;
         }
     };
     let Some((first, rest)) = tokens.split_first() else {
-        return;
+        return 0;
     };
     let mut vars = Vec::new();
     for (tok, col) in rest {
@@ -134,14 +189,35 @@ fn host_line(inv: &mut RawInventory, group: &str, line: &str, loc: &Loc) {
             }
         }
     }
-    match pattern::expand(&first.0) {
+    let (pattern_text, port) = match pattern::split_port(&first.0) {
+        Ok(x) => x,
+        Err(e) => {
+            inv.diags.error(Some(loc.clone()), e);
+            return 0;
+        }
+    };
+    if let Some(p) = port {
+        vars.push(("ansible_port".to_string(), crate::value::Node::new(crate::value::Kind::Int(p.into()), loc.clone(), Origin::IniHost)));
+    }
+    let n = vars.len();
+    match pattern::expand(pattern_text) {
         Ok(names) => {
-            for n in names {
-                inv.add_host(group, &n, loc, if vars.is_empty() && rest.is_empty() { None } else { Some(vars.clone()) });
+            if names.iter().any(|n| n.trim() == "---") {
+                inv.diags
+                    .error(Some(loc.clone()), "`---` is not a host name: it starts a YAML document, but this file is read as INI")
+                    .notes
+                    .push("help: name the file `.yml`/`.yaml` if it is YAML (Ansible refuses it as INI too)".into());
+                return 0;
             }
+            let count = names.len();
+            for name in names {
+                inv.add_host(group, &name, loc, if vars.is_empty() && rest.is_empty() { None } else { Some(vars.clone()) });
+            }
+            n * count
         }
         Err(e) => {
             inv.diags.error(Some(loc.clone()), e);
+            0
         }
     }
 }
@@ -156,11 +232,14 @@ fn shlex_with_comments(line: &str) -> Result<Vec<(String, usize)>, String> {
     while let Some((i, c)) = chars.next() {
         match quote {
             Some(q) if c == q => quote = None,
-            Some('"') if c == '\\' => {
-                if let Some((_, n)) = chars.next() {
-                    cur.push(n);
+            // Python's shlex (posix): inside double quotes a backslash escapes only `"` and `\\`.
+            Some('"') if c == '\\' => match chars.peek() {
+                Some((_, n)) if *n == '"' || *n == '\\' => {
+                    cur.push(*n);
+                    chars.next();
                 }
-            }
+                _ => cur.push(c),
+            },
             Some(_) => cur.push(c),
             None => match c {
                 ' ' | '\t' => {
@@ -168,7 +247,8 @@ fn shlex_with_comments(line: &str) -> Result<Vec<(String, usize)>, String> {
                         out.push((std::mem::take(&mut cur), s));
                     }
                 }
-                '#' if start.is_none() => break,
+                // Python's shlex with comments=True: `#` starts a comment even inside a word.
+                '#' => break,
                 '\'' | '"' => {
                     start.get_or_insert(i);
                     quote = Some(c);

@@ -52,14 +52,18 @@ fn group(inv: &mut RawInventory, name: &str, kloc: &Loc, body: &Node, depth: usi
         inv.diags.error(Some(kloc.clone()), format!("`{name}` is not a valid group name"));
         return;
     }
-    let g = inv.group_mut(name, Some(kloc));
-    g.declared = true;
+    inv.declare(name, kloc);
     let Some(entries) = body.as_map() else { return };
     for (key, loc, val) in entries {
         match key.as_str() {
             "hosts" => hosts(inv, name, val),
             "children" => match &val.kind {
                 Kind::Null => {}
+                // `children: kube_node` is one child, as `hosts: cp-1` is one host (Ansible's yaml plugin).
+                Kind::Str(child) => {
+                    inv.group_mut(name, None).children.push((child.clone(), val.loc.clone()));
+                    group(inv, child, &val.loc, &Node::new(Kind::Null, val.loc.clone(), crate::value::Origin::Yaml), depth + 1);
+                }
                 Kind::Map(children) => {
                     for (child, cloc, cbody) in children {
                         if depth > 32 {
@@ -86,7 +90,6 @@ fn group(inv: &mut RawInventory, name: &str, kloc: &Loc, body: &Node, depth: usi
                 Kind::Map(vars) => {
                     let g = inv.group_mut(name, None);
                     for (k, _, v) in vars {
-                        g.vars.retain(|(o, _)| o != k);
                         g.vars.push((k.clone(), v.clone()));
                     }
                 }
@@ -134,9 +137,23 @@ fn hosts(inv: &mut RawInventory, group: &str, val: &Node) {
     }
 }
 
-fn add(inv: &mut RawInventory, group: &str, pattern: &str, loc: &Loc, vars: Option<Vec<(String, Node)>>) {
+fn add(inv: &mut RawInventory, group: &str, pattern: &str, loc: &Loc, mut vars: Option<Vec<(String, Node)>>) {
+    let (pattern, port) = match pattern::split_port(pattern) {
+        Ok(x) => x,
+        Err(e) => {
+            inv.diags.error(Some(loc.clone()), e);
+            return;
+        }
+    };
+    if let Some(p) = port {
+        vars.get_or_insert_with(Vec::new).push(("ansible_port".into(), Node::new(Kind::Int(p.into()), loc.clone(), crate::value::Origin::Yaml)));
+    }
     match pattern::expand(pattern) {
         Ok(names) => {
+            if inv.hosts.len() + names.len() > super::MAX_HOSTS {
+                inv.diags.error(Some(loc.clone()), format!("the inventory defines more than {} hosts; bundler reads at most that many", super::MAX_HOSTS));
+                return;
+            }
             for n in names {
                 inv.add_host(group, &n, loc, vars.clone());
             }

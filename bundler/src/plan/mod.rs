@@ -3,6 +3,7 @@
 
 mod text;
 mod vars;
+pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -35,8 +36,15 @@ pub struct Plan {
     pub artifacts: Vec<Artifact>,
     pub images: Vec<Image>,
     pub packages: Vec<Package>,
+    /// The OS vendor's key that must have signed every OS package.
+    pub os_key: Option<catalog::OsKey>,
+    /// CentOS RPMs the bundle's repository carries unchanged (the hosts lack them).
+    pub os_packages: Vec<OsPackage>,
     /// Download mirrors from the inventory's `bundler_mirrors` (tried after `--mirror`).
     pub mirrors: Vec<String>,
+    /// OS package trees (a CentOS mirror's `os/x86_64` or a DVD, with `Packages/`) from the
+    /// inventory's `bundler_os_mirrors` (tried after `--os-mirror`).
+    pub os_mirrors: Vec<String>,
     /// Certificate lifetimes in days (`bundler_ca_validity_days`, `bundler_cert_validity_days`).
     pub certificates: CertLifetimes,
     pub ignored_groups: Vec<String>,
@@ -181,6 +189,22 @@ pub struct Artifact {
 }
 
 #[derive(Debug, Serialize, Clone)]
+pub struct OsPackage {
+    pub name: String,
+    pub nevra: String,
+    pub file_name: String,
+    pub urls: Vec<String>,
+    /// Checked in addition to the signature when the catalog pins one.
+    pub sha256: Option<String>,
+    /// The fingerprint of the key whose RPM signature it must carry.
+    pub signed_by: String,
+    pub trust_note: String,
+    pub license: Option<String>,
+    /// Role packages that require it by name.
+    pub required_by: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
 pub struct Image {
     pub name: String,
     pub version: String,
@@ -220,7 +244,7 @@ pub struct Package {
 }
 
 /// Names the plan reads that only make sense cluster-wide.
-const CLUSTER_VARS: &[&str] = &[
+pub(crate) const CLUSTER_VARS: &[&str] = &[
     "kube_version",
     "etcd_version",
     "flannel_version",
@@ -246,6 +270,7 @@ const CLUSTER_VARS: &[&str] = &[
     "pod_infra_version",
     "bundle_name",
     "bundler_mirrors",
+    "bundler_os_mirrors",
     "bundler_ca_validity_days",
     "bundler_cert_validity_days",
     "bundler_etcd_backup_keep",
@@ -256,7 +281,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let mut diags = inv.diags.clone();
     let defaults = vars::defaults();
     let scope = Scope { layers: vec![&inv.cluster_vars, &defaults] };
-    let whole_file = Some(Loc::file_only(&inv.path));
+    let whole_file = Some(Loc::new(&std::sync::Arc::new(inv.path.clone()), 1, 1));
 
     for (name, loc) in &inv.misplaced {
         if CLUSTER_VARS.contains(&name.as_str()) {
@@ -336,7 +361,17 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         }
     });
     let api_port = scope.get("kube_apiserver_port", &mut diags).and_then(|n| as_int(&n, "kube_apiserver_port", 1, 65535, &mut diags)).map(|p| p as u16);
-    let lb_domain = scope.get("apiserver_loadbalancer_domain_name", &mut diags).and_then(|n| as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags));
+    let lb_domain = scope.get("apiserver_loadbalancer_domain_name", &mut diags).and_then(|n| {
+        let v = as_string(&n, "apiserver_loadbalancer_domain_name", &mut diags)?;
+        // It becomes a name in the API server certificate.
+        match san_name(&v) {
+            Ok(()) => Some(v),
+            Err(e) => {
+                diags.push(bad_value(&n, "apiserver_loadbalancer_domain_name", e).note("help: use a DNS name such as lb-apiserver.kubernetes.local"));
+                None
+            }
+        }
+    });
     let loadbalancer =
         scope.get("loadbalancer_apiserver", &mut diags).and_then(|n| parse_lb(&n, api_port.unwrap_or(6443), lb_domain.clone().unwrap_or_default(), &mut diags));
     let mirrors = match scope.get("bundler_mirrors", &mut diags) {
@@ -351,11 +386,41 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         }
         None => Vec::new(),
     };
+    let os_mirrors = match scope.get("bundler_os_mirrors", &mut diags) {
+        Some(n) => {
+            let list = as_list(&n, "bundler_os_mirrors", &mut diags).unwrap_or_default();
+            for m in &list {
+                if !(m.starts_with("http://") || m.starts_with("https://") || m.starts_with("file://")) {
+                    diags.push(bad_value(
+                        &n,
+                        "bundler_os_mirrors",
+                        format!("OS mirror `{m}` must start with http://, https:// or file:// (a tree with Packages/)"),
+                    ));
+                }
+            }
+            list
+        }
+        None => Vec::new(),
+    };
     let ca_days = scope.get("bundler_ca_validity_days", &mut diags).and_then(|n| as_int(&n, "bundler_ca_validity_days", 1, 36500, &mut diags));
     let cert_days = scope.get("bundler_cert_validity_days", &mut diags).and_then(|n| as_int(&n, "bundler_cert_validity_days", 1, 36500, &mut diags));
     let backup_keep = scope.get("bundler_etcd_backup_keep", &mut diags).and_then(|n| as_int(&n, "bundler_etcd_backup_keep", 1, 1000, &mut diags));
     let supplementary = match scope.get("supplementary_addresses_in_ssl_keys", &mut diags) {
-        Some(n) => as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default(),
+        Some(n) => {
+            let list = as_list(&n, "supplementary_addresses_in_ssl_keys", &mut diags).unwrap_or_default();
+            // Each becomes a subject alternative name of the API server certificate.
+            for item in &list {
+                if let Err(e) = san_name(item).or_else(|_| parse_ipv4(item).map(|_| ())) {
+                    let why =
+                        if item.parse::<Ipv4Addr>().is_ok() || item.chars().all(|c| c.is_ascii_digit() || c == '.') { e } else { san_name(item).unwrap_err() };
+                    diags.push(
+                        bad_value(&n, "supplementary_addresses_in_ssl_keys", format!("`{}`: {why}", item.escape_debug()))
+                            .note("help: list IPv4 addresses and DNS names only (ASCII letters, digits, `-` and `.`)"),
+                    );
+                }
+            }
+            list
+        }
         None => Vec::new(),
     };
 
@@ -363,7 +428,9 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     let cp_names = inv.group_hosts(inventory::CONTROL_PLANE);
     let node_names = inv.group_hosts(inventory::NODES);
     let etcd_names = inv.group_hosts(inventory::ETCD);
-    let group_loc = |g: &str| inv.groups.get(g).and_then(|g| g.loc.clone()).or_else(|| whole_file.clone());
+    // A missing group has no line of its own: point at the start of the inventory.
+    let file_start = whole_file.clone();
+    let group_loc = |g: &str| inv.groups.get(g).and_then(|g| g.loc.clone()).or_else(|| file_start.clone());
     if cp_names.is_empty() {
         diags
             .error(group_loc(inventory::CONTROL_PLANE), "no control-plane host: the `kube_control_plane` group (or legacy `kube-master`) is missing or empty")
@@ -393,19 +460,21 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     }
 
     let defined: Vec<&str> = inv.hosts.iter().filter(|h| h.defined).map(|h| h.name.as_str()).collect();
+    let (etcd_set, cp_set, node_set): (BTreeSet<&String>, BTreeSet<&String>, BTreeSet<&String>) =
+        (etcd_names.iter().collect(), cp_names.iter().collect(), node_names.iter().collect());
     let mut hosts = Vec::new();
     let mut ignored_hosts = Vec::new();
     let mut by_addr: BTreeMap<Ipv4Addr, (String, Option<Loc>)> = BTreeMap::new();
     let mut by_lower: BTreeMap<String, String> = BTreeMap::new();
     for h in &inv.hosts {
         let mut roles = Vec::new();
-        if etcd_names.contains(&h.name) {
+        if etcd_set.contains(&h.name) {
             roles.push(Role::Etcd);
         }
-        if cp_names.contains(&h.name) {
+        if cp_set.contains(&h.name) {
             roles.push(Role::ControlPlane);
         }
-        if node_names.contains(&h.name) {
+        if node_set.contains(&h.name) {
             roles.push(Role::Node);
         }
         if roles.is_empty() {
@@ -431,7 +500,19 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         let member_name = if roles.contains(&Role::Etcd) {
             let pos = etcd_names.iter().position(|n| *n == h.name).unwrap_or(0) + 1;
             match hscope.raw("etcd_member_name") {
-                Some(_) => hscope.get("etcd_member_name", &mut diags).and_then(|n| as_string(&n, "etcd_member_name", &mut diags)),
+                Some(_) => hscope.get("etcd_member_name", &mut diags).and_then(|n| {
+                    let v = as_string(&n, "etcd_member_name", &mut diags)?;
+                    // It reaches ETCD_NAME, ETCD_INITIAL_CLUSTER, /etc/bundler/hosts and file names.
+                    if is_dns_name(&v) {
+                        Some(v)
+                    } else {
+                        diags.push(
+                            bad_value(&n, "etcd_member_name", format!("host `{}`: `{}` is not a valid etcd member name", h.name, v.escape_debug()))
+                                .note("help: use lowercase letters, digits, `-` and `.` (a DNS-1123 name such as `etcd1`), or remove it to get `etcd<N>`"),
+                        );
+                        None
+                    }
+                }),
                 None => Some(format!("etcd{pos}")),
             }
         } else {
@@ -558,7 +639,13 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             match pick_image(cat, name, kv, want.as_deref()) {
                 Ok(e) => images.push(e),
                 Err(m) => {
-                    diags.error(whole_file.clone(), m);
+                    // Point at the variable that chose the image, or the inventory's start for a default.
+                    let var = if *name == "pause" { "pod_infra_version" } else { "kube_version" };
+                    let loc = scope.raw(var).map(|n| n.loc.clone()).filter(|l| l.line > 0).or_else(|| file_start.clone());
+                    let d = diags.error(loc, m);
+                    if scope.raw(var).is_some_and(|n| n.origin == crate::value::Origin::Default) {
+                        d.notes.push(format!("note: `{var}` is not set, so bundler's default applies; set it to a pinned version"));
+                    }
                 }
             }
         }
@@ -663,6 +750,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             hs.extend(role_hosts(*r));
         }
         let mut reqs = d.requires.clone();
+        reqs.extend(cat.os_packages.iter().filter(|o| o.required_by.contains(&d.name)).map(|o| o.name.clone()));
         if d.requires_etcd_when_colocated && !hs.is_empty() {
             let etcd_hosts = role_hosts(Role::Etcd);
             if hs.iter().all(|h| etcd_hosts.contains(h)) {
@@ -741,6 +829,37 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         let entries = cat.find(name, version);
         artifacts.push(file_artifact(&entries, used_by));
     }
+    // Every OS package of the catalog once any package in the plan requires one of them (the
+    // rest are their dependencies: conntrack-tools needs the libnetfilter libraries).
+    let os_names: BTreeSet<&str> = cat.os_packages.iter().map(|o| o.name.as_str()).collect();
+    let os_needed = packages.iter().any(|p| p.requires.iter().any(|r| os_names.contains(r.as_str())));
+    let os_packages: Vec<OsPackage> = match (&cat.os_key, os_needed) {
+        (Some(k), true) => cat
+            .os_packages
+            .iter()
+            .map(|o| OsPackage {
+                name: o.name.clone(),
+                nevra: o.nevra.clone(),
+                file_name: o.file_name.clone(),
+                urls: o.urls.clone(),
+                sha256: o.sha256.as_ref().map(|d| d.to_string()),
+                signed_by: k.fingerprint.clone(),
+                trust_note: match &o.sha256 {
+                    Some(_) => format!("signed by {} ({}), and its pinned SHA-256", k.name, k.fingerprint),
+                    None => format!("signed by {} ({}); no per-package SHA-256 is published outside repodata", k.name, k.fingerprint),
+                },
+                license: o.license.clone(),
+                required_by: packages.iter().filter(|p| p.requires.contains(&o.name)).map(|p| p.name.clone()).collect(),
+            })
+            .collect(),
+        (None, true) => {
+            return Err(Error::input(Diagnostic::error(
+                None,
+                "the catalog lists OS packages but no `os_key` to verify their signatures; add `os_key:` with the vendor key's URL and fingerprint".to_string(),
+            )))
+        }
+        _ => Vec::new(),
+    };
     let images: Vec<Image> = images
         .into_iter()
         .map(|mut i| {
@@ -778,7 +897,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         artifacts,
         images,
         packages,
+        os_key: if os_packages.is_empty() { None } else { cat.os_key.clone() },
+        os_packages,
         mirrors,
+        os_mirrors,
         certificates: CertLifetimes { ca_days: ca_days.unwrap(), cert_days: cert_days.unwrap() },
         ignored_groups: inv.ignored_groups(),
         ignored_hosts,
@@ -973,10 +1095,31 @@ fn address_value(n: &Node, var: &str, host: &str, diags: &mut Diagnostics) -> Op
             );
             return None;
         }
-        _ => n.scalar_text()?,
+        Kind::Seq(_) | Kind::Map(_) | Kind::Vault(_) | Kind::Bool(_) => {
+            diags.push(
+                bad_value(n, var, format!("`{var}` of {host} is {}, not an IPv4 address", n.type_name()))
+                    .note(format!("help: write one address, e.g. `{var}: 10.0.0.12`")),
+            );
+            return None;
+        }
+        _ => match n.scalar_text() {
+            Some(t) => t,
+            None => {
+                diags.push(bad_value(n, var, format!("`{var}` of {host} is not an IPv4 address")));
+                return None;
+            }
+        },
     };
-    match parse_ipv4(&s) {
-        Ok(a) => Some(a),
+    match parse_ipv4(&s).and_then(|a| unicast(a).map(|()| a)) {
+        Ok(a) => {
+            if a.is_loopback() {
+                diags.warning(
+                    Some(n.loc.clone()),
+                    format!("`{var}` of {host} is the loopback address {a}: only a test cluster on one machine can use it, and the packages' host check passes on any machine with it"),
+                );
+            }
+            Some(a)
+        }
         Err(e) => {
             diags.push(bad_value(n, var, e));
             None
@@ -984,8 +1127,47 @@ fn address_value(n: &Node, var: &str, host: &str, diags: &mut Diagnostics) -> Op
     }
 }
 
+/// An address a host can have: not 0.0.0.0, broadcast, multicast, link-local or reserved.
+/// Loopback (127/8) is accepted with a warning: the tests run real etcd clusters on 127.0.0.11-13.
+fn unicast(a: Ipv4Addr) -> std::result::Result<(), String> {
+    let why = if a.is_unspecified() {
+        "is the unspecified address (0.0.0.0), which no host has"
+    } else if a.is_broadcast() {
+        "is the broadcast address"
+    } else if a.is_multicast() {
+        "is a multicast address (224.0.0.0/4)"
+    } else if a.is_link_local() {
+        "is a link-local address (169.254.0.0/16), which changes with the link"
+    } else if a.octets()[0] >= 240 {
+        "is in the reserved range 240.0.0.0/4"
+    } else if a.octets()[0] == 0 {
+        "is in 0.0.0.0/8, which means \"this network\""
+    } else {
+        return Ok(());
+    };
+    Err(format!("`{a}` {why}; a host needs a unicast address"))
+}
+
+/// A name for a certificate's subject alternative names: an ASCII DNS name (letters, digits,
+/// `-` and `.`, labels of 1 to 63 characters), nothing a shell, a config file or a PEM could misread.
+fn san_name(s: &str) -> std::result::Result<(), String> {
+    if s.is_empty() || s.len() > 253 {
+        return Err("a DNS name has 1 to 253 characters".into());
+    }
+    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.')) {
+        return Err(format!("`{}` is not allowed in a DNS name", c.escape_debug()));
+    }
+    if s.split('.').any(|l| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-')) {
+        return Err("each dot-separated part of a DNS name has 1 to 63 characters and neither starts nor ends with `-`".into());
+    }
+    Ok(())
+}
+
 fn host_address(h: &inventory::Host, scope: &Scope, defined: &[&str], diags: &mut Diagnostics) -> Option<Ipv4Addr> {
-    for var in ["ip", "access_ip", "ansible_host", "ansible_ssh_host"] {
+    // Ansible connects to the last of `ansible_host`, `ansible_ssh_host` that is set
+    // (ansible-core lib/ansible/plugins/connection/ssh.py, option `host`, and config/manager.py
+    // `_loop_entries`: a later entry wins), so the legacy name comes first here.
+    for var in ["ip", "access_ip", "ansible_ssh_host", "ansible_host"] {
         if scope.raw(var).is_none() {
             continue;
         }

@@ -84,6 +84,17 @@ impl Plan {
                 }
             }
         }
+        if let Some(k) = &self.os_key {
+            let _ = writeln!(o, "\nOS packages (CentOS RPMs carried unchanged, checked by the vendor's RPM signature):");
+            let _ = writeln!(o, "  key {}  fingerprint {}\n    {}", k.name, k.fingerprint, k.url);
+            for p in &self.os_packages {
+                let by = if p.required_by.is_empty() { "a dependency".to_string() } else { format!("required by {}", p.required_by.join(", ")) };
+                let _ = writeln!(o, "  {} ({by})\n    {}", p.nevra, p.urls.first().map(String::as_str).unwrap_or(""));
+                if let Some(d) = &p.sha256 {
+                    let _ = writeln!(o, "    {d}");
+                }
+            }
+        }
         let _ = writeln!(o, "\nPackages:");
         for p in &self.packages {
             let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();

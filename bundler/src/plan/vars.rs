@@ -77,6 +77,13 @@ impl<'a> Scope<'a> {
 
     fn get_inner(&self, name: &str, diags: &mut Diagnostics, stack: &mut Vec<String>) -> Option<Node> {
         let node = self.raw(name)?;
+        if let Kind::Vault(_) = node.kind {
+            diags
+                .error(Some(node.loc.clone()), format!("`{name}` is encrypted with ansible-vault (an inline `!vault` value), which bundler cannot open"))
+                .notes
+                .push(format!("help: bundler needs no secrets; write `{name}` as a plain value"));
+            return None;
+        }
         let Kind::Str(s) = &node.kind else {
             return Some(node.clone());
         };
@@ -130,21 +137,47 @@ impl<'a> Scope<'a> {
             if only {
                 whole = Some(v.clone());
             }
-            match v.scalar_text() {
+            match python_str(&v) {
                 Some(t) => out.push_str(&t),
                 None => return rich(diags, &format!("`{expr}` is {}, which cannot be put into a string", v.type_name())),
+            }
+            if out.len() > MAX_TEMPLATE_OUTPUT {
+                diags.error(Some(node.loc.clone()), format!("`{name}`: `{s}` expands to more than {MAX_TEMPLATE_OUTPUT} bytes; refusing to expand it further"));
+                return None;
             }
             rest = &after[j + 2..];
         }
         out.push_str(rest);
         // `"{{ other }}"` alone keeps the other value's type, as Ansible's native types do for lists.
         if let Some(mut w) = whole.filter(|_| rest.is_empty()) {
-            w.loc = node.loc.clone();
+            // A default (`dns_domain: "{{ cluster_name }}"`) has no line: keep the referenced one's.
+            if node.origin != Origin::Default {
+                w.loc = node.loc.clone();
+            }
             return Some(w);
         }
         let mut n = Node::str(&out, node.loc.clone(), node.origin);
         n.raw = None;
         Some(n)
+    }
+}
+
+/// The longest text one variable may expand to (`"{{v}}{{v}}"` chains double at each step).
+pub const MAX_TEMPLATE_OUTPUT: usize = 64 << 10;
+
+/// A value as Jinja2 prints it inside a string, i.e. Python's `str()`: `8` for the YAML number
+/// written `010`, `True` for a boolean, `1.3` for `1.30`. Lists and mappings are refused.
+fn python_str(n: &Node) -> Option<String> {
+    match &n.kind {
+        Kind::Str(s) => Some(s.clone()),
+        Kind::Int(i) => Some(i.to_string()),
+        Kind::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
+        Kind::Null => Some("None".into()),
+        Kind::Float(f) if f.is_nan() => Some("nan".into()),
+        Kind::Float(f) if f.is_infinite() => Some(if *f > 0.0 { "inf" } else { "-inf" }.into()),
+        Kind::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => Some(format!("{f:.1}")),
+        Kind::Float(f) => Some(f.to_string()),
+        _ => None,
     }
 }
 

@@ -21,7 +21,7 @@ use crate::plan::Plan;
 use crate::render::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
-pub use read::{read_info, verify_signature, RpmDep, RpmFile, RpmInfo};
+pub use read::{read_info, verify_signature, verify_vendor_signature, RpmDep, RpmFile, RpmInfo};
 pub use stream::source_rpm;
 
 /// Write one package as `build` does (through `dst.partial`, signed with `key`); for tests that
@@ -142,7 +142,8 @@ const SYSTEM_DIRS: &[&str] = &[
 
 fn dir_attrs(path: &str) -> (u32, &'static str) {
     match path {
-        "/etc/kubernetes/pki" | "/etc/flannel/pki" => (0o700, "root"),
+        // /etc/kubernetes holds the kubeconfigs with client keys and the bootstrap token.
+        "/etc/kubernetes" | "/etc/kubernetes/pki" | "/etc/flannel/pki" => (0o700, "root"),
         "/etc/etcd/pki/member" | "/var/lib/etcd" => (0o700, "etcd"),
         _ => (0o755, "root"),
     }
