@@ -2,7 +2,8 @@
 # The acceptance test: three hosts booted by a real systemd, installed from a bundle the way an
 # operator does it, then checked the way an operator would check them.
 #
-#   scripts/acceptance.sh            (as root; BUNDLER=path/to/bundler, default target/debug/bundler)
+#   scripts/acceptance.sh            (as root; BUNDLER=path/to/bundler, default target/debug/bundler;
+#                                     ACCEPT_OS_CATALOG=stand-in OS packages, which the test writes)
 #
 # It builds a bundle for the guide's topology (master + node01 + node02, etcd on all three) at
 # 10.77.0.11-13, from stand-in artifacts: the Kubernetes, flannel and Docker binaries are small
@@ -27,6 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT=$PWD
 BUNDLER="${BUNDLER:-$REPO_ROOT/target/debug/bundler}"
+: "${ACCEPT_OS_CATALOG:?set ACCEPT_OS_CATALOG to a catalog fragment (os_key, os_packages) of stand-in OS packages; the test suite writes one (tests/integration/acceptance.rs)}"
 CACHE="${ACCEPT_CACHE:-/var/cache/bundler-accept}"
 MODE="${ACCEPT_MODE:-dnf}"
 MASTER_ALONE="${ACCEPT_MASTER_ALONE:-130}"
@@ -169,6 +171,12 @@ mkdir -p "$B"
       "$n" "$v" "$PORT" "$file" "$(sha256sum < "$A/up/$file" | cut -d' ' -f1)"
   done
   image pause 3.0; image kube-dns 1.14.8; image dnsmasq-nanny 1.14.8; image dns-sidecar 1.14.8; image dashboard v1.8.3
+  # Monitoring and the smoke test's images (pinned on first pull in the embedded catalog): the
+  # same names and versions, served here by digest, so nothing is pulled from the internet.
+  image heapster v1.5.0; image influxdb v1.3.3; image grafana v4.4.3; image busybox 1.28.4; image busybox-previous 1.28.3
+  # The OS packages (socat, conntrack-tools, ipset and their libraries): stand-ins signed by a
+  # test key playing CentOS's role, as a file:// tree with the key pinned (os_key/os_packages).
+  cat "$ACCEPT_OS_CATALOG"
 } > "$B/catalog.yaml"
 sed -e 's/192\.168\.0\.211/10.77.0.11/g; s/192\.168\.0\.212/10.77.0.12/g; s/192\.168\.0\.213/10.77.0.13/g' "$REPO_ROOT/examples/hosts.yaml" > "$B/hosts.yaml"
 (cd "$A/up" && exec python3 -m http.server --bind 127.0.0.1 "$PORT" >/dev/null 2>&1) &
