@@ -23,6 +23,8 @@
 #
 # Everything it makes (namespaces, cgroups, containers, the work folder) is removed on exit,
 # also on failure; ACCEPT_KEEP=1 keeps the work folder for a look.
+# ACCEPT_OS_CATALOG=FILE: a catalog part (os_key, os_packages) put in front of the build's catalog;
+# the test passes its signed OS stand-ins so (without it the build fetches them from the vault).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT=$PWD
@@ -161,6 +163,9 @@ image() { # NAME VERSION: a one-layer image in the static registry; prints its c
 B="$WORK/build"
 mkdir -p "$B"
 {
+  # The OS packages' key and stand-ins (the test passes their catalog part; without it, the
+  # build fetches CentOS's from the vault).
+  [ -z "${ACCEPT_OS_CATALOG:-}" ] || cat "$ACCEPT_OS_CATALOG"
   echo "artifacts:"
   for f in kubernetes-server:v1.9.11:kubernetes-server-linux-amd64.tar.gz etcd:v3.0.17:etcd-v3.0.17-linux-amd64.tar.gz \
     flannel:v0.10.0:flannel-v0.10.0-linux-amd64.tar.gz docker:17.12.1-ce:docker-17.12.1-ce.tgz cni-plugins:v0.6.0:cni-plugins-amd64-v0.6.0.tgz; do
@@ -169,6 +174,8 @@ mkdir -p "$B"
       "$n" "$v" "$PORT" "$file" "$(sha256sum < "$A/up/$file" | cut -d' ' -f1)"
   done
   image pause 3.0; image kube-dns 1.14.8; image dnsmasq-nanny 1.14.8; image dns-sidecar 1.14.8; image dashboard v1.8.3
+  # The catalog's monitoring and smoke-test images (as tests/integration/fixtures.rs stands them in).
+  image heapster v1.5.0; image influxdb v1.3.3; image grafana v4.4.3; image busybox 1.28.4; image busybox-previous 1.28.3
 } > "$B/catalog.yaml"
 sed -e 's/192\.168\.0\.211/10.77.0.11/g; s/192\.168\.0\.212/10.77.0.12/g; s/192\.168\.0\.213/10.77.0.13/g' "$REPO_ROOT/examples/hosts.yaml" > "$B/hosts.yaml"
 (cd "$A/up" && exec python3 -m http.server --bind 127.0.0.1 "$PORT" >/dev/null 2>&1) &
@@ -400,9 +407,12 @@ if [ "$MODE" = dnf ]; then
 section "refusals"
 add_net stranger
 prepare_host stranger
+# The keys the bundle's .repo file trusts: the cluster's, and the OS vendor's for the OS packages.
+KEYS="file://$BUNDLE/repo/RPM-GPG-KEY-bundler"
+[ ! -e "$BUNDLE/repo/RPM-GPG-KEY-CentOS-7" ] || KEYS="$KEYS,file://$BUNDLE/repo/RPM-GPG-KEY-CentOS-7"
 for pkg in k8s-common k8s-etcd k8s-master k8s-node; do
   out=$(dnf_in stranger --repofrompath=k8s,"file://$BUNDLE/repo" --setopt=k8s.gpgcheck=1 --setopt=k8s.repo_gpgcheck=1 \
-    --setopt=k8s.gpgkey="file://$BUNDLE/repo/RPM-GPG-KEY-bundler" --repo=k8s install "$pkg" 2>&1) && rc=0 || rc=$?
+    --setopt=k8s.gpgkey="$KEYS" --repo=k8s install "$pkg" 2>&1) && rc=0 || rc=$?
   if [ "$rc" -ne 0 ] && echo "$out" | grep -q "is not a host of this cluster's inventory" && echo "$out" | grep -q "master .*10.77.0.11" &&
     ! echo "$out" | grep -qiE "not found|syntax error|unexpected"; then
     pass "a machine not in the inventory (10.77.0.99): $pkg refused with the host list"
