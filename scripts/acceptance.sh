@@ -24,6 +24,8 @@
 #
 # Everything it makes (namespaces, cgroups, containers, the work folder) is removed on exit,
 # also on failure; ACCEPT_KEEP=1 keeps the work folder for a look.
+# ACCEPT_OS_CATALOG=FILE (required): a catalog part (os_key, os_packages) of signed OS stand-ins;
+# the test writes it, so no test reaches a real CentOS mirror.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT=$PWD
@@ -435,7 +437,7 @@ en=$(enabled_units node01)
 if [ "$rc" -ne 0 ] && [ "$before" = "$after" ] && ! echo "$en" | grep -qE 'etcd|flanneld|kube|docker'; then
   pass "k8s-master on node01 refused with nothing installed or enabled"
 else
-  # Only a %pretrans (which the RPM writer does not write yet) runs before k8s-common's %pre.
+  # The role package's %pretrans must refuse before anything of the transaction is installed.
   open_item "k8s-master on node01 (exit $rc) left installed: [$after]; enabled: $(echo "$en" | grep -oE '[a-z0-9-]*(etcd|flanneld|kube|docker)[a-z0-9-]*\.service' | tr '\n' ' ')"
 fi
 echo "$out" | grep -m1 -i "not a control-plane host" | sed 's/^/      /' | tee -a "$REPORT" || :

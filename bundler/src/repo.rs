@@ -42,9 +42,12 @@ fn primary_file(p: &str) -> bool {
 }
 
 fn entries(out: &mut String, tag: &str, deps: &[RpmDep], skip: impl Fn(&RpmDep) -> bool) {
+    // A duplicate is skipped when it equals the last entry kept with its name, as createrepo_c
+    // does (so `/bin/sh` of %pretrans, of Requires(pre) and of %preun make three entries).
     let mut seen: Vec<&RpmDep> = Vec::new();
     for d in deps {
-        if skip(d) || seen.iter().any(|x| x.name == d.name && x.flags == d.flags && x.version == d.version && x.release == d.release && x.pre == d.pre) {
+        let last = seen.iter().rev().find(|x| x.name == d.name);
+        if skip(d) || last.is_some_and(|x| x.flags == d.flags && x.version == d.version && x.release == d.release && x.pre == d.pre) {
             continue;
         }
         seen.push(d);

@@ -79,12 +79,28 @@ impl Root {
             std::fs::write(root.join("etc/bundler/host-identity"), format!("{name}\n")).unwrap();
         }
         let base = base_repo(dir.path());
-        Root { dir, base }
+        let r = Root { dir, base };
+        // The OS comes first, as on any el7 host: the role packages' %pretrans needs /bin/sh
+        // installed before their transaction (rpm satisfies `Requires(pretrans)` only so).
+        let (ok, out) = r.dnf_with(&[], &["install", "test-base"]);
+        assert!(ok, "dnf install test-base:\n{out}");
+        r
     }
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
     pub fn dnf(&self, repo: &Path, args: &[&str]) -> (bool, String) {
+        let k8s = [
+            format!("--repofrompath=k8s,file://{}", repo.display()),
+            "--setopt=k8s.gpgcheck=1".into(),
+            "--setopt=k8s.repo_gpgcheck=1".into(),
+            format!("--setopt=k8s.gpgkey={}", gpgkeys(repo)),
+            "--repo=k8s".into(),
+        ];
+        self.dnf_with(&k8s, args)
+    }
+    /// dnf in this root with the base repository and `repo_args`.
+    fn dnf_with(&self, repo_args: &[String], args: &[&str]) -> (bool, String) {
         let root = self.root();
         sh(Command::new("dnf")
             .args([
@@ -100,10 +116,8 @@ impl Root {
             .arg(format!("--setopt=cachedir={}/var/cache/dnf", root.display()))
             .arg(format!("--repofrompath=base,file://{}", self.base.display()))
             .arg("--setopt=base.gpgcheck=0")
-            .arg(format!("--repofrompath=k8s,file://{}", repo.display()))
-            .args(["--setopt=k8s.gpgcheck=1", "--setopt=k8s.repo_gpgcheck=1"])
-            .arg(format!("--setopt=k8s.gpgkey={}", gpgkeys(repo)))
-            .args(["--repo=base", "--repo=k8s"])
+            .arg("--repo=base")
+            .args(repo_args)
             .args(args))
     }
     pub fn installed(&self) -> Vec<String> {
@@ -273,4 +287,31 @@ fn a_machine_in_no_inventory_fails_in_pre_and_nothing_is_installed() {
     let k8s: Vec<String> = s.installed().into_iter().filter(|p| p.starts_with("k8s-")).collect();
     assert!(k8s.is_empty(), "nothing is installed: {k8s:?}");
     assert!(!s.log().contains("systemctl start"));
+}
+
+#[test]
+fn a_role_package_on_a_host_without_its_role_is_refused_before_anything_is_installed() {
+    let b = crate::packages::example_built();
+    // node01 has etcd and node, not control-plane.
+    let m = Root::new(Some("node01"));
+    let (ok, out) = m.dnf(&b.repo(), &["install", "k8s-master"]);
+    assert!(!ok, "k8s-master installed on node01:\n{out}");
+    assert!(out.contains("it is not a control-plane host") && out.contains("node01"), "the role message:\n{out}");
+    let k8s: Vec<String> = m.installed().into_iter().filter(|p| p.starts_with("k8s-")).collect();
+    assert!(k8s.is_empty(), "installed before the refusal: {k8s:?}\n{out}");
+    assert!(enabled(&m.log()).is_empty(), "enabled before the refusal: {:?}\n{out}", enabled(&m.log()));
+    assert!(!out.contains("not found") && !out.contains("syntax error"), "a shell error:\n{out}");
+}
+
+#[test]
+fn the_files_host_identity_writes_are_owned_by_their_package() {
+    let b = crate::packages::example_built();
+    let m = Root::new(Some("node01"));
+    let (ok, out) = m.dnf(&b.repo(), &["install", "k8s-node"]);
+    assert!(ok, "dnf install k8s-node:\n{out}");
+    for (f, pkg) in [("/etc/bundler/host.env", "k8s-common"), ("/etc/etcd/member.env", "k8s-etcd")] {
+        assert!(m.root().join(f.trim_start_matches('/')).exists(), "{f} was not written");
+        let (ok, owner) = sh(Command::new("rpm").arg(format!("--root={}", m.root().display())).args(["-qf", "--qf", "%{NAME}\n", f]));
+        assert!(ok && owner.trim() == pkg, "rpm -qf {f}: {owner}");
+    }
 }

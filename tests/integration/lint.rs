@@ -557,7 +557,7 @@ fn all_scripts() -> Vec<(String, String)> {
         .collect();
     let specs = bundler::rpm::assemble(&plan, &pki, &files, &fetched, None).expect("assemble");
     for s in &specs {
-        for (what, body) in [("pre", &s.pre), ("post", &s.post), ("preun", &s.preun), ("postun", &s.postun)] {
+        for (what, body) in [("pretrans", &s.pretrans), ("pre", &s.pre), ("post", &s.post), ("preun", &s.preun), ("postun", &s.postun)] {
             if let Some(b) = body {
                 out.push((format!("{} %{what}", s.name), b.clone()));
             }

@@ -18,6 +18,7 @@ const CONF: &str = "key = value\n";
 const TOOL: &str = "#!/bin/sh\necho compare\n";
 const PRE: &str = "getent group compare >/dev/null || :";
 const POST: &str = "echo installed >/dev/null";
+const PRETRANS: &str = "echo checked >/dev/null";
 
 /// Tags allowed to differ, and why. Everything else `rpm --querytags` lists must be equal,
 /// and every tag here must differ (so the list cannot hide a change).
@@ -62,6 +63,7 @@ fn spec() -> PackageSpec {
         user: "root".into(),
         group: "root".into(),
         config,
+        ghost: false,
     };
     PackageSpec {
         name: "bundler-compare".into(),
@@ -74,8 +76,14 @@ fn spec() -> PackageSpec {
         license: "ASL 2.0".into(),
         requires: vec![bundler::rpm::Dep { name: "/bin/sh".into(), exact: None, when: bundler::rpm::When::Pre }],
         conflicts: vec!["etcd".into()],
-        files: vec![file("/etc/compare/app.conf", CONF, 0o644, true), file("/usr/bin/compare-tool", TOOL, 0o755, false)],
+        files: vec![
+            file("/etc/compare/app.conf", CONF, 0o644, true),
+            // Written on the host, owned by the package: `%ghost %config(noreplace)`.
+            FileEntry { sha256: String::new(), ghost: true, ..file("/etc/compare/host.env", "", 0o644, true) },
+            file("/usr/bin/compare-tool", TOOL, 0o755, false),
+        ],
         dirs: vec![DirEntry { path: "/etc/compare".into(), mode: 0o755, user: "root".into(), group: "root".into() }],
+        pretrans: Some(PRETRANS.into()),
         pre: Some(PRE.into()),
         post: Some(POST.into()),
         preun: None,
@@ -111,6 +119,9 @@ mkdir -p %{{buildroot}}/etc/compare %{{buildroot}}/usr/bin
 printf '%s' '{CONF}' > %{{buildroot}}/etc/compare/app.conf
 printf '%s' '{TOOL}' > %{{buildroot}}/usr/bin/compare-tool
 
+%pretrans
+{PRETRANS}
+
 %pre
 {PRE}
 
@@ -120,6 +131,7 @@ printf '%s' '{TOOL}' > %{{buildroot}}/usr/bin/compare-tool
 %files
 %dir %attr(0755,root,root) /etc/compare
 %config(noreplace) %attr(0644,root,root) /etc/compare/app.conf
+%ghost %config(noreplace) %attr(0644,root,root) /etc/compare/host.env
 %attr(0755,root,root) /usr/bin/compare-tool
 
 %changelog

@@ -48,6 +48,8 @@ pub struct FileEntry {
     pub group: String,
     /// `%config(noreplace)`
     pub config: bool,
+    /// `%ghost`: owned and listed, but not in the payload (a file written on the host).
+    pub ghost: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -88,6 +90,8 @@ pub struct PackageSpec {
     pub conflicts: Vec<String>,
     pub files: Vec<FileEntry>,
     pub dirs: Vec<DirEntry>,
+    /// `%pretrans`: runs before anything of the transaction is installed.
+    pub pretrans: Option<String>,
     pub pre: Option<String>,
     pub post: Option<String>,
     pub preun: Option<String>,
@@ -117,6 +121,10 @@ impl PackageSpec {
         format!("{}-{}.el7", self.version, self.release)
     }
 }
+
+/// Files host-identity writes on the host (`%ghost %config(noreplace)`, mode 0644 as it
+/// writes them), and the package that owns each.
+const GHOSTS: &[(&str, &str)] = &[("/etc/bundler/host.env", "k8s-common"), ("/etc/etcd/member.env", "k8s-etcd")];
 
 /// Directories that belong to the system; a package never owns them.
 const SYSTEM_DIRS: &[&str] = &[
@@ -246,6 +254,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                         user: "root".into(),
                         group: "root".into(),
                         config: false,
+                        ghost: false,
                     });
                 }
             }
@@ -264,6 +273,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                             user: "root".into(),
                             group: "root".into(),
                             config: false,
+                            ghost: false,
                         });
                     }
                 }
@@ -279,6 +289,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                         user: "root".into(),
                         group: "root".into(),
                         config: r.config,
+                        ghost: false,
                     });
                 }
                 for it in pki.items.iter().filter(|i| i.packages.contains(&p.name)) {
@@ -292,6 +303,21 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
                         user: owner.into(),
                         group: owner.into(),
                         config: false,
+                        ghost: false,
+                    });
+                }
+                // Written on the host by host-identity (from %post), owned here so rpm -qf names
+                // the package and erasing it takes them along.
+                for (path, _) in GHOSTS.iter().filter(|(_, pkg)| *pkg == p.name) {
+                    files.push(FileEntry {
+                        path: path.to_string(),
+                        content: Content::Bytes(Vec::new()),
+                        sha256: String::new(),
+                        mode: 0o644,
+                        user: "root".into(),
+                        group: "root".into(),
+                        config: true,
+                        ghost: true,
                     });
                 }
                 match p.name.as_str() {
@@ -312,7 +338,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
         }
         let dirs = own_dirs(files.iter().map(|f| f.path.as_str()), &extra_dirs);
         let roles: Vec<Role> = def.roles.clone();
-        let (pre, post, preun, postun) = scripts::for_package(p, def, &roles, plan, rendered);
+        let (pretrans, pre, post, preun, postun) = scripts::for_package(p, def, &roles, plan, rendered);
         let mut requires: Vec<Dep> =
             p.requires.iter().filter(|r| *r != "k8s-common").map(|r| Dep { name: r.clone(), exact: None, when: When::Always }).collect();
         if p.name != "k8s-common" {
@@ -344,6 +370,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
             conflicts: def.conflicts.clone(),
             files,
             dirs,
+            pretrans,
             pre,
             post,
             preun,

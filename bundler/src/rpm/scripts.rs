@@ -4,16 +4,20 @@
 //! /etc/bundler/no-autostart exists); upgrade restarts them; erase stops and disables them,
 //! except those another installed role still runs.
 //!
-//! k8s-common's %pre runs first in every transaction (every other package requires it before
-//! its own %pre). When it refuses the machine it leaves its message in a note named after the
-//! transaction's process (`$PPID`, the same for every scriptlet of one rpm run), so every later
-//! %pre of that transaction refuses with the same host list rather than a shell error.
+//! A role package's `%pretrans` runs before any package of the transaction is installed (its
+//! dependencies included), so it checks the machine against copies of the host list and of
+//! host-identity it carries as data. k8s-common's %pre runs first of the %pre scriptlets (every
+//! other package requires it before its own %pre) and checks the same way. A refusal is left in
+//! a note named after the transaction's process (`$PPID`, the same for every scriptlet of one
+//! rpm run), so every later %pre of that transaction, k8s-common's included, refuses with the
+//! same host list rather than a shell error, and nothing of the transaction is installed.
 
 use crate::plan::{Package, Plan};
 use crate::render::File as Rendered;
 use crate::specs::{PackageDef, PackageKind, Role};
 
-type Scripts = (Option<String>, Option<String>, Option<String>, Option<String>);
+/// %pretrans, %pre, %post, %preun, %postun.
+type Scripts = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
 
 pub fn for_package(p: &Package, def: &PackageDef, roles: &[Role], _plan: &Plan, rendered: &[Rendered]) -> Scripts {
     match p.kind {
@@ -23,21 +27,61 @@ pub fn for_package(p: &Package, def: &PackageDef, roles: &[Role], _plan: &Plan, 
     }
 }
 
-/// Where k8s-common's %pre leaves its refusal for the rest of the transaction.
+/// Where a refusal is left for the rest of the transaction (by a role package's %pretrans or
+/// k8s-common's %pre).
 const NOTE: &str = "/run/bundler/refused.$PPID";
 
-/// The start of every %pre but k8s-common's: refuse with k8s-common's message when it refused.
-fn refused_earlier(name: &str) -> String {
+/// Refuse with the note an earlier scriptlet of this transaction left, when there is one.
+fn refused_note(name: &str) -> String {
     format!(
         r#"if [ -s {NOTE} ]; then
-  echo "{name}: not installing; k8s-common refused this machine:" >&2
+  echo "{name}: not installing; this machine was refused:" >&2
   cat {NOTE} >&2
   exit 1
 fi
-if [ ! -x /usr/libexec/bundler/host-identity ]; then
+"#
+    )
+}
+
+/// The start of every %pre but k8s-common's: refuse as an earlier scriptlet refused, and need
+/// k8s-common's host-identity.
+fn refused_earlier(name: &str) -> String {
+    format!(
+        r#"{}if [ ! -x /usr/libexec/bundler/host-identity ]; then
   echo "{name}: k8s-common (this cluster's host list) is missing; let yum bring it in, it comes first" >&2
   exit 1
 fi
+"#,
+        refused_note(name)
+    )
+}
+
+/// Check this machine against copies of the host list and of host-identity embedded in the
+/// scriptlet as quoted here-documents (data, never shell), for a scriptlet that runs before
+/// k8s-common's files are on disk: k8s-common's %pre, and every role package's %pretrans,
+/// which runs before anything of the transaction is installed. A refusal is printed and left
+/// in the note, so every later %pre of the transaction refuses too.
+fn embedded_check(rendered: &[Rendered], who: &str, role: Option<Role>) -> String {
+    let get = |p: &str| rendered.iter().find(|r| r.path == p).map(|r| r.content.clone()).unwrap_or_default();
+    let hosts = get("/etc/bundler/hosts");
+    let script = get("/usr/libexec/bundler/host-identity");
+    let role = role.map(|r| format!(" {}", r.as_str())).unwrap_or_default();
+    format!(
+        r#"tmp=$(mktemp -d 2>/dev/null) || tmp=/tmp/{who}.$$
+mkdir -p "$tmp"
+cat > "$tmp/hosts" <<'BUNDLER_HOSTS_EOF'
+{hosts}BUNDLER_HOSTS_EOF
+cat > "$tmp/host-identity" <<'BUNDLER_SCRIPT_EOF'
+{script}BUNDLER_SCRIPT_EOF
+BUNDLER_HOSTS_FILE="$tmp/hosts" sh "$tmp/host-identity" --check{role} 2>"$tmp/refused"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+  cat "$tmp/refused" >&2
+  # For the other packages of this transaction (see rpm/scripts.rs).
+  mkdir -p /run/bundler 2>/dev/null && cp "$tmp/refused" {NOTE} 2>/dev/null
+fi
+rm -rf "$tmp"
+exit $rc
 "#
     )
 }
@@ -45,28 +89,10 @@ fi
 /// k8s-common carries the host list, so its %pre checks this machine against a copy of it
 /// embedded in the scriptlet (its own files are not on disk yet).
 fn common(rendered: &[Rendered]) -> Scripts {
-    let get = |p: &str| rendered.iter().find(|r| r.path == p).map(|r| r.content.clone()).unwrap_or_default();
-    let hosts = get("/etc/bundler/hosts");
-    let script = get("/usr/libexec/bundler/host-identity");
     let pre = format!(
-        r#"# Refuse a machine that is not a host of this cluster's inventory, before anything changes.
-tmp=$(mktemp -d 2>/dev/null) || tmp=/tmp/k8s-common-pre.$$
-mkdir -p "$tmp"
-cat > "$tmp/hosts" <<'BUNDLER_HOSTS_EOF'
-{hosts}BUNDLER_HOSTS_EOF
-cat > "$tmp/host-identity" <<'BUNDLER_SCRIPT_EOF'
-{script}BUNDLER_SCRIPT_EOF
-BUNDLER_HOSTS_FILE="$tmp/hosts" sh "$tmp/host-identity" --check 2>"$tmp/refused"
-rc=$?
-if [ "$rc" -ne 0 ]; then
-  cat "$tmp/refused" >&2
-  # For the other packages of this transaction (see rpm/scripts.rs).
-  mkdir -p /run/bundler 2>/dev/null && cp "$tmp/refused" {note} 2>/dev/null
-fi
-rm -rf "$tmp"
-exit $rc
-"#,
-        note = NOTE
+        "# Refuse a machine that is not a host of this cluster's inventory, before anything changes.\n{}{}",
+        refused_note("k8s-common"),
+        embedded_check(rendered, "k8s-common-pre", None)
     );
     let post = r#"/usr/libexec/bundler/host-identity --write >/dev/null || :
 systemctl daemon-reload >/dev/null 2>&1 || :
@@ -86,7 +112,7 @@ exit 0
 "#
     .to_string();
     let postun = "systemctl daemon-reload >/dev/null 2>&1 || :\nexit 0\n".to_string();
-    (Some(pre), Some(post), Some(preun), Some(postun))
+    (None, Some(pre), Some(post), Some(preun), Some(postun))
 }
 
 /// A file the role package of `role` owns and drops when erased (not an admin-edited one,
@@ -100,6 +126,13 @@ fn marker(role: Role, rendered: &[Rendered]) -> Option<String> {
 fn role(name: &str, roles: &[Role], rendered: &[Rendered]) -> Scripts {
     let role = roles.first().copied().expect("role packages serve one role");
     let services: Vec<&str> = crate::render::services(role).to_vec();
+    // Before any package of the transaction (its dependencies included) is installed or any
+    // service enabled: refuse a host without this role.
+    let pretrans = format!(
+        "# {name}: only on a {r} host of this cluster; checked before anything of this transaction is installed.\n{}",
+        embedded_check(rendered, &format!("{name}-pretrans"), Some(role)),
+        r = role.as_str()
+    );
     let mut pre = refused_earlier(name);
     pre.push_str(&format!(
         r#"# {name}: only on a {r} host of this cluster, and only if the fatal preflight checks pass.
@@ -151,7 +184,7 @@ exit 0
 "#,
         list = services.join(" ")
     );
-    (Some(pre), Some(post), Some(preun), Some(postun))
+    (Some(pretrans), Some(pre), Some(post), Some(preun), Some(postun))
 }
 
 fn binary(name: &str, restart: &[String]) -> Scripts {
@@ -167,5 +200,5 @@ fn binary(name: &str, restart: &[String]) -> Scripts {
             restart.join(" ")
         ))
     };
-    (Some(pre), None, None, postun)
+    (None, Some(pre), None, None, postun)
 }

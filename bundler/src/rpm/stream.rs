@@ -117,6 +117,13 @@ struct Item<'a> {
     content: Option<&'a Content>,
 }
 
+impl Item<'_> {
+    /// In the cpio payload: every directory and file but the `%ghost` ones.
+    fn in_payload(&self) -> bool {
+        self.flags & tags::file::GHOST == 0
+    }
+}
+
 fn items(spec: &PackageSpec) -> Vec<Item<'_>> {
     let mut v: Vec<Item> = spec
         .dirs
@@ -136,7 +143,10 @@ fn items(spec: &PackageSpec) -> Vec<Item<'_>> {
                 Content::Bytes(b) => b.len() as u64,
                 Content::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
             };
-            let flags = if f.config { tags::file::CONFIG | tags::file::NOREPLACE } else { 0 };
+            let mut flags = if f.config { tags::file::CONFIG | tags::file::NOREPLACE } else { 0 };
+            if f.ghost {
+                flags |= tags::file::GHOST;
+            }
             Item {
                 path: f.path.clone(),
                 mode: 0o100000 | f.mode as u16,
@@ -145,7 +155,8 @@ fn items(spec: &PackageSpec) -> Vec<Item<'_>> {
                 user: &f.user,
                 group: &f.group,
                 flags,
-                content: Some(&f.content),
+                // A ghost is listed in the header only.
+                content: if f.ghost { None } else { Some(&f.content) },
             }
         }))
         .collect();
@@ -173,7 +184,7 @@ fn cpio_header(out: &mut Vec<u8>, ino: u32, mode: u32, size: u64, mtime: u32, na
 /// The uncompressed cpio size, known before writing (the signature header records it).
 fn cpio_size(items: &[Item]) -> u64 {
     let mut n = 0;
-    for it in items {
+    for it in items.iter().filter(|i| i.in_payload()) {
         let name = 2 + it.path.len() as u64; // "." + path + NUL
         n += 110 + name + pad4(110 + name) + it.size + pad4(it.size);
     }
@@ -215,7 +226,7 @@ fn compress_parallel(items: &[Item], mtime: u32, out: &mut impl Write, md5: &mut
                 }
                 Ok(())
             };
-            for (i, it) in items.iter().enumerate() {
+            for (i, it) in items.iter().enumerate().filter(|(_, i)| i.in_payload()) {
                 cpio_header(&mut buf, i as u32 + 1, it.mode as u32, it.size, mtime, &format!(".{}", it.path));
                 match it.content {
                     None => {}
@@ -276,9 +287,13 @@ fn deps_for(spec: &PackageSpec) -> (Vec<String>, Vec<u32>, Vec<String>) {
             (None, When::Always) => v.push((d.name.clone(), 0, String::new())),
         }
     }
-    for (script, flag) in
-        [(&spec.pre, sense::SCRIPT_PRE), (&spec.post, sense::SCRIPT_POST), (&spec.preun, sense::SCRIPT_PREUN), (&spec.postun, sense::SCRIPT_POSTUN)]
-    {
+    for (script, flag) in [
+        (&spec.pretrans, sense::PRETRANS),
+        (&spec.pre, sense::SCRIPT_PRE),
+        (&spec.post, sense::SCRIPT_POST),
+        (&spec.preun, sense::SCRIPT_PREUN),
+        (&spec.postun, sense::SCRIPT_POSTUN),
+    ] {
         if script.is_some() {
             v.push(("/bin/sh".into(), sense::INTERP | flag, String::new()));
         }
@@ -286,6 +301,9 @@ fn deps_for(spec: &PackageSpec) -> (Vec<String>, Vec<u32>, Vec<String>) {
     for (name, ver) in [("rpmlib(CompressedFileNames)", "3.0.4-1"), ("rpmlib(FileDigests)", "4.6.0-1"), ("rpmlib(PayloadFilesHavePrefix)", "4.0-1")] {
         v.push((name.into(), sense::RPMLIB | sense::LESS | sense::EQUAL, ver.into()));
     }
+    // In rpm's order (lib/rpmds.c `rpmdsCompareIndex`, as rpmbuild merges them): by name,
+    // version, then flags.
+    v.sort_by(|a, b| (&a.0, &a.2, a.1).cmp(&(&b.0, &b.2, b.1)));
     let names = v.iter().map(|x| x.0.clone()).collect();
     let flags = v.iter().map(|x| x.1).collect();
     let versions = v.iter().map(|x| x.2.clone()).collect();
@@ -326,6 +344,7 @@ fn main_header(spec: &PackageSpec, items: &[Item]) -> Entries {
     h.put(tag::SOURCERPM, Data::Str(source_rpm(spec)));
     for (body, prog, s) in [
         (tag::PREIN, tag::PREINPROG, &spec.pre),
+        (tag::PRETRANS, tag::PRETRANSPROG, &spec.pretrans),
         (tag::POSTIN, tag::POSTINPROG, &spec.post),
         (tag::PREUN, tag::PREUNPROG, &spec.preun),
         (tag::POSTUN, tag::POSTUNPROG, &spec.postun),
@@ -345,8 +364,9 @@ fn main_header(spec: &PackageSpec, items: &[Item]) -> Entries {
         h.put(tag::FILEFLAGS, Data::Int32(items.iter().map(|i| i.flags).collect()));
         h.put(tag::FILEUSERNAME, Data::StrArray(items.iter().map(|i| i.user.to_string()).collect()));
         h.put(tag::FILEGROUPNAME, Data::StrArray(items.iter().map(|i| i.group.to_string()).collect()));
-        h.put(tag::FILEVERIFYFLAGS, Data::Int32(vec![tags::VERIFY_ALL; items.len()]));
-        h.put(tag::FILEDEVICES, Data::Int32(vec![1; items.len()]));
+        h.put(tag::FILEVERIFYFLAGS, Data::Int32(items.iter().map(|i| if i.in_payload() { tags::VERIFY_ALL } else { tags::VERIFY_GHOST }).collect()));
+        // rpmbuild records the device of each file in the build root; a ghost there has none.
+        h.put(tag::FILEDEVICES, Data::Int32(items.iter().map(|i| u32::from(i.in_payload())).collect()));
         h.put(tag::FILEINODES, Data::Int32((1..=items.len() as u32).collect()));
         h.put(tag::FILELANGS, Data::StrArray(vec![String::new(); items.len()]));
         let mut dirs: Vec<String> = Vec::new();
@@ -632,9 +652,11 @@ mod tests {
                     user: "root".into(),
                     group: "root".into(),
                     config: false,
+                    ghost: false,
                 })
                 .collect(),
             dirs: vec![DirEntry { path: "/etc/t".into(), mode: 0o755, user: "root".into(), group: "root".into() }],
+            pretrans: None,
             pre: None,
             post: None,
             preun: None,

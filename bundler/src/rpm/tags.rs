@@ -75,6 +75,8 @@ pub mod tag {
     pub const PAYLOADFORMAT: u32 = 1124;
     pub const PAYLOADCOMPRESSOR: u32 = 1125;
     pub const PAYLOADFLAGS: u32 = 1126;
+    pub const PRETRANS: u32 = 1151;
+    pub const PRETRANSPROG: u32 = 1153;
     pub const FILEDIGESTALGO: u32 = 5011;
 }
 
@@ -93,6 +95,8 @@ pub mod sig {
 pub mod sense {
     pub const LESS: u32 = 1 << 1;
     pub const EQUAL: u32 = 1 << 3;
+    /// `%pretrans` dependency (`RPMSENSE_PRETRANS`).
+    pub const PRETRANS: u32 = 1 << 7;
     pub const INTERP: u32 = 1 << 8;
     pub const SCRIPT_PRE: u32 = 1 << 9;
     pub const SCRIPT_POST: u32 = 1 << 10;
@@ -105,12 +109,18 @@ pub mod sense {
 pub mod file {
     pub const CONFIG: u32 = 1 << 0;
     pub const NOREPLACE: u32 = 1 << 4;
+    /// `%ghost`: in the header (owned, with its attributes), not in the payload.
+    pub const GHOST: u32 = 1 << 6;
 }
 
 /// `FILEDIGESTALGO` value for SHA-256 (`PGPHASHALGO_SHA256`).
 pub const DIGEST_SHA256: u32 = 8;
 /// `FILEVERIFYFLAGS`: verify everything (`RPMVERIFY_ALL`).
 pub const VERIFY_ALL: u32 = u32::MAX;
+/// `FILEVERIFYFLAGS` of a `%ghost` file, as rpmbuild sets it: everything but its digest, size,
+/// link target and mtime (`RPMVERIFY_FILEDIGEST | RPMVERIFY_FILESIZE | RPMVERIFY_LINKTO |
+/// RPMVERIFY_MTIME`), which a file written on the host does not keep.
+pub const VERIFY_GHOST: u32 = VERIFY_ALL & !(1 | 2 | 4 | 32);
 /// Lead: the RPM magic, format 3.0, binary package, os linux, header-style signature.
 pub const LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
 pub const LEAD_OS_LINUX: u16 = 1;
