@@ -203,7 +203,6 @@ fn fetch_package(
         }
     }
     fs::create_dir_all(&dir).map_err(|e| format!("  {}: cache {}: {e}", p.nevra, dir.display()))?;
-    let part = dir.join(format!(".{}.partial", p.file_name));
     let mut reasons = Vec::new();
     for url in sources(opts, os_mirrors, "Packages/", &p.file_name, &p.urls) {
         let bytes = match get(client, &url) {
@@ -213,10 +212,18 @@ fn fetch_package(
                 continue;
             }
         };
-        if let Err(e) = fs::write(&part, &bytes) {
-            reasons.push(format!("    {url}: writing {}: {e}", part.display()));
-            continue;
-        }
+        // A temporary file of this process's own (O_EXCL, random name) beside the final one: two
+        // builds sharing a cache never check or rename each other's half-written copy.
+        let part = match crate::files::create_temp_beside(&final_path, 0o644).and_then(|(mut f, part)| {
+            use std::io::Write;
+            f.write_all(&bytes).and_then(|_| f.sync_all()).map(|_| part)
+        }) {
+            Ok(part) => part,
+            Err(e) => {
+                reasons.push(format!("    {url}: writing beside {}: {e}", final_path.display()));
+                continue;
+            }
+        };
         match check(p, &part, key_armored) {
             Ok((sigs, sha)) => {
                 fs::rename(&part, &final_path).map_err(|e| format!("  {}: {}: {e}", p.nevra, final_path.display()))?;
