@@ -450,3 +450,48 @@ fn verify_refuses_a_bundle_whose_os_package_was_altered() {
     // Caught from the signed root down: the signed repository metadata no longer matches it.
     assert!(r.stderr.contains(&format!("repo/Packages/{}.rpm: repository metadata: sha256", nevra("socat"))), "{}", r.stderr);
 }
+
+#[test]
+fn bundler_cache_lists_and_prunes_the_os_packages() {
+    let s = standins();
+    let b = http_build("/os");
+    b.build(&[]).code(0);
+    let cache = b.p("cache");
+    let os_dir = cache.join("os").join(&s.fingerprint);
+    // Left by earlier builds: an older socat build and another vendor's key, which no recorded build used.
+    let stale = os_dir.join("socat-1.7.3.2-1.el7.x86_64.rpm");
+    std::fs::copy(os_dir.join(format!("{}.rpm", nevra("socat"))), &stale).unwrap();
+    let other_key = cache.join("os/keys/0000000000000000000000000000000000000000.asc");
+    std::fs::copy(&s.other_key, &other_key).unwrap();
+
+    let r = run(bundler().args(["--json", "cache", "--cache"]).arg(&cache));
+    r.code(0);
+    let d = r.json();
+    let entries = d["entries"].as_array().unwrap();
+    let entry = |p: &str| entries.iter().find(|e| e["path"] == p).unwrap_or_else(|| panic!("{p} not listed: {d}"));
+    for (name, ..) in PACKAGES {
+        let e = entry(&format!("os/{}/{}.rpm", s.fingerprint, nevra(name)));
+        assert!(e["used_by_records"] == 1 && e["what"].as_str().unwrap().contains(&nevra(name)) && e["bytes"].as_u64().unwrap() > 0, "{e}");
+    }
+    let key = entry(&format!("os/keys/{}.asc", s.fingerprint));
+    assert_eq!(key["used_by_records"], 1, "{key}");
+    assert_eq!(entry(&format!("os/{}/socat-1.7.3.2-1.el7.x86_64.rpm", s.fingerprint))["used_by_records"], 0);
+    assert!(d["os_bytes"].as_u64().unwrap() > 0, "{d}");
+    let r = run(bundler().args(["cache", "--cache"]).arg(&cache));
+    r.code(0);
+    assert!(r.stdout.contains(&format!("os packages {} file(s)", PACKAGES.len() + 1)), "{}", r.stdout);
+
+    // prune removes what no recorded build used, and keeps what the newest did.
+    let r = run(bundler().args(["--json", "cache", "prune", "--keep", "1", "--cache"]).arg(&cache));
+    r.code(0);
+    let mut removed: Vec<String> = r.json()["removed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    removed.sort();
+    let mut want = vec!["os/keys/0000000000000000000000000000000000000000.asc".to_string(), format!("os/{}/socat-1.7.3.2-1.el7.x86_64.rpm", s.fingerprint)];
+    want.sort();
+    assert_eq!(removed, want);
+    assert!(!stale.exists() && !other_key.exists());
+    // What the build used is still there: it rebuilds offline from the cache alone.
+    let before = b._server.log().len();
+    b.build(&["--offline"]).code(0);
+    assert_eq!(b._server.log().len(), before, "offline rebuild made no request");
+}
