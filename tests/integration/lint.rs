@@ -29,6 +29,8 @@ struct Tool {
     style: Style,
     /// Short options, and whether each takes an argument.
     short: BTreeMap<char, bool>,
+    /// Short options whose argument is optional: only the rest of their cluster (`sed -i.bak`).
+    optional: BTreeSet<char>,
     long: BTreeSet<String>,
     /// getopt string starting with `+`: options end at the first operand (`timeout 3 bash -c`).
     stops_at_operand: bool,
@@ -49,6 +51,7 @@ fn tools() -> BTreeMap<String, Tool> {
             let t = out.entry(tool.to_string()).or_insert_with(|| Tool {
                 style,
                 short: BTreeMap::new(),
+                optional: BTreeSet::new(),
                 long: BTreeSet::new(),
                 stops_at_operand: false,
                 source: file.clone(),
@@ -61,9 +64,10 @@ fn tools() -> BTreeMap<String, Tool> {
             if opt == "(none)" {
                 continue;
             }
-            let (name, arg) = match opt.strip_suffix(" ARG") {
-                Some(n) => (n, true),
-                None => (opt, false),
+            let (name, arg, optional) = match (opt.strip_suffix(" ARG"), opt.strip_suffix(" OPTARG")) {
+                (Some(n), _) => (n, true, false),
+                (_, Some(n)) => (n, false, true),
+                _ => (opt, false, false),
             };
             if let Some(long) = name.strip_prefix("--") {
                 t.long.insert(long.to_string());
@@ -72,12 +76,21 @@ fn tools() -> BTreeMap<String, Tool> {
             } else {
                 let c = name.strip_prefix('-').and_then(|c| c.chars().next()).unwrap_or_else(|| panic!("{file}: {l:?}"));
                 t.short.insert(c, arg);
+                if optional {
+                    t.optional.insert(c);
+                }
             }
         }
     }
     // etcdctl v2 (etcd 3.0.17): global and per-command flags, from the flag lists.
-    let mut etcdctl =
-        Tool { style: Style::GoFlag, short: BTreeMap::new(), long: BTreeSet::new(), stops_at_operand: false, source: "flags/etcdctl-v2-3.0.17*.txt".into() };
+    let mut etcdctl = Tool {
+        style: Style::GoFlag,
+        short: BTreeMap::new(),
+        optional: BTreeSet::new(),
+        long: BTreeSet::new(),
+        stops_at_operand: false,
+        source: "flags/etcdctl-v2-3.0.17*.txt".into(),
+    };
     for f in ["etcdctl-v2-3.0.17.txt", "etcdctl-v2-3.0.17.commands.txt"] {
         let text = std::fs::read_to_string(root().join("specs/reference/flags").join(f)).unwrap();
         for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
@@ -88,7 +101,14 @@ fn tools() -> BTreeMap<String, Tool> {
     out.insert("etcdctl".into(), etcdctl);
     // etcdctl v3 (ETCDCTL_API=3 in its environment; etcd 3.0.17): one list, globals and command flags.
     let f = "etcdctl-v3-3.0.17.txt";
-    let mut v3 = Tool { style: Style::Pflag, short: BTreeMap::new(), long: BTreeSet::new(), stops_at_operand: false, source: format!("flags/{f}") };
+    let mut v3 = Tool {
+        style: Style::Pflag,
+        short: BTreeMap::new(),
+        optional: BTreeSet::new(),
+        long: BTreeSet::new(),
+        stops_at_operand: false,
+        source: format!("flags/{f}"),
+    };
     let text = std::fs::read_to_string(root().join("specs/reference/flags").join(f)).unwrap();
     assert!(text.starts_with("# "), "{f}: must start with where it was read");
     for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
@@ -448,6 +468,9 @@ fn check_options(tool: &Tool, name: &str, args: &[String]) -> Vec<String> {
                     continue;
                 }
                 for (k, c) in cs.iter().enumerate() {
+                    if tool.optional.contains(c) {
+                        break; // the rest of the cluster is its argument
+                    }
                     match tool.short.get(c) {
                         None => {
                             bad.push(format!("{name} {a}: no option -{c}"));
@@ -624,7 +647,7 @@ fn every_option_a_script_or_scriptlet_passes_to_a_host_tool_exists_in_its_el7_ve
     let (p, _) = lint_scripts(
         &[(
             "t".into(),
-            "sed --debug -n p f\nawk -l ext '{print}'\nuseradd -r --btrfs-subvolume-home u\ngetenforce -v\nsysctl -N -a\nmodprobe -C /etc/x -n br_netfilter\nsh -eu f --whatever\nsh -c 'x' --z\nsh -w f\n".into(),
+            "sed --debug -n p f\nawk -l ext '{print}'\nsed -i.bak -e p f\nuseradd -r --btrfs-subvolume-home u\ngetenforce -v\nsysctl -N -a\nmodprobe -C /etc/x -n br_netfilter\nsh -eu f --whatever\nsh -c 'x' --z\nsh -w f\n".into(),
         )],
         &tools,
     );
@@ -633,9 +656,9 @@ fn every_option_a_script_or_scriptlet_passes_to_a_host_tool_exists_in_its_el7_ve
         vec![
             "t:1: sed --debug: no such option in sed (sed-4.2.2.txt)".to_string(),
             "t:2: awk -l: no option -l in awk (gawk-4.0.2.txt)".to_string(),
-            "t:3: useradd --btrfs-subvolume-home: no such option in useradd (shadow-utils-4.1.5.1.txt)".to_string(),
-            "t:4: getenforce -v: no option -v in getenforce (libselinux-2.5.txt)".to_string(),
-            "t:9: sh -w: no option -w in sh (bash-4.2.txt)".to_string(),
+            "t:4: useradd --btrfs-subvolume-home: no such option in useradd (shadow-utils-4.1.5.1.txt)".to_string(),
+            "t:5: getenforce -v: no option -v in getenforce (libselinux-2.5.txt)".to_string(),
+            "t:10: sh -w: no option -w in sh (bash-4.2.txt)".to_string(),
         ]
     );
 
