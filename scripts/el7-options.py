@@ -10,10 +10,21 @@ and `struct option` tables). Run with the upstream git directories (bare clones 
   scripts/el7-options.py curl CURL_GIT        (curl/curl)
   scripts/el7-options.py systemctl SYSTEMD_GIT (redhat-plumbers/systemd-rhel7)
   scripts/el7-options.py util-linux UTIL_LINUX_GIT (util-linux/util-linux; flock)
+  scripts/el7-options.py grep GREP_GIT        (GNU grep)
+  scripts/el7-options.py sed SED_GIT          (GNU sed)
+  scripts/el7-options.py gawk GAWK_GIT        (GNU awk)
+  scripts/el7-options.py kmod KMOD_GIT        (kmod-project/kmod; modprobe)
+  scripts/el7-options.py procps PROCPS_GIT    (procps-ng; sysctl)
+  scripts/el7-options.py shadow SHADOW_GIT    (shadow-maint/shadow; useradd, groupadd)
+  scripts/el7-options.py selinux SELINUX_GIT  (SELinuxProject/selinux; getenforce)
+  scripts/el7-options.py bash BASH_GIT        (GNU bash; sh and bash as invoked)
 
 Output lines: `TOOL<TAB>+` (options end at the first operand: a `+` getopt string),
 `TOOL<TAB>-x` (short flag), `TOOL<TAB>-x ARG` (short option taking an argument),
-`TOOL<TAB>--name` (long option; the lint ignores its argument)."""
+`TOOL<TAB>-x OPTARG` (an optional argument, only attached: `sed -i.bak`),
+`TOOL<TAB>--name` (long option; the lint ignores its argument), `TOOL<TAB>(none)` (the tool takes no
+options at all). Options inside every `#ifdef` branch are listed: a list may hold one the el7 build
+left out, never lack one it has."""
 import re, subprocess, sys
 
 def show(git, rev, path):
@@ -26,12 +37,15 @@ def c_strings(expr, src):
     """The value of a C string expression: literals, concatenated; a macro name, or the name of a
     `char const NAME[] = "...";` array (date.c and sort.c: short_options), is looked up."""
     out = ""
+    # An initializer up to its `;`, which may also stand inside a literal (gawk's "W;").
+    init = r'\s*=\s*((?:"(?:[^"\\]|\\.)*"|[^;"])*);'
     for lit, name in re.findall(r'"((?:[^"\\]|\\.)*)"|([A-Za-z_]\w*)', expr):
         if lit:
             out += lit
         elif name:
             m = re.search(r'#\s*define\s+' + name + r'\s+(.*)', src) or re.search(
-                r'\bchar\s+const\s+' + name + r'\s*\[\s*\]\s*=\s*(.*?);', src, re.S)
+                r'\b(?:char\s+const|const\s+char)\s+' + name + r'\s*\[\s*\]' + init, src) or re.search(
+                r'\bconst\s+char\s*\*\s*' + name + init, src)
             if m:
                 out += c_strings(m.group(1), src)
     return out
@@ -41,11 +55,13 @@ def short_opts(s):
     s = s.lstrip("+-:")
     while i < len(s):
         c = s[i]
-        # `x:` takes an argument; `x::` an optional one, which getopt takes only when attached (-Ifoo).
-        arg = s[i + 1 : i + 2] == ":" and s[i + 2 : i + 3] != ":"
-        out.append(f"-{c} ARG" if arg else f"-{c}")
+        # `x:` takes an argument; `x::` an optional one, which getopt takes only when attached (-Ifoo);
+        # `W;` (gawk) makes `-W foo` mean `--foo`: it takes an argument.
+        arg = (s[i + 1 : i + 2] == ":" and s[i + 2 : i + 3] != ":") or s[i + 1 : i + 2] == ";"
+        optional = s[i + 1 : i + 3] == "::"
+        out.append(f"-{c} ARG" if arg else f"-{c} OPTARG" if optional else f"-{c}")
         i += 1
-        while i < len(s) and s[i] == ":":
+        while i < len(s) and s[i] in ":;":
             i += 1
     return out
 
@@ -63,7 +79,10 @@ def long_opts(src, table):
 
 def getopt_tool(src):
     opts = []
-    for m in re.finditer(r'getopt_long(?:_only)?\s*\(\s*\w+\s*,\s*\w+\s*,\s*(.*?),\s*(\w+)\s*,', src, re.S):
+    # `getopt_long (argc, (char **) argv, ...)` (grep) casts argv; preprocessor lines inside the
+    # call (useradd: the option string with and without WITH_SELINUX) are dropped, so both strings count.
+    code = re.sub(r'^[ \t]*#.*$', '', src, flags=re.M)
+    for m in re.finditer(r'getopt_long(?:_only)?\s*\(\s*\w+\s*,\s*(?:\([^)]*\)\s*)?\w+\s*,\s*(.*?),\s*(\w+)\s*,', code, re.S):
         shorts = c_strings(m.group(1), src)
         if shorts.startswith("+"):
             opts.append("+")  # options end at the first operand
@@ -79,6 +98,23 @@ COREUTILS = {  # tool: source file at v8.22
     "wc": "src/wc.c", "chown": "src/chown.c", "ls": "src/ls.c", "tee": "src/tee.c", "readlink": "src/readlink.c",
 }
 
+# tool family: (git revision, version, CentOS 7.4 package, [(tool, source file)], what was read).
+# GNU grep, sed and gawk mirrors carry no tags: the revision is the release commit.
+SIMPLE = {
+    "grep": ("d7979b76388bdb37e75b564671adbb3b7749dcc1", "GNU grep 2.20", "grep-2.20-3.el7", [("grep", "src/grep.c")],
+             "gnu-mirror-unofficial/grep (of git.savannah.gnu.org), the commit \"version 2.20\" (2014-06-03); src/grep.c: short_options[] and long_options[]."),
+    "sed": ("e265d716a9d72027a97dde96d1234c2210e28a6b", "GNU sed 4.2.2", "sed-4.2.2-5.el7", [("sed", "sed/sed.c")],
+            "gnu-mirror-unofficial/sed, the commit \"bump version number, set copyright year\" (2012-12-22, configure.ac AC_INIT 4.2.2); sed/sed.c: SHORTOPTS and longopts[]."),
+    "gawk": ("e427f97daa5f252709f5380701f306e031585dde", "GNU awk 4.0.2", "gawk-4.0.2-4.el7_3.1", [("awk", "main.c")],
+             "gnu-mirror-unofficial/gawk, the commit \"Rebuild 4.0.2 tarball.\" (2012-12-25, configure.ac AC_INIT 4.0.2); main.c: optlist (\"+...\": options end at the program text) and optab[]."),
+    "kmod": ("v20", "kmod 20", "kmod-20-15.el7", [("modprobe", "tools/modprobe.c")],
+             "tag v20 (kmod-project/kmod); tools/modprobe.c: cmdopts_s[] and cmdopts[]."),
+    "procps": ("v3.3.10", "procps-ng 3.3.10", "procps-ng-3.3.10-16.el7", [("sysctl", "sysctl.c")],
+               "tag v3.3.10 (warmchang/procps, a mirror of gitlab.com/procps-ng/procps); sysctl.c: its getopt_long string and longopts[]."),
+    "shadow": ("4.1.5.1", "shadow-utils 4.1.5.1", "shadow-utils-4.1.5.1-24.el7", [("groupadd", "src/groupadd.c"), ("useradd", "src/useradd.c")],
+               "tag 4.1.5.1 (shadow-maint/shadow); src/useradd.c and src/groupadd.c: their getopt_long strings (useradd's with and without WITH_SELINUX) and long_options[]."),
+}
+
 def main():
     what, git = sys.argv[1], sys.argv[2]
     lines = []
@@ -86,7 +122,7 @@ def main():
         rev = "v8.22"
         lines.append(f"# coreutils 8.22 (CentOS 7.4: coreutils-8.22-18.el7), read from the upstream git tag {rev}, commit {commit(git, rev)}")
         lines.append("# getopt_long short-option strings and struct option tables of each tool's src/*.c (sha256sum: src/md5sum.c).")
-        lines.append("# Generated by scripts/el7-options.py; one `tool<TAB>option` per line; `-x ARG` takes an argument.")
+        lines.append("# Generated by scripts/el7-options.py; one `tool<TAB>option` per line; `-x ARG` takes an argument, `-x OPTARG` an attached optional one.")
         for tool, path in sorted(COREUTILS.items()):
             src = show(git, rev, path)
             opts = getopt_tool(src)
@@ -163,6 +199,46 @@ def main():
         lines.append(f"# flock of util-linux 2.23.2 (CentOS 7.4 ships util-linux 2.23.2), read from the upstream git tag {rev}, commit {commit(git, rev)}")
         lines.append("# sys-utils/flock.c main(): its getopt_long string (\"+sexnouw:E:hV?\": options end at the first operand) and long_options[].")
         lines += [f"flock\t{o}" for o in dict.fromkeys(getopt_tool(show(git, rev, "sys-utils/flock.c")))]
+    elif what in SIMPLE:
+        rev, version, el7, paths, note = SIMPLE[what]
+        lines.append(f"# {version} (CentOS 7.4: {el7}), read from upstream git at {rev}, commit {commit(git, rev)}")
+        lines.append(f"# {note}")
+        lines.append("# The el7 NEVRA: a public CentOS 7.4 package set that lists it beside centos-release-7-4.1708.el7.centos (weldr bdcs test script).")
+        lines.append("# Generated by scripts/el7-options.py; one `tool<TAB>option` per line; `-x ARG` takes an argument, `-x OPTARG` an attached optional one.")
+        for tool, path in paths:
+            src = show(git, rev, path)
+            opts = getopt_tool(src)
+            if not opts:
+                sys.exit(f"no options found for {tool} in {path}")
+            lines += [f"{tool}\t{o}" for o in dict.fromkeys(opts)]
+    elif what == "selinux":
+        rev = "libselinux-2.5"
+        lines.append(f"# getenforce of libselinux 2.5 (CentOS 7.4: libselinux-utils-2.5-11.el7), read from SELinuxProject/selinux tag {rev}, commit {commit(git, rev)}")
+        lines.append("# libselinux/utils/getenforce.c main(): it parses no options at all (argc and argv are `unused`; an argument is ignored).")
+        src = show(git, rev, "libselinux/utils/getenforce.c")
+        if "getopt" in src or "argv __attribute__ ((unused))" not in src:
+            sys.exit("getenforce.c: expected no getopt and an unused argv")
+        lines.append("getenforce\t(none)")
+    elif what == "bash":
+        rev = "f281b8f4f8936b2713966274d9f8508a9f0910e4"
+        lines.append(f"# bash 4.2 invoked as sh or bash (CentOS 7.4: bash-4.2.46-28.el7), read from gnu-mirror-unofficial/bash at \"Bash-4.2 patch 45\", commit {commit(git, rev)}")
+        lines.append("# (patchlevel.h PATCHLEVEL 45, the newest 4.2 patch in the mirror; patches do not touch option parsing). shell.c: long_args[]")
+        lines.append("# (only before the short options) and parse_shell_options() (-c -l -s -D; -o and -O take the next argument);")
+        lines.append("# flags.c: shell_flags[] (the `set` letters, also options at invocation; `#if 0` entries left out). Options end at the")
+        lines.append("# first operand (the script, or -c's command string). The el7 NEVRA: as for the other lists (weldr bdcs test script).")
+        shell, flags = show(git, rev, "shell.c"), show(git, rev, "flags.c")
+        flags = re.sub(r'^#if 0\n.*?^#endif\n', '', flags, flags=re.M | re.S)
+        longs = re.findall(r'\{\s*"([\w-]+)"\s*,\s*(?:Int|Charp)', shell[shell.index("long_args[] = {"):])
+        parse = shell[shell.index("\nparse_shell_options"):]
+        parse = parse[:parse.index("\n}\n")]
+        explicit = re.findall(r"case '(\w)':", parse)
+        table = flags[flags.index("shell_flags[] = {"):]
+        letters = re.findall(r"\{\s*'(\w)'\s*,", table[:table.index("};")])
+        if not longs or not explicit or not letters:
+            sys.exit("bash: long_args, parse_shell_options or shell_flags not found")
+        opts = ["+"] + [f"-{c} ARG" if c in "oO" else f"-{c}" for c in explicit] + [f"-{c}" for c in letters] + ["--" + n for n in longs]
+        for tool in ["bash", "sh"]:
+            lines += [f"{tool}\t{o}" for o in dict.fromkeys(opts)]
     print("\n".join(lines))
 
 main()

@@ -25,6 +25,7 @@ have createrepo_c || need+=(createrepo-c)
 have dnf || need+=(dnf)
 have rpmlint || need+=(rpmlint)
 have gpg || need+=(gnupg)
+have gpg1 || need+=(gnupg1)        # CentOS 7's packages carry V3 signatures; only GnuPG 1 still makes them
 have busybox || need+=(busybox-static)
 # Container images: a real registry on loopback, images pushed and inspected with skopeo.
 have docker-registry || need+=(docker-registry)

@@ -266,7 +266,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let final_tar = output.join(&tar_name);
     publish(&staged_tar, &final_tar)?;
     timer.lap("bundle");
-    crate::cache::record_use(&o.fetch.cache, &fetched, &images, &built);
+    crate::cache::record_use(&o.fetch.cache, &fetched, os.as_ref(), &images, &built);
 
     // The staging folder is gone once the build returns: the receipt names packages and
     // image archives by where they are in the bundle (`<stem>/repo/Packages/...`) and in

@@ -24,11 +24,27 @@ fn rel(cache: &Path, p: &Path) -> Option<String> {
 
 /// Record which cache entries a build or fetch used, so `bundler cache prune` keeps them.
 /// Best effort: a cache that cannot take the record loses nothing but pruning precision.
-pub fn record_use(cache: &Path, fetched: &[crate::fetch::Fetched], images: &[crate::images::PulledImage], built: &[crate::rpm::Built]) {
+pub fn record_use(
+    cache: &Path,
+    fetched: &[crate::fetch::Fetched],
+    os: Option<&crate::fetch::os::OsFetched>,
+    images: &[crate::images::PulledImage],
+    built: &[crate::rpm::Built],
+) {
     let mut entries = BTreeMap::new();
     for f in fetched {
         if let Some(r) = rel(cache, &f.path) {
             entries.insert(r, format!("{} {} ({})", f.name, f.version, f.file_name));
+        }
+    }
+    if let Some(os) = os {
+        if let Some(r) = rel(cache, &os.key_path) {
+            entries.insert(r, format!("OS package key {} ({})", os.key_name, os.key_fingerprint));
+        }
+        for p in &os.packages {
+            if let Some(r) = rel(cache, &p.path) {
+                entries.insert(r, format!("OS package {}", p.nevra));
+            }
         }
     }
     let c = Cache { root: cache.to_path_buf() };
@@ -79,8 +95,10 @@ fn size_of(p: &Path) -> u64 {
     }
 }
 
-/// The cache's entries: downloaded files (`files/<algo>/<hex>`) and cached packages
-/// (`rpms/<key>`), relative to the cache; partial downloads are listed apart.
+/// The cache's entries: downloaded files (`files/<algo>/<hex>`), cached packages
+/// (`rpms/<key>`) and the vendor's OS packages and keys (`os/<FINGERPRINT>/<nevra>.rpm`,
+/// `os/keys/<FINGERPRINT>.asc`), relative to the cache; partial downloads (and an OS
+/// package's temporary copy left by a process that died) are listed apart.
 fn entries(cache: &Path) -> (Vec<String>, Vec<String>) {
     let mut done = Vec::new();
     let mut partial = Vec::new();
@@ -97,6 +115,18 @@ fn entries(cache: &Path) -> (Vec<String>, Vec<String>) {
     }
     for e in std::fs::read_dir(cache.join("rpms")).into_iter().flatten().flatten() {
         done.push(format!("rpms/{}", e.file_name().to_string_lossy()));
+    }
+    for dir in std::fs::read_dir(cache.join("os")).into_iter().flatten().flatten().filter(|e| e.path().is_dir()) {
+        let sub = dir.file_name().to_string_lossy().into_owned();
+        for e in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = format!("os/{sub}/{name}");
+            if name.starts_with('.') {
+                partial.push(r);
+            } else {
+                done.push(r);
+            }
+        }
     }
     done.sort();
     partial.sort();
@@ -119,6 +149,8 @@ pub struct Summary {
     pub total_bytes: u64,
     pub files_bytes: u64,
     pub packages_bytes: u64,
+    /// The vendor's OS packages and keys (`os/`).
+    pub os_bytes: u64,
     pub partial_bytes: u64,
     pub staging_bytes: u64,
     pub records: usize,
@@ -132,10 +164,12 @@ fn mib(b: u64) -> String {
 impl Summary {
     pub fn to_text(&self, each: bool) -> String {
         let files = self.entries.iter().filter(|e| e.path.starts_with("files/")).count();
-        let rpms = self.entries.len() - files;
+        let rpms = self.entries.iter().filter(|e| e.path.starts_with("rpms/")).count();
+        let os = self.entries.iter().filter(|e| e.path.starts_with("os/") && e.path.ends_with(".rpm")).count();
         let mut s = format!("cache {}: {}\n", self.cache.display(), mib(self.total_bytes));
         s += &format!("  downloads   {files} file(s), {}\n", mib(self.files_bytes));
         s += &format!("  packages    {rpms} cached binary package(s), {}\n", mib(self.packages_bytes));
+        s += &format!("  os packages {os} file(s) of the OS vendor, with its key, {}\n", mib(self.os_bytes));
         s += &format!("  partial     {}\n", mib(self.partial_bytes));
         s += &format!("  staging     {}\n", mib(self.staging_bytes));
         s += &format!("  records     {} build(s)/fetch(es) recorded\n", self.records);
@@ -168,12 +202,14 @@ pub fn summary(cache: &Path) -> Result<Summary> {
     }
     let files_bytes = out.iter().filter(|e| e.path.starts_with("files/")).map(|e| e.bytes).sum();
     let packages_bytes = out.iter().filter(|e| e.path.starts_with("rpms/")).map(|e| e.bytes).sum();
+    let os_bytes = out.iter().filter(|e| e.path.starts_with("os/")).map(|e| e.bytes).sum();
     let partial_bytes = partial.iter().map(|p| size_of(&cache.join(p))).sum();
     Ok(Summary {
         cache: cache.to_path_buf(),
         total_bytes: size_of(cache),
         files_bytes,
         packages_bytes,
+        os_bytes,
         partial_bytes,
         staging_bytes: size_of(&cache.join("staging")),
         records: recs.len(),
@@ -221,8 +257,8 @@ fn live_builds(cache: &Path) -> Vec<i32> {
         .collect()
 }
 
-/// Remove every download and cached package that none of the `keep` most recent recorded
-/// builds and fetches used, and the older records. Partial downloads stay (a later fetch
+/// Remove every download, cached package and OS package or key that none of the `keep` most
+/// recent recorded builds and fetches used, and the older records. Partial downloads stay (a later fetch
 /// resumes them); a file another process holds locked stays.
 pub fn prune(cache: &Path, keep: usize, dry_run: bool) -> Result<Pruned> {
     if keep == 0 {

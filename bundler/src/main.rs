@@ -631,7 +631,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 let lock = bundler::image_lock::path_for(&a.inv.inventory);
                 bundler::image_lock::record(&lock, &mut plan, &images, &bundler::image_lock::day(now))?;
             }
-            bundler::cache::record_use(&opts.cache, &fetched, &images, &[]);
+            bundler::cache::record_use(&opts.cache, &fetched, os.as_ref(), &images, &[]);
             if cli.json {
                 let images = if a.images.is_some() { images } else { Vec::new() };
                 *doc =

@@ -1,7 +1,10 @@
 //! OS packages (CentOS 7 RPMs) carried in the bundle: stand-ins built with Debian's
-//! rpmbuild and signed with rpmsign (header and header+payload signatures, as CentOS's are)
-//! by a test key playing the vendor's role, served by the local test server or a file://
-//! tree laid out as a DVD; `rpmkeys -K` is the oracle for the signatures.
+//! rpmbuild and signed with rpmsign as CentOS 7's are: RSAHEADER (tag 268) and PGP (tag 1002)
+//! signatures, RSA/SHA256, as OpenPGP **V3** signature packets (GnuPG 1's `--force-v3-sigs`;
+//! Debian's gpg2 only makes V4), by a test key playing the vendor's role, served by the local
+//! test server or a file:// tree laid out as a DVD; `rpmkeys -Kv` is the oracle for the
+//! signatures. What CentOS 7 packages carry is recorded, with where it was read, in
+//! specs/reference/el7-vendor-signatures.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,9 +30,12 @@ pub struct Standins {
     pub vendor: PathBuf,
     pub fingerprint: String,
     pub other_key_id: String,
-    /// socat signed by another key, and unsigned.
+    /// socat signed (V3, as the vendor's are) by another key, and unsigned.
     pub other_socat: PathBuf,
     pub unsigned_socat: PathBuf,
+    /// socat signed by the vendor key with V4 packets (what Debian's gpg2 makes): a vendor that
+    /// signs V4 (a later RHEL, an operator's own mirror) is accepted too.
+    pub v4_socat: PathBuf,
     /// The other key's armoured public key (its fingerprint is not the pinned one).
     pub other_key: PathBuf,
 }
@@ -50,19 +56,33 @@ fn fingerprint(home: &Path, uid: &str) -> String {
     out.lines().find(|l| l.starts_with("fpr:")).and_then(|l| l.split(':').nth(9)).unwrap().to_string()
 }
 
-fn sign(home: &Path, uid: &str, files: &[PathBuf]) {
-    let r = run_tool(
-        Command::new("rpmsign")
-            .env("GNUPGHOME", home)
-            .arg("--addsign")
-            .arg("--rpmv3")
-            .args(["--define", &format!("_gpg_name {uid}")])
-            .args(["--define", &format!("_gpg_path {}", home.display())])
-            .args(["--define", "__gpg /usr/bin/gpg"])
-            // CentOS 7 signs with RSA/SHA256.
-            .args(["--define", "_gpg_digest_algo sha256"])
-            .args(files),
-    );
+/// How a stand-in is signed: V3 packets by GnuPG 1 (as CentOS 7's), or V4 by Debian's gpg2.
+#[derive(Clone, Copy)]
+enum Packets {
+    V3,
+    V4,
+}
+
+/// rpmsign with `--rpmv3`: a header-only (RSAHEADER) and a header+payload (PGP) signature.
+/// `home` is gpg2's home; GnuPG 1 keeps its own copy of the secret keys in `home/v1`.
+fn sign(home: &Path, uid: &str, files: &[PathBuf], packets: Packets) {
+    let (gpg, gpg_home) = match packets {
+        Packets::V3 => ("/usr/bin/gpg1", home.join("v1")),
+        Packets::V4 => ("/usr/bin/gpg", home.to_path_buf()),
+    };
+    let mut cmd = Command::new("rpmsign");
+    cmd.env("GNUPGHOME", &gpg_home)
+        .arg("--addsign")
+        .arg("--rpmv3")
+        .args(["--define", &format!("_gpg_name {uid}")])
+        .args(["--define", &format!("_gpg_path {}", gpg_home.display())])
+        .args(["--define", &format!("__gpg {gpg}")])
+        // CentOS 7 signs with RSA/SHA256.
+        .args(["--define", "_gpg_digest_algo sha256"]);
+    if let Packets::V3 = packets {
+        cmd.args(["--define", "_gpg_sign_cmd_extra_args --force-v3-sigs"]);
+    }
+    let r = run_tool(cmd.args(files));
     assert_eq!(r.code, 0, "rpmsign: {}{}", r.stdout, r.stderr);
 }
 
@@ -77,6 +97,7 @@ fn make() -> Standins {
     require("rpmbuild");
     require("rpmsign");
     require("gpg");
+    require("gpg1");
     let dir = tempfile::Builder::new().prefix("bundler-ospkgs-").tempdir().unwrap().keep();
     let home = dir.join("g");
     std::fs::create_dir_all(&home).unwrap();
@@ -88,6 +109,15 @@ fn make() -> Standins {
     gpg(&home, &["--quick-gen-key", other_uid, "rsa2048", "sign", "never"]);
     let fpr = fingerprint(&home, vendor_uid);
     let other_fpr = fingerprint(&home, other_uid);
+    // GnuPG 1 (the one that still makes V3 signatures) gets a copy of both secret keys.
+    let v1 = home.join("v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    std::fs::set_permissions(&v1, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let secret = dir.join("secret.asc");
+    std::fs::write(&secret, gpg(&home, &["--armor", "--export-secret-keys"])).unwrap();
+    let r = run_tool(Command::new("gpg1").args(["--homedir"]).arg(&v1).args(["--batch", "--import"]).arg(&secret));
+    assert_eq!(r.code, 0, "gpg1 --import: {}", r.stderr);
+    std::fs::remove_file(&secret).unwrap();
 
     let top = dir.join("rpmbuild");
     let mut built = Vec::new();
@@ -118,14 +148,17 @@ fn make() -> Standins {
     }
     let unsigned = dir.join("unsigned");
     let other = dir.join("other");
+    let v4 = dir.join("v4");
     let vendor = dir.join("vendor");
-    for d in [&unsigned, &other, &vendor.join("Packages")] {
+    for d in [&unsigned, &other, &v4, &vendor.join("Packages")] {
         std::fs::create_dir_all(d).unwrap();
     }
     let socat = format!("{}.rpm", nevra("socat"));
     std::fs::copy(&built[0], unsigned.join(&socat)).unwrap();
     std::fs::copy(&built[0], other.join(&socat)).unwrap();
-    sign(&home, other_uid, &[other.join(&socat)]);
+    sign(&home, other_uid, &[other.join(&socat)], Packets::V3);
+    std::fs::copy(&built[0], v4.join(&socat)).unwrap();
+    sign(&home, vendor_uid, &[v4.join(&socat)], Packets::V4);
     let vendor_files: Vec<PathBuf> = built
         .iter()
         .map(|b| {
@@ -134,7 +167,7 @@ fn make() -> Standins {
             dst
         })
         .collect();
-    sign(&home, vendor_uid, &vendor_files);
+    sign(&home, vendor_uid, &vendor_files, Packets::V3);
     std::fs::write(vendor.join("RPM-GPG-KEY-CentOS-7"), gpg(&home, &["--armor", "--export", vendor_uid])).unwrap();
     let other_key = dir.join("other.asc");
     std::fs::write(&other_key, gpg(&home, &["--armor", "--export", other_uid])).unwrap();
@@ -145,6 +178,7 @@ fn make() -> Standins {
         other_key_id: other_fpr[24..].to_string(),
         other_socat: other.join(&socat),
         unsigned_socat: unsigned.join(&socat),
+        v4_socat: v4.join(&socat),
         other_key,
         dir,
     }
@@ -197,29 +231,47 @@ fn the_stand_ins_are_signed_as_the_vendor_signs_and_rpmkeys_agrees() {
     let s = standins();
     let key = s.vendor.join("RPM-GPG-KEY-CentOS-7");
     let socat = s.vendor.join("Packages").join(format!("{}.rpm", nevra("socat")));
-    // The oracle: rpm's own check, with the vendor key and with the other key.
+    // The oracle: rpm's own check, with the vendor key and with the other key. CentOS 7's
+    // packages show "Header V3 RSA/SHA256 Signature" (RSAHEADER) and "V3 RSA/SHA256 Signature"
+    // (PGP) under rpm -Kv (specs/reference/el7-vendor-signatures.md); so do the stand-ins.
     let (ok, out) = rpmkeys_ok(&key, &socat);
     assert!(ok, "{out}");
-    assert!(out.contains("Header V4 RSA/SHA256 Signature") && out.contains("V4 RSA/SHA256 Signature"), "header and header+payload signatures: {out}");
+    assert!(out.contains("Header V3 RSA/SHA256 Signature") && out.contains("\n    V3 RSA/SHA256 Signature"), "V3 header and header+payload signatures: {out}");
     assert!(!rpmkeys_ok(&key, &s.other_socat).0 && !rpmkeys_ok(&key, &s.unsigned_socat).0);
-    // bundler's check agrees with rpmkeys on all three.
+    let (ok, out) = rpmkeys_ok(&key, &s.v4_socat);
+    assert!(ok && out.contains("Header V4 RSA/SHA256 Signature"), "{out}");
+    // bundler's check agrees with rpmkeys on all of them, and says which packets it checked.
     let text = std::fs::read_to_string(&key).unwrap();
     let lines = bundler::rpm::verify_vendor_signature(&socat, &text).unwrap();
-    assert!(lines.iter().any(|l| l.starts_with("RSAHEADER")) && lines.iter().any(|l| l.starts_with("PGP")), "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("RSAHEADER v3 SHA256 key id ") && lines[1].starts_with("PGP v3 SHA256 key id "), "{lines:?}");
+    let lines = bundler::rpm::verify_vendor_signature(&s.v4_socat, &text).unwrap();
+    assert!(lines[0].starts_with("RSAHEADER v4 SHA256") && lines[1].starts_with("PGP v4 SHA256"), "{lines:?}");
     let e = bundler::rpm::verify_vendor_signature(&s.other_socat, &text).unwrap_err();
-    assert!(e.contains(&s.other_key_id), "{e}");
+    assert!(e.contains(&s.other_key_id) && e.contains("not the pinned key"), "{e}");
     let e = bundler::rpm::verify_vendor_signature(&s.unsigned_socat, &text).unwrap_err();
     assert!(e.contains("not signed"), "{e}");
-    // A payload altered after signing: the header signature still verifies, the PGP one must not.
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("socat.rpm");
-    let mut bytes = std::fs::read(&socat).unwrap();
-    let n = bytes.len();
-    bytes[n - 20] ^= 0x55;
-    std::fs::write(&bad, &bytes).unwrap();
+    let altered = |at: usize, name: &str| {
+        let p = dir.path().join(name);
+        let mut bytes = std::fs::read(&socat).unwrap();
+        bytes[at] ^= 0x55;
+        std::fs::write(&p, &bytes).unwrap();
+        p
+    };
+    // A payload altered after signing: the header signature still verifies, the PGP one must not.
+    let n = std::fs::metadata(&socat).unwrap().len() as usize;
+    let bad = altered(n - 20, "payload.rpm");
     assert!(!rpmkeys_ok(&key, &bad).0);
     let e = bundler::rpm::verify_vendor_signature(&bad, &text).unwrap_err();
-    assert!(e.contains("PGP") && e.contains("does not verify"), "{e}");
+    assert!(e.contains("PGP") && e.contains("does not verify") && !e.contains("RSAHEADER"), "{e}");
+    // A header altered (a byte of its summary): both signatures fail.
+    let bytes = std::fs::read(&socat).unwrap();
+    let at = bytes.windows(9).position(|w| w == b"stand-in ").unwrap();
+    let bad = altered(at, "header.rpm");
+    assert!(!rpmkeys_ok(&key, &bad).0);
+    let e = bundler::rpm::verify_vendor_signature(&bad, &text).unwrap_err();
+    assert!(e.contains("its RSAHEADER signature by key id") && e.contains("its PGP signature by key id") && e.contains("the package was altered"), "{e}");
 }
 
 #[test]
@@ -274,7 +326,7 @@ fn the_bundle_carries_the_vendor_packages_unchanged_and_dnf_installs_them_with_t
     assert_eq!(b._server.log().len(), before, "offline rebuild made no request");
 }
 
-fn refused(replace: &Path, what: &str) {
+fn refused(replace: &Path, what: &[&str]) {
     let s = standins();
     let b = http_build("/os");
     // socat is served from the server as `replace` (signed by another key, or unsigned).
@@ -282,7 +334,7 @@ fn refused(replace: &Path, what: &str) {
     let r = b.build(&[]);
     r.code(2);
     let err = &r.stderr;
-    assert!(err.contains(&nevra("socat")) && err.contains(what), "{what}: {err}");
+    assert!(err.contains(&nevra("socat")) && what.iter().all(|w| err.contains(w)), "{what:?}: {err}");
     assert!(err.contains(&s.fingerprint) && err.contains(&s.fingerprint[24..]), "names the pinned key: {err}");
     assert!(err.contains("help:") && err.contains("--os-mirror"), "says what to do: {err}");
     assert!(!b.p("out").exists() || std::fs::read_dir(b.p("out")).unwrap().next().is_none(), "nothing written");
@@ -296,12 +348,25 @@ fn refused(replace: &Path, what: &str) {
 
 #[test]
 fn a_package_signed_by_another_key_is_refused() {
-    refused(&standins().other_socat, &standins().other_key_id);
+    refused(&standins().other_socat, &[&standins().other_key_id, "not the pinned key"]);
 }
 
 #[test]
 fn an_unsigned_package_is_refused() {
-    refused(&standins().unsigned_socat, "not signed");
+    refused(&standins().unsigned_socat, &["not signed"]);
+}
+
+#[test]
+fn a_vendor_package_altered_after_signing_is_refused() {
+    // The vendor's own V3-signed socat with one payload byte changed on the way.
+    let s = standins();
+    let mut bytes = std::fs::read(s.vendor.join("Packages").join(format!("{}.rpm", nevra("socat")))).unwrap();
+    let n = bytes.len();
+    bytes[n - 20] ^= 0x55;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("socat.rpm");
+    std::fs::write(&bad, &bytes).unwrap();
+    refused(&bad, &["its PGP signature by key id", "does not verify: the package was altered"]);
 }
 
 #[test]
@@ -384,4 +449,49 @@ fn verify_refuses_a_bundle_whose_os_package_was_altered() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     // Caught from the signed root down: the signed repository metadata no longer matches it.
     assert!(r.stderr.contains(&format!("repo/Packages/{}.rpm: repository metadata: sha256", nevra("socat"))), "{}", r.stderr);
+}
+
+#[test]
+fn bundler_cache_lists_and_prunes_the_os_packages() {
+    let s = standins();
+    let b = http_build("/os");
+    b.build(&[]).code(0);
+    let cache = b.p("cache");
+    let os_dir = cache.join("os").join(&s.fingerprint);
+    // Left by earlier builds: an older socat build and another vendor's key, which no recorded build used.
+    let stale = os_dir.join("socat-1.7.3.2-1.el7.x86_64.rpm");
+    std::fs::copy(os_dir.join(format!("{}.rpm", nevra("socat"))), &stale).unwrap();
+    let other_key = cache.join("os/keys/0000000000000000000000000000000000000000.asc");
+    std::fs::copy(&s.other_key, &other_key).unwrap();
+
+    let r = run(bundler().args(["--json", "cache", "--cache"]).arg(&cache));
+    r.code(0);
+    let d = r.json();
+    let entries = d["entries"].as_array().unwrap();
+    let entry = |p: &str| entries.iter().find(|e| e["path"] == p).unwrap_or_else(|| panic!("{p} not listed: {d}"));
+    for (name, ..) in PACKAGES {
+        let e = entry(&format!("os/{}/{}.rpm", s.fingerprint, nevra(name)));
+        assert!(e["used_by_records"] == 1 && e["what"].as_str().unwrap().contains(&nevra(name)) && e["bytes"].as_u64().unwrap() > 0, "{e}");
+    }
+    let key = entry(&format!("os/keys/{}.asc", s.fingerprint));
+    assert_eq!(key["used_by_records"], 1, "{key}");
+    assert_eq!(entry(&format!("os/{}/socat-1.7.3.2-1.el7.x86_64.rpm", s.fingerprint))["used_by_records"], 0);
+    assert!(d["os_bytes"].as_u64().unwrap() > 0, "{d}");
+    let r = run(bundler().args(["cache", "--cache"]).arg(&cache));
+    r.code(0);
+    assert!(r.stdout.contains(&format!("os packages {} file(s)", PACKAGES.len() + 1)), "{}", r.stdout);
+
+    // prune removes what no recorded build used, and keeps what the newest did.
+    let r = run(bundler().args(["--json", "cache", "prune", "--keep", "1", "--cache"]).arg(&cache));
+    r.code(0);
+    let mut removed: Vec<String> = r.json()["removed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    removed.sort();
+    let mut want = vec!["os/keys/0000000000000000000000000000000000000000.asc".to_string(), format!("os/{}/socat-1.7.3.2-1.el7.x86_64.rpm", s.fingerprint)];
+    want.sort();
+    assert_eq!(removed, want);
+    assert!(!stale.exists() && !other_key.exists());
+    // What the build used is still there: it rebuilds offline from the cache alone.
+    let before = b._server.log().len();
+    b.build(&["--offline"]).code(0);
+    assert_eq!(b._server.log().len(), before, "offline rebuild made no request");
 }

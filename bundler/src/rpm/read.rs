@@ -197,10 +197,11 @@ pub fn verify_signature(path: &Path, public_armored: &str) -> std::result::Resul
 
 /// Check an OS vendor's package as rpm 4.11 does (`rpmkeys -K`): every OpenPGP signature in
 /// its signature header must verify against `public_armored`: RSAHEADER (tag 268) over the
-/// main header, and PGP (tag 1002) over the main header and the payload. A package signed
+/// main header, and PGP (tag 1002) over the main header and the payload, as OpenPGP V3 packets
+/// (what CentOS 7 writes; specs/reference/el7-vendor-signatures.md) or V4. A package signed
 /// only over its header must carry a payload digest in that header, which must match. DSA
 /// signatures (tags 267/1005), which the CentOS 7 key never makes, are refused. Returns a
-/// line per signature checked ("RSAHEADER RSA/SHA256 key id ..."); on failure, what was
+/// line per signature checked ("RSAHEADER v3 SHA256 key id ...: OK"); on failure, what was
 /// found and which key ids signed it.
 pub fn verify_vendor_signature(path: &Path, public_armored: &str) -> std::result::Result<Vec<String>, String> {
     use pgp::composed::{Deserializable, SignedPublicKey};
