@@ -103,3 +103,21 @@ sleep 6
 for h in node01 node02; do
   check "master2: $h Ready (its kubelet posts through the proxy)" test "$(kubectl_on master2 get node "$h" -o "$READY_PATH")" = True
 done
+
+# --- the same bundle again, with node01's kubelet down: the run stops there and says where -------
+section "upgrade.yml again with node01's kubelet stopped (its health gate cannot pass)"
+in_host node01 systemctl stop kubelet.service
+sleep 45 # the node's last status update ages past the 40 s grace: NotReady
+node02_before=$(pkgs_of node02)
+out=$(playbook upgrade.yml -e upgrade_retries=3 -e upgrade_delay=2) && rc=0 || rc=$?
+msg=$(echo "$out" | grep -o "upgrade stopped at node node01, step '[^']*'" | head -n 1)
+echo "      exit $rc: $msg" | tee -a "$REPORT"
+if [ "$rc" -ne 0 ] && [ "$msg" = "upgrade stopped at node node01, step 'wait until the node is Ready'" ]; then
+  pass "upgrade.yml stops at node01's failed Ready gate and says where"
+else
+  fail "upgrade.yml with node01 not Ready: exit $rc, [$msg]"
+fi
+if echo "$out" | grep -q "node02"; then fail "upgrade.yml went on to node02 after node01 failed"; else pass "node02, after node01, was not touched (not named in the run)"; fi
+[ "$(pkgs_of node02)" = "$node02_before" ] && pass "node02's packages unchanged" || fail "node02's packages changed"
+check "node01 stays cordoned" test "$(in_host master curl -sf "http://10.77.0.11:6443/cgi-bin/node?cordoned&node01")" = yes
+in_host node01 systemctl start kubelet.service
