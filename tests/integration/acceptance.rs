@@ -195,7 +195,9 @@ fn a_unit_an_upgrade_adds_to_a_role_is_enabled_and_started() {
     let state = std::fs::read_to_string(n.root().join("var/lib/bundler/services.node")).unwrap_or_else(|e| panic!("the role's service record: {e}"));
     assert_eq!(state, "flanneld.service docker.service k8s-load-images.service kubelet.service kube-proxy.service\n");
 
-    let two = ONE_MASTER.replace("    n1: {ip: 192.168.0.212}\n", "    n1: {ip: 192.168.0.212}\n    m2: {ip: 192.168.0.213}\n").replace("{hosts: {m1: }}\n    kube_node", "{hosts: {m1: , m2: }}\n    kube_node");
+    let two = ONE_MASTER
+        .replace("    n1: {ip: 192.168.0.212}\n", "    n1: {ip: 192.168.0.212}\n    m2: {ip: 192.168.0.213}\n")
+        .replace("{hosts: {m1: }}\n    kube_node", "{hosts: {m1: , m2: }}\n    kube_node");
     std::fs::write(b.p("hosts.yaml"), two).unwrap();
     b.build(&[]).code(0);
     std::fs::write(n.root().join("var/log/bundler-test-stubs.log"), "").unwrap();
