@@ -39,13 +39,29 @@ P=acc # prefix of every namespace and cgroup this script makes
 HOSTS="master node01 node02"
 declare -A ADDR=([master]=10.77.0.11 [node01]=10.77.0.12 [node02]=10.77.0.13 [stranger]=10.77.0.99 [ctl]=10.77.0.2)
 STANDINS="$REPO_ROOT/scripts/acceptance/standins"
-# openssh-server, python3, sudo, dnf and rpm serve the Ansible rollout (ACCEPT_MODE=ansible).
-BASE_PKGS="systemd,systemd-sysv,dbus,iproute2,curl,busybox,procps,openssh-server,python3,sudo,dnf,rpm"
+# openssh-server, python3, sudo, dnf and rpm serve the Ansible rollout (ACCEPT_MODE=ansible);
+# nginx and its stream module are what the docker stand-in runs for k8s-api-proxy (ACCEPT_MODE=ha).
+BASE_PKGS="systemd,systemd-sysv,dbus,iproute2,curl,busybox,procps,openssh-server,python3,sudo,dnf,rpm,nginx,libnginx-mod-stream"
 
 [ "$(id -u)" -eq 0 ] || { echo "acceptance.sh: run me as root (namespaces, nspawn)" >&2; exit 2; }
-case "$MODE" in dnf) ;; ansible) MASTER_ALONE=0 ;; *) echo "acceptance.sh: ACCEPT_MODE is dnf or ansible" >&2; exit 2 ;; esac
+# Every host name a mode uses (cleanup removes what any of them left).
+ALL_NAMES="master node01 node02 master2"
+ADDR[master2]=10.77.0.14
+INSTALL=dnf     # how the bundle reaches the hosts: install.sh (dnf) or ansible-playbook over ssh
+THIRD=node02    # the third etcd member (10.77.0.13)
+ETCD_EP="https://10.77.0.11:2379,https://10.77.0.12:2379,https://10.77.0.13:2379"
+case "$MODE" in
+  dnf) ;;
+  ansible) MASTER_ALONE=0 INSTALL=ansible ;;
+  # Two control-plane hosts, no loadbalancer_apiserver: node01 reaches them through k8s-api-proxy.
+  ha) MASTER_ALONE=0 HOSTS="master node01 master2" THIRD=master2; ADDR[master2]=10.77.0.13 ;;
+  # Bundle N (master + node01, etcd on master), then N+1 (node02 added), then N+2 (master2
+  # added: a second API server, so the nodes get k8s-api-proxy), each rolled out with upgrade.yml.
+  upgrade) MASTER_ALONE=0 INSTALL=ansible HOSTS="master node01" ETCD_EP="https://10.77.0.11:2379" ;;
+  *) echo "acceptance.sh: ACCEPT_MODE is dnf, ansible, ha or upgrade" >&2; exit 2 ;;
+esac
 for t in mmdebstrap systemd-nspawn nsenter unshare ip dnf rpm rpmbuild createrepo_c etcdctl curl python3 gzip sha256sum \
-  $([ "$MODE" = ansible ] && echo ansible-playbook ssh ssh-keygen); do
+  $([ "$INSTALL" = ansible ] && echo ansible-playbook ssh ssh-keygen); do
   command -v "$t" >/dev/null || { echo "acceptance.sh: $t is missing (scripts/test.sh installs it)" >&2; exit 2; }
 done
 [ -x "$BUNDLER" ] || { echo "acceptance.sh: no bundler binary at $BUNDLER (cargo build, or set BUNDLER)" >&2; exit 2; }
@@ -103,7 +119,7 @@ cleanup() {
   set +e
   for h in "${!NSPAWN[@]}"; do stop_host "$h" 2>/dev/null; done
   [ -n "$HTTPD_PID" ] && kill "$HTTPD_PID" 2>/dev/null && wait "$HTTPD_PID" 2>/dev/null
-  for h in $HOSTS stranger ctl; do
+  for h in $ALL_NAMES stranger ctl; do
     for d in $(cgroup_dirs "$h"); do rm_cgroup "$d"; done
   done
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do ip netns delete "$n"; done
@@ -113,7 +129,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 # A run that was killed hard may have left its namespaces and cgroups: remove them first.
 for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do ip netns delete "$n"; done
-for h in $HOSTS stranger; do for d in $(cgroup_dirs "$h"); do rm_cgroup "$d"; done; done
+for h in $ALL_NAMES stranger ctl; do for d in $(cgroup_dirs "$h"); do rm_cgroup "$d"; done; done
 
 # --- the base root file system, cached by its package list -------------------------------------
 key=$(echo "bookworm minbase $BASE_PKGS" | sha256sum | cut -c1-16)
@@ -176,21 +192,57 @@ mkdir -p "$B"
   # Monitoring and the smoke test's images (pinned on first pull in the embedded catalog): the
   # same names and versions, served here by digest, so nothing is pulled from the internet.
   image heapster v1.5.0; image influxdb v1.3.3; image grafana v4.4.3; image busybox 1.28.4; image busybox-previous 1.28.3
+  # The API proxy's image (kubespray v2.5.0's nginx:1.13), used when a layout has several
+  # control-plane hosts and no loadbalancer_apiserver; the docker stand-in runs Debian's nginx.
+  image nginx 1.13
   # The OS packages (socat, conntrack-tools, ipset and their libraries): stand-ins signed by a
   # test key playing CentOS's role, as a file:// tree with the key pinned (os_key/os_packages).
   cat "$ACCEPT_OS_CATALOG"
 } > "$B/catalog.yaml"
-sed -e 's/192\.168\.0\.211/10.77.0.11/g; s/192\.168\.0\.212/10.77.0.12/g; s/192\.168\.0\.213/10.77.0.13/g' "$REPO_ROOT/examples/hosts.yaml" > "$B/hosts.yaml"
+inventory() { # LAYOUT: the inventory, from the guide's example at 10.77.0.11-14
+  sed -e 's/192\.168\.0\.211/10.77.0.11/g; s/192\.168\.0\.212/10.77.0.12/g; s/192\.168\.0\.213/10.77.0.13/g' "$REPO_ROOT/examples/hosts.yaml" |
+    python3 -c '
+import sys
+s, layout = sys.stdin.read(), sys.argv[1]
+def rep(a, b):
+    global s
+    assert a in s, (layout, a)
+    s = s.replace(a, b, 1)
+node02 = "    node02:\n      ansible_host: 10.77.0.13\n      ip: 10.77.0.13\n"
+cp = "    kube_control_plane:\n      hosts:\n        master:\n"
+if layout == "ha":  # node02 becomes master2, a second control-plane host (and etcd member)
+    s = s.replace("node02", "master2")
+    rep("        node01:\n        master2:\n    etcd:", "        node01:\n    etcd:")
+    rep(cp, cp + "        master2:\n")
+elif layout.startswith("upgrade"):
+    stage = int(layout[len("upgrade"):])
+    rep(node02, "")
+    rep("        node01:\n        node02:\n    etcd:", "        node01:\n    etcd:")
+    rep("        master:\n        node01:\n        node02:\n    k8s_cluster:", "        master:\n    k8s_cluster:")
+    if stage >= 1:  # node02 added: a node, not an etcd member
+        rep("  children:\n", node02 + "  children:\n")
+        rep("        node01:\n    etcd:", "        node01:\n        node02:\n    etcd:")
+    if stage >= 2:  # master2 added: a second API server
+        rep("  children:\n", "    master2:\n      ansible_host: 10.77.0.14\n      ip: 10.77.0.14\n  children:\n")
+        rep(cp, cp + "        master2:\n")
+sys.stdout.write(s)
+' "$1"
+}
 (cd "$A/up" && exec python3 -m http.server --bind 127.0.0.1 "$PORT" >/dev/null 2>&1) &
 HTTPD_PID=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
-(cd "$B" && SOURCE_DATE_EPOCH=1700000000 "$BUNDLER" --quiet build --inventory hosts.yaml --catalog catalog.yaml --cache cache --output out) >&2
-kill "$HTTPD_PID"; wait "$HTTPD_PID" 2>/dev/null || :; HTTPD_PID=
-TAR=$(ls "$B"/out/*.tar)
-mkdir -p "$WORK/bundle" && tar -C "$WORK/bundle" -xf "$TAR"
-BUNDLE=$(ls -d "$WORK"/bundle/*/)
-BUNDLE=${BUNDLE%/}
-"$BUNDLER" verify "$TAR" >/dev/null
+NBUNDLE=0
+build_bundle() { # LAYOUT: build the next bundle from the same state folder; sets TAR and BUNDLE
+  NBUNDLE=$((NBUNDLE + 1))
+  inventory "$1" > "$B/hosts.yaml"
+  (cd "$B" && SOURCE_DATE_EPOCH=1700000000 "$BUNDLER" --quiet build --inventory hosts.yaml --catalog catalog.yaml --cache cache --output out) >&2
+  TAR=$(ls -t "$B"/out/*.tar | head -n 1)
+  mkdir -p "$WORK/bundle-$NBUNDLE" && tar -C "$WORK/bundle-$NBUNDLE" -xf "$TAR"
+  BUNDLE=$(ls -d "$WORK/bundle-$NBUNDLE"/*/)
+  BUNDLE=${BUNDLE%/}
+  "$BUNDLER" verify "$TAR" >/dev/null
+}
+case "$MODE" in ha) build_bundle ha ;; upgrade) build_bundle upgrade0 ;; *) build_bundle example ;; esac
 
 # A provides-only package for what the bundle's packages require from CentOS (the Debian root
 # has the real commands: sh, systemctl, useradd, curl).
@@ -236,6 +288,8 @@ make_root() { # HOST
   tar -C "$r" -xf "$BASE"
   echo "$1" > "$r/etc/hostname"
   rm -f "$r/etc/machine-id"; : > "$r/etc/machine-id"
+  # Debian's nginx is in the root for the docker stand-in only; its own service stays off.
+  rm -f "$r/etc/systemd/system/multi-user.target.wants/nginx.service"
   # Stand-in difference: Debian's etcd 3.4 serves the v2 API (flannel 0.10's) only when asked;
   # etcd 3.0.17, which the bundle ships, always does.
   mkdir -p "$r/etc/systemd/system/etcd.service.d"
@@ -328,7 +382,6 @@ wait_for() { # SECONDS DESCRIPTION COMMAND...: poll until the command succeeds
   done
   log "ready: $d"
 }
-ETCD_EP="https://10.77.0.11:2379,https://10.77.0.12:2379,https://10.77.0.13:2379"
 etcdctl_as() { # HOST CERT-PREFIX ARGS...: etcdctl v3 from inside HOST's network namespace
   local h=$1 c=$2 r; shift 2; r=$(rootfs master)
   ip netns exec "$P-$h" env ETCDCTL_API=3 etcdctl --endpoints="$ETCD_EP" --dial-timeout=3s --command-timeout=5s \
@@ -363,7 +416,11 @@ assert_host() { # HOST: the per-host assertions
   if [ -z "$failed" ]; then pass "$h: no failed units"; else fail "$h: failed units: $failed"; fi
   local notfound
   # The Debian base lists units of its own as not-found; only the cluster's units count.
-  notfound=$(in_host "$h" systemctl list-units --all --plain --no-legend | awk '$2 == "not-found" {print $1}' | { grep -xF -f "$WORK/cluster-units" || true; } | tr '\n' ' ')
+  # The etcd.service drop-in make_root adds (ETCD_ENABLE_V2) names etcd.service on every host;
+  # on a host that is no etcd member that unit does not exist (a stand-in difference).
+  local ignore=x.invalid
+  [ -e "$(rootfs "$h")/usr/lib/systemd/system/etcd.service" ] || ignore=etcd.service
+  notfound=$(in_host "$h" systemctl list-units --all --plain --no-legend | awk '$2 == "not-found" {print $1}' | { grep -xF -f "$WORK/cluster-units" || true; } | { grep -vx "$ignore" || true; } | tr '\n' ' ')
   if [ -z "$notfound" ]; then pass "$h: no unit refers to a unit that does not exist"; else fail "$h: not-found units listed: $notfound"; fi
 }
 assert_no_loops() { # after a quiet period: NRestarts unchanged since the snapshot
@@ -390,7 +447,7 @@ assert_cluster() {
     pass "etcd: a client without a certificate is refused"
   fi
   local r; r=$(rootfs master)
-  out=$(ip netns exec "$P-node02" curl -sf --max-time 5 --cacert "$r/etc/etcd/pki/ca.crt" --cert "$r/etc/flannel/pki/etcd-client.crt" \
+  out=$(ip netns exec "$P-$THIRD" curl -sf --max-time 5 --cacert "$r/etc/etcd/pki/ca.crt" --cert "$r/etc/flannel/pki/etcd-client.crt" \
     --key "$r/etc/flannel/pki/etcd-client.key" https://10.77.0.13:2379/v2/keys/coreos.com/network/config 2>&1 || true)
   if echo "$out" | grep -q '10.233.64.0/18'; then pass "flannel: network config in etcd, read through the v2 API"; else fail "flannel: no network config in etcd: $out"; fi
   local applied
@@ -402,8 +459,26 @@ assert_cluster() {
   fi
 }
 
+ssh_ready() { # HOST: root's authorized key for the playbook runs, and yum
+  local r; r=$(rootfs "$1")
+  install -d -m 0700 "$r/root/.ssh" && install -m 0600 "$WORK/ssh/id.pub" "$r/root/.ssh/authorized_keys"
+  # Stand-in difference: CentOS 7's yum is Debian's dnf here (scripts/acceptance/standins/yum).
+  install -m 0755 "$STANDINS/yum" "$r/usr/local/sbin/yum"
+}
+playbook() { # PLAYBOOK [ansible-playbook args]: the current bundle's playbook over ssh, from the ctl namespace
+  local pb=$1; shift
+  (cd "$B" && ip netns exec "$P-ctl" env ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_INVENTORY_UNPARSED_FAILED=true ANSIBLE_NOCOLOR=1 \
+    ansible-playbook -i hosts.yaml "$BUNDLE/ansible/$pb" -e bundle_tarball="$TAR" -e ansible_user=root \
+    -e ansible_python_interpreter=/usr/bin/python3 --private-key "$WORK/ssh/id" \
+    --ssh-common-args '-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no' "$@" 2>&1)
+}
+
 # ================================================================================================
-section "bundle $(basename "$TAR") for master ${ADDR[master]}, node01 ${ADDR[node01]}, node02 ${ADDR[node02]} (etcd on all three)"
+case "$MODE" in
+  ha) section "bundle $(basename "$TAR") for master ${ADDR[master]} and master2 ${ADDR[master2]} (control plane), node01 ${ADDR[node01]} (node), etcd on all three, no loadbalancer_apiserver" ;;
+  upgrade) section "bundle N $(basename "$TAR") for master ${ADDR[master]} (control plane, etcd), node01 ${ADDR[node01]} (node)" ;;
+  *) section "bundle $(basename "$TAR") for master ${ADDR[master]}, node01 ${ADDR[node01]}, node02 ${ADDR[node02]} (etcd on all three)" ;;
+esac
 for h in $HOSTS; do add_net "$h"; prepare_host "$h"; done
 
 if [ "$MODE" = dnf ]; then
@@ -446,7 +521,7 @@ rm -rf "${ROOTS:?}/node01" && prepare_host node01
 fi
 
 mkdir -p "$(rootfs node01)/etc/bundler-test" && : > "$(rootfs node01)/etc/bundler-test/flanneld-fail-once"
-if [ "$MODE" = dnf ]; then
+if [ "$INSTALL" = dnf ]; then
   section "install (install.sh: dnf, gpgcheck=1, repo_gpgcheck=1, in each host's network namespace)"
   for h in $HOSTS; do
     out=$(install_sh "$h" 2>&1) || { fail "$h: install.sh failed"; echo "$out" | tail -n 20 | sed 's/^/      /' | tee -a "$REPORT"; exit 1; }
@@ -455,20 +530,11 @@ if [ "$MODE" = dnf ]; then
 else
   section "install: ansible-playbook -i hosts.yaml ansible/site.yml over ssh into the booted hosts (node01's flanneld fails its first start)"
   mkdir -p "$WORK/ssh" && ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/id" >&2
-  for h in $HOSTS; do
-    r=$(rootfs "$h")
-    install -d -m 0700 "$r/root/.ssh" && install -m 0600 "$WORK/ssh/id.pub" "$r/root/.ssh/authorized_keys"
-    # Stand-in difference: CentOS 7's yum is Debian's dnf here, told it is an el7 host.
-    printf '#!/bin/sh\nexec dnf --releasever=7 --noplugins --setopt=skip_if_unavailable=False --setopt=install_weak_deps=False "$@"\n' > "$r/usr/local/sbin/yum"
-    chmod 0755 "$r/usr/local/sbin/yum"
-  done
+  for h in $HOSTS; do ssh_ready "$h"; done
   add_net ctl
   for h in $HOSTS; do boot_host "$h"; done
   for h in $HOSTS; do wait_for 60 "$h: sshd" ip netns exec "$P-ctl" bash -c "echo > /dev/tcp/${ADDR[$h]}/22"; done
-  out=$(cd "$B" && ip netns exec "$P-ctl" env ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_INVENTORY_UNPARSED_FAILED=true ANSIBLE_NOCOLOR=1 \
-    ansible-playbook -i hosts.yaml "$BUNDLE/ansible/site.yml" -e bundle_tarball="$TAR" -e ansible_user=root \
-    -e ansible_python_interpreter=/usr/bin/python3 --private-key "$WORK/ssh/id" \
-    --ssh-common-args '-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no' 2>&1) && rc=0 || rc=$?
+  out=$(playbook site.yml) && rc=0 || rc=$?
   echo "$out" | sed -n '/PLAY RECAP/,$p' | sed 's/^/  /' | tee -a "$REPORT"
   if [ "$rc" -eq 0 ]; then pass "ansible-playbook site.yml: every play ran without a failure"
   else fail "ansible-playbook site.yml exited $rc"; echo "$out" | grep -E 'fatal|FAILED|ERROR' | head -n 10 | sed 's/^/      /' | tee -a "$REPORT"; fi
@@ -489,8 +555,8 @@ for f in etc/kubernetes/admin.kubeconfig etc/kubernetes/bootstrap.kubeconfig; do
   done
 done
 
-if [ "$MODE" = dnf ]; then
-  section "boot: master alone for ${MASTER_ALONE}s, then the nodes (node01's flanneld fails its first start)"
+if [ "$INSTALL" = dnf ]; then
+  section "boot: master alone for ${MASTER_ALONE}s, then the others (node01's flanneld fails its first start)"
   boot_host master
   if [ "$MASTER_ALONE" -gt 0 ]; then
     sleep 20
@@ -498,7 +564,7 @@ if [ "$MODE" = dnf ]; then
     log "master alone; its longest finite start timeout: $longest"
     sleep $((MASTER_ALONE - 20))
   fi
-  for h in node01 node02; do boot_host "$h"; done
+  for h in $HOSTS; do [ "$h" = master ] || boot_host "$h"; done
 fi
 wait_for "$WAIT" "every unit active and etcd healthy" everything_up || :
 
@@ -521,7 +587,8 @@ pf=$(in_host node01 k8s-preflight 2>&1 | grep "module overlay" || true)
 if [ -d "$(rootfs node01)/sys/module/overlay" ] || in_host node01 test -d /sys/module/overlay; then
   case "$pf" in *available*) pass "node01: k8s-preflight sees the overlay module (built in or loaded)" ;; *) fail "node01: k8s-preflight: $pf (/sys/module/overlay exists)" ;; esac
 fi
-assert_cluster
+# The upgrade mode's first bundle has one etcd member; the others have three.
+if [ "$MODE" = upgrade ]; then check "etcd: healthy over TLS with the API server's etcd client certificate" cluster_healthy; else assert_cluster; fi
 out=$(in_host node01 journalctl -u flanneld --no-pager -q 2>/dev/null | grep -c "failing this first start" || true)
 if [ "$out" -ge 1 ] && all_active node01; then pass "node01: flanneld failed its first start; Docker, the image loader and kubelet came up by themselves"
 else fail "node01: flanneld's first start failure (seen $out times) did not end with everything active"; fi
@@ -529,21 +596,27 @@ snapshot_restarts
 sleep 20
 assert_no_loops 20
 
-section "node02 halted and booted again"
-etcdctl_as master "$APISERVER_ETCD" put /acceptance/marker before-reboot >/dev/null
-id_before=$(etcdctl_as master "$APISERVER_ETCD" member list | grep node02 | cut -d, -f1 || true)
-[ -n "$id_before" ] || id_before=$(etcdctl_as master "$APISERVER_ETCD" member list | grep 10.77.0.13 | cut -d, -f1 || true)
-stop_host node02
-boot_host node02
-wait_for "$WAIT" "node02 active again and etcd healthy" everything_up || :
-unit_table node02
-assert_host node02
-id_after=$(etcdctl_as master "$APISERVER_ETCD" member list | grep 10.77.0.13 | cut -d, -f1 || true)
-if [ -n "$id_before" ] && [ "$id_before" = "$id_after" ]; then pass "node02 rejoined as the same etcd member ($id_after)"; else fail "node02's member id changed: [$id_before] -> [$id_after]"; fi
-val=$(ip netns exec "$P-node02" env ETCDCTL_API=3 etcdctl --endpoints=https://10.77.0.13:2379 --cacert="$(rootfs node02)/etc/etcd/pki/ca.crt" \
-  --cert="$(rootfs master)/$APISERVER_ETCD.crt" --key="$(rootfs master)/$APISERVER_ETCD.key" get --print-value-only /acceptance/marker 2>&1 || true)
-if [ "$val" = before-reboot ]; then pass "node02 serves the data written before its reboot"; else fail "node02 after reboot: /acceptance/marker = '$val'"; fi
-assert_cluster
+case "$MODE" in
+  # The two-master layout and the rolling upgrades: scripts/acceptance/ha.sh, upgrade.sh.
+  ha|upgrade) source "$REPO_ROOT/scripts/acceptance/$MODE.sh" ;;
+  *)
+  section "node02 halted and booted again"
+  etcdctl_as master "$APISERVER_ETCD" put /acceptance/marker before-reboot >/dev/null
+  id_before=$(etcdctl_as master "$APISERVER_ETCD" member list | grep node02 | cut -d, -f1 || true)
+  [ -n "$id_before" ] || id_before=$(etcdctl_as master "$APISERVER_ETCD" member list | grep 10.77.0.13 | cut -d, -f1 || true)
+  stop_host node02
+  boot_host node02
+  wait_for "$WAIT" "node02 active again and etcd healthy" everything_up || :
+  unit_table node02
+  assert_host node02
+  id_after=$(etcdctl_as master "$APISERVER_ETCD" member list | grep 10.77.0.13 | cut -d, -f1 || true)
+  if [ -n "$id_before" ] && [ "$id_before" = "$id_after" ]; then pass "node02 rejoined as the same etcd member ($id_after)"; else fail "node02's member id changed: [$id_before] -> [$id_after]"; fi
+  val=$(ip netns exec "$P-node02" env ETCDCTL_API=3 etcdctl --endpoints=https://10.77.0.13:2379 --cacert="$(rootfs node02)/etc/etcd/pki/ca.crt" \
+    --cert="$(rootfs master)/$APISERVER_ETCD.crt" --key="$(rootfs master)/$APISERVER_ETCD.key" get --print-value-only /acceptance/marker 2>&1 || true)
+  if [ "$val" = before-reboot ]; then pass "node02 serves the data written before its reboot"; else fail "node02 after reboot: /acceptance/marker = '$val'"; fi
+  assert_cluster
+    ;;
+esac
 
 section "result"
 if [ "$FAILS" -eq 0 ]; then echo "acceptance: all checks passed ($OPENS known open, marked OPEN)" | tee -a "$REPORT"; exit 0; fi

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use crate::dnf::Root;
 use crate::etcd::require;
+use crate::fixtures;
 use crate::packages::{sh, Build};
 use crate::util::root;
 
@@ -43,6 +44,24 @@ fn ansible_rolls_the_bundle_out_to_the_same_three_hosts_over_ssh() {
     require("ansible-playbook");
     require("ssh-keygen");
     acceptance("ansible");
+}
+
+/// Two control-plane hosts and no `loadbalancer_apiserver`: node01's kubelet and kube-proxy
+/// reach both API servers through k8s-api-proxy (Debian's real nginx with the rendered config),
+/// and are still served while one master is halted (scripts/acceptance/ha.sh).
+#[test]
+fn two_masters_serve_a_node_with_one_halted() {
+    acceptance("ha");
+}
+
+/// Bundle N installed, then N+1 (a node added) and N+2 (a second master: a changed API server
+/// setting and k8s-api-proxy on the nodes) rolled out with ansible/upgrade.yml over ssh to the
+/// booted hosts (scripts/acceptance/upgrade.sh).
+#[test]
+fn upgrade_from_one_bundle_to_the_next_on_booted_hosts() {
+    require("ansible-playbook");
+    require("ssh-keygen");
+    acceptance("upgrade");
 }
 
 /// A host that is both control plane and node, with etcd.
@@ -143,5 +162,57 @@ fn the_playbook_runs_its_plays_on_every_group_spelling_bundler_reads() {
         let (c, n) = (play("control plane"), play("nodes"));
         assert!(c.contains("hosts (1):") && c.contains("master"), "{cp}: control plane play:\n{c}");
         assert!(n.contains("hosts (1):") && n.contains("node01"), "{node}: nodes play:\n{n}");
+    }
+}
+
+/// One master and a node; bundle N+1 adds a second master (no load balancer), so the node's
+/// role gains k8s-api-proxy.service.
+const ONE_MASTER: &str = "all:
+  hosts:
+    m1: {ip: 192.168.0.211}
+    n1: {ip: 192.168.0.212}
+  children:
+    kube_control_plane: {hosts: {m1: }}
+    kube_node: {hosts: {n1: }}
+    etcd: {hosts: {m1: }}
+";
+
+#[test]
+fn a_unit_an_upgrade_adds_to_a_role_is_enabled_and_started() {
+    let b = Build::new(ONE_MASTER);
+    // The proxy's image, served like the others.
+    let nginx = fixtures::image("nginx", "1.13");
+    fixtures::serve_images(&b._server, std::slice::from_ref(&nginx));
+    let mut catalog = std::fs::read_to_string(b.p("catalog.yaml")).unwrap();
+    catalog.push_str(&fixtures::image_catalog(&[nginx], b._server.base.trim_start_matches("http://")));
+    std::fs::write(b.p("catalog.yaml"), catalog).unwrap();
+    b.build(&[]).code(0);
+    let n = Root::new(Some("n1"));
+    let (ok, out) = n.dnf(&b.repo(), &["install", "k8s-node"]);
+    assert!(ok, "dnf install k8s-node:\n{out}");
+    assert!(n.log().contains("systemctl enable kubelet.service"), "{}", n.log());
+    assert!(!n.log().contains("k8s-api-proxy"), "one master: no proxy\n{}", n.log());
+    let state = std::fs::read_to_string(n.root().join("var/lib/bundler/services.node")).unwrap_or_else(|e| panic!("the role's service record: {e}"));
+    assert_eq!(state, "flanneld.service docker.service k8s-load-images.service kubelet.service kube-proxy.service\n");
+
+    let two = ONE_MASTER
+        .replace("    n1: {ip: 192.168.0.212}\n", "    n1: {ip: 192.168.0.212}\n    m2: {ip: 192.168.0.213}\n")
+        .replace("{hosts: {m1: }}\n    kube_node", "{hosts: {m1: , m2: }}\n    kube_node");
+    std::fs::write(b.p("hosts.yaml"), two).unwrap();
+    b.build(&[]).code(0);
+    std::fs::write(n.root().join("var/log/bundler-test-stubs.log"), "").unwrap();
+    let (ok, out) = n.dnf(&b.repo(), &["upgrade"]);
+    assert!(ok, "dnf upgrade:\n{out}");
+    assert!(out.contains("k8s-node"), "k8s-node is upgraded:\n{out}");
+    let log = n.log();
+    assert!(n.root().join("usr/lib/systemd/system/k8s-api-proxy.service").exists(), "{out}");
+    assert!(
+        log.contains("systemctl enable k8s-api-proxy.service") && log.contains("systemctl start --no-block k8s-api-proxy.service"),
+        "the unit the upgrade added is enabled and started:\n{log}"
+    );
+    // What ran before is restarted, not enabled or first-started again.
+    assert!(log.contains("systemctl try-restart kubelet.service"), "{log}");
+    for s in ["kubelet.service", "flanneld.service", "docker.service", "kube-proxy.service"] {
+        assert!(!log.contains(&format!("systemctl start --no-block {s}")) && !log.contains(&format!("systemctl enable {s}")), "{s}:\n{log}");
     }
 }

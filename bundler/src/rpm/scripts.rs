@@ -1,8 +1,9 @@
 //! Scriptlets with the el7 bodies of the systemd macros. `%pre` refuses a machine that is
 //! not a host of this cluster (and runs the fatal preflight checks) before anything changes;
 //! first install enables and starts exactly this host's services (unless
-//! /etc/bundler/no-autostart exists); upgrade restarts them; erase stops and disables them,
-//! except those another installed role still runs.
+//! /etc/bundler/no-autostart exists); upgrade restarts them and enables and starts the ones the
+//! new release adds; erase stops and disables them, except those another installed role still
+//! runs.
 //!
 //! A role package's `%pretrans` runs before any package of the transaction is installed (its
 //! dependencies included), so it checks the machine against copies of the host list and of
@@ -26,6 +27,11 @@ pub fn for_package(p: &Package, def: &PackageDef, roles: &[Role], _plan: &Plan, 
         PackageKind::Binary | PackageKind::Images => binary(&p.name, &def.restart),
     }
 }
+
+/// Where a role package records the services it enabled on this host (one line, as
+/// `host-identity --services` prints them), so an
+/// upgrade knows which ones are new: `/var/lib/bundler/services.ROLE`.
+const STATE: &str = "/var/lib/bundler/services";
 
 /// Where a refusal is left for the rest of the transaction (by a role package's %pretrans or
 /// k8s-common's %pre).
@@ -147,15 +153,25 @@ fi
         pre.push_str("getent group etcd >/dev/null || groupadd -r etcd\ngetent passwd etcd >/dev/null || useradd -r -g etcd -d /var/lib/etcd -s /sbin/nologin -c \"etcd user\" etcd\n");
     }
     pre.push_str("exit 0\n");
+    // The services this role runs on this host are recorded at each install and upgrade, so an
+    // upgrade enables and starts the ones the new release adds (k8s-api-proxy.service on a node
+    // once a second control-plane host came) as a first install would, and leaves the others
+    // to %postun's try-restart (a service the admin disabled stays disabled).
     let post = format!(
         r#"/usr/libexec/bundler/host-identity --write >/dev/null || :
 systemctl daemon-reload >/dev/null 2>&1 || :
-if [ "$1" -eq 1 ] && [ ! -e /etc/bundler/no-autostart ]; then
+state={STATE}.{r}
+had=" $(cat "$state" 2>/dev/null) "
+if [ ! -e /etc/bundler/no-autostart ]; then
   for s in $(/usr/libexec/bundler/host-identity --services {r}); do
+    if [ "$1" -ne 1 ]; then
+      case "$had" in *" $s "*) continue ;; esac
+    fi
     systemctl enable "$s" >/dev/null 2>&1 || :
     systemctl start --no-block "$s" >/dev/null 2>&1 || :
   done
 fi
+mkdir -p /var/lib/bundler && /usr/libexec/bundler/host-identity --services {r} > "$state" 2>/dev/null || :
 exit 0
 "#,
         r = role.as_str()
@@ -172,7 +188,7 @@ exit 0
         let keep = others.iter().map(|m| format!("[ -e {m} ] || ")).collect::<String>();
         stop.push_str(&format!("  {keep}{{ systemctl --no-reload disable {s} >/dev/null 2>&1; systemctl stop {s} >/dev/null 2>&1; }} || :\n"));
     }
-    let preun = format!("if [ \"$1\" -eq 0 ]; then\n{stop}fi\nexit 0\n");
+    let preun = format!("if [ \"$1\" -eq 0 ]; then\n{stop}  rm -f {STATE}.{r}\nfi\nexit 0\n", r = role.as_str());
     let postun = format!(
         r#"systemctl daemon-reload >/dev/null 2>&1 || :
 if [ "$1" -ge 1 ]; then
