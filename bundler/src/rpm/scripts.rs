@@ -162,8 +162,9 @@ fi
 systemctl daemon-reload >/dev/null 2>&1 || :
 state={STATE}.{r}
 had=" $(cat "$state" 2>/dev/null) "
+now=$(/usr/libexec/bundler/host-identity --services {r})
 if [ ! -e /etc/bundler/no-autostart ]; then
-  for s in $(/usr/libexec/bundler/host-identity --services {r}); do
+  for s in $now; do
     if [ "$1" -ne 1 ]; then
       case "$had" in *" $s "*) continue ;; esac
     fi
@@ -171,7 +172,7 @@ if [ ! -e /etc/bundler/no-autostart ]; then
     systemctl start --no-block "$s" >/dev/null 2>&1 || :
   done
 fi
-mkdir -p /var/lib/bundler && /usr/libexec/bundler/host-identity --services {r} > "$state" 2>/dev/null || :
+mkdir -p /var/lib/bundler && echo $now > "$state" 2>/dev/null || :
 exit 0
 "#,
         r = role.as_str()
