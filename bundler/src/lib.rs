@@ -12,6 +12,7 @@ pub mod files;
 pub mod image_lock;
 pub mod images;
 pub mod inventory;
+pub mod paths;
 pub mod pki;
 pub mod plan;
 pub mod render;

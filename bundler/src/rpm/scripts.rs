@@ -15,16 +15,16 @@
 
 use crate::plan::{Package, Plan};
 use crate::render::File as Rendered;
-use crate::specs::{PackageDef, PackageKind, Role};
+use crate::specs::{PackageKind, Role};
 
 /// %pretrans, %pre, %post, %preun, %postun.
 type Scripts = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
 
-pub fn for_package(p: &Package, def: &PackageDef, roles: &[Role], _plan: &Plan, rendered: &[Rendered]) -> Scripts {
+pub fn for_package(p: &Package, plan: &Plan, rendered: &[Rendered]) -> Scripts {
     match p.kind {
         PackageKind::Config => common(rendered),
-        PackageKind::Role => role(&p.name, roles, rendered),
-        PackageKind::Binary | PackageKind::Images => binary(&p.name, &def.restart),
+        PackageKind::Role => role(&p.name, &p.roles, plan, rendered),
+        PackageKind::Binary | PackageKind::Images => binary(&p.name, &p.restart),
     }
 }
 
@@ -123,15 +123,14 @@ exit 0
 
 /// A file the role package of `role` owns and drops when erased (not an admin-edited one,
 /// which may stay behind as .rpmsave): its presence says that role is installed.
-fn marker(role: Role, rendered: &[Rendered]) -> Option<String> {
-    let defs = crate::specs::packages();
-    let def = defs.iter().find(|d| d.kind == PackageKind::Role && d.roles == [role])?;
-    rendered.iter().find(|r| r.package == def.name && !r.config).map(|r| r.path.clone())
+fn marker(role: Role, plan: &Plan) -> Option<String> {
+    let p = plan.role_package(role)?;
+    p.contents.iter().find(|f| matches!(f.source, crate::plan::contents::Source::Template(_)) && !f.config).map(|f| f.dst.to_string())
 }
 
-fn role(name: &str, roles: &[Role], rendered: &[Rendered]) -> Scripts {
+fn role(name: &str, roles: &[Role], plan: &Plan, rendered: &[Rendered]) -> Scripts {
     let role = roles.first().copied().expect("role packages serve one role");
-    let services: Vec<&str> = crate::render::services(role).to_vec();
+    let services: Vec<String> = plan.services(role);
     // Before any package of the transaction (its dependencies included) is installed or any
     // service enabled: refuse a host without this role.
     let pretrans = format!(
@@ -183,8 +182,8 @@ exit 0
     for s in services.iter().rev() {
         let others: Vec<String> = [Role::Etcd, Role::ControlPlane, Role::Node]
             .into_iter()
-            .filter(|r| *r != role && crate::render::services(*r).contains(s))
-            .filter_map(|r| marker(r, rendered))
+            .filter(|r| *r != role && plan.services(*r).contains(s))
+            .filter_map(|r| marker(r, plan))
             .collect();
         let keep = others.iter().map(|m| format!("[ -e {m} ] || ")).collect::<String>();
         stop.push_str(&format!("  {keep}{{ systemctl --no-reload disable {s} >/dev/null 2>&1; systemctl stop {s} >/dev/null 2>&1; }} || :\n"));
