@@ -14,6 +14,8 @@ use crate::fetch::{self, Reporter};
 pub struct Options {
     pub inventory: PathBuf,
     pub catalog: Option<PathBuf>,
+    /// `--packages`: a package spec in place of the embedded one.
+    pub packages: Option<PathBuf>,
     pub output: PathBuf,
     pub state: PathBuf,
     /// Downloads; `mirrors` here are the command line's, the inventory's are added from the plan.
@@ -97,7 +99,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let mut timer = Timer { stages: Vec::new(), t: Instant::now() };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
 
-    let mut plan = crate::plan(&o.inventory, o.catalog.as_deref())?;
+    let mut plan = crate::plan_with(&o.inventory, o.catalog.as_deref(), o.packages.as_deref())?;
     // One build or `certs issue` at a time per state folder: two would mix CA keys and certificates.
     let _lock = crate::pki::lock_state(&o.state)?;
     // A user's signing key is read and checked before the first download.
@@ -221,7 +223,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
     std::fs::write(
         &repo_file,
-        crate::repo::repo_file_with_keys(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo"), os.as_ref().map(|o| o.key_name.as_str())),
+        crate::repo::repo_file_with_keys(&plan.bundle_name, &format!("{}/{stem}/repo", plan.bundle.host_dir), os.as_ref().map(|o| o.key_name.as_str())),
     )
     .map_err(|e| werr(&repo_file, e))?;
     let inventory_sha = std::fs::read(&o.inventory)

@@ -202,6 +202,10 @@ impl Spec {
         let text = crate::files::read_regular_string(path, crate::files::SMALL).map_err(crate::files::as_input)?;
         Spec::parse(&text, path)
     }
+    /// The packages whose contents carry the PKI item `id` (such as "etcd-ca.crt").
+    pub fn pki_carriers(&self, id: &str) -> Vec<String> {
+        self.packages.iter().filter(|p| p.contents.iter().any(|c| c.pki.as_deref() == Some(id))).map(|p| p.name.clone()).collect()
+    }
     pub fn loc(&self) -> Option<Loc> {
         Some(Loc::file_only(&self.source))
     }

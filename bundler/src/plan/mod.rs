@@ -271,6 +271,14 @@ impl Plan {
     pub fn role_package(&self, role: Role) -> Option<&Package> {
         self.packages.iter().find(|p| p.kind == PackageKind::Role && p.roles == [role])
     }
+    /// The packages that carry the PKI item `id`.
+    pub fn pki_carriers(&self, id: &str) -> Vec<String> {
+        self.packages.iter().filter(|p| p.contents.iter().any(|f| f.source == contents::Source::Pki(id.to_string()))).map(|p| p.name.clone()).collect()
+    }
+    /// Where the PKI item `id` is installed.
+    pub fn pki_install_path(&self, id: &str) -> Option<String> {
+        self.packages.iter().flat_map(|p| &p.contents).find(|f| f.source == contents::Source::Pki(id.to_string())).map(|f| f.dst.to_string())
+    }
     /// The services `role` runs, in start order, including ones only some hosts run.
     pub fn services(&self, role: Role) -> Vec<String> {
         self.role_package(role).map(|p| p.services.iter().map(|s| s.name.clone()).collect()).unwrap_or_default()
@@ -818,7 +826,9 @@ pub fn build_with(inv: &Inventory, cat: &Catalog, spec: &specs::Spec, shown_path
         if d.requires_etcd_when_colocated && !hs.is_empty() {
             let etcd_hosts = role_hosts(Role::Etcd);
             if hs.iter().all(|h| etcd_hosts.contains(h)) {
-                reqs.push("k8s-etcd".into());
+                if let Some(e) = defs.iter().find(|e| e.kind == PackageKind::Role && e.roles == [Role::Etcd]) {
+                    reqs.push(e.name.clone());
+                }
             }
         }
         if d.kind == PackageKind::Role && hs.is_empty() {
