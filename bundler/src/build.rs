@@ -116,6 +116,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     timer.lap("pki");
 
     let rendered = stage("render", crate::render::render(&plan))?;
+    let scriptlets = stage("render", crate::render::scriptlets(&plan, &rendered))?;
     timer.lap("render");
 
     // Work happens in the cache folder; the output folder only ever sees the finished tarball.
@@ -154,7 +155,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         None => stage("packages", crate::signing::SigningKey::load_or_create(&o.state, None, &plan.bundle_name))?,
     };
     timer.lap("signing-key");
-    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, Some(&images_dir)))?;
+    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &scriptlets, &fetched, Some(&images_dir)))?;
     // Where each staged file goes on a host, so the receipt can name image archives there.
     let specs_files: Vec<(String, PathBuf)> = specs
         .iter()

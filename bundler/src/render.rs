@@ -197,3 +197,89 @@ fn services_context(plan: &Plan) -> serde_json::Value {
     }
     serde_json::Value::Array(out)
 }
+
+/// A package's scriptlets, rendered from the templates under packaging/scriptlets/ its
+/// definition names.
+#[derive(Clone, Debug, Default)]
+pub struct Scriptlets {
+    pub package: String,
+    pub pretrans: Option<String>,
+    pub pre: Option<String>,
+    pub post: Option<String>,
+    pub preun: Option<String>,
+    pub postun: Option<String>,
+}
+
+/// Render every package's scriptlets. They see the package's name, role, services (and, for
+/// each, the files whose presence says another installed role still runs it), the services
+/// an upgrade restarts, and `embed`: rendered files they carry as data.
+pub fn scriptlets(plan: &Plan, files: &[File]) -> Result<Vec<Scriptlets>> {
+    let env = scriptlet_env()?;
+    let embed: serde_json::Map<String, serde_json::Value> = plan
+        .scriptlet_embeds
+        .iter()
+        .map(|(k, path)| (k.clone(), json!(files.iter().find(|f| &f.path == path).map(|f| f.content.clone()).unwrap_or_default())))
+        .collect();
+    // A file a role's package owns and drops when erased (not an admin-edited one, which may
+    // stay behind as .rpmsave): its presence says that role is installed.
+    let marker = |role: Role| -> Option<String> {
+        let p = plan.role_package(role)?;
+        p.contents.iter().find(|f| matches!(f.source, Source::Template(_)) && !f.config).map(|f| f.dst.to_string())
+    };
+    let mut out = Vec::new();
+    for p in &plan.packages {
+        let role = if p.kind == crate::specs::PackageKind::Role { p.roles.first().copied() } else { None };
+        let services: Vec<String> = p.services.iter().map(|s| s.name.clone()).collect();
+        // On erase, a service another installed role also runs (flanneld on a host that is both
+        // control plane and node) keeps running.
+        let stop: Vec<serde_json::Value> = match role {
+            Some(r) => services
+                .iter()
+                .rev()
+                .map(|s| {
+                    let keep_if: Vec<String> = [Role::Etcd, Role::ControlPlane, Role::Node]
+                        .into_iter()
+                        .filter(|o| *o != r && plan.services(*o).contains(s))
+                        .filter_map(marker)
+                        .collect();
+                    json!({"name": s, "keep_if": keep_if})
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let ctx = json!({
+            "name": p.name,
+            "role": role.map(|r| r.as_str()),
+            "services": services,
+            "stop": stop,
+            "restart": p.restart,
+            "embed": embed,
+        });
+        let one = |t: &Option<String>| -> Result<Option<String>> {
+            let Some(t) = t else { return Ok(None) };
+            let name = format!("scriptlets/{t}");
+            let tmpl = env.get_template(&name).map_err(|e| Error::Failed(format!("package {}: scriptlet template packaging/{name}: {e}", p.name)))?;
+            tmpl.render(minijinja::value::Serde(&ctx)).map(Some).map_err(|e| Error::Failed(format!("rendering packaging/{name} for {}: {e}", p.name)))
+        };
+        let n = &p.scriptlets;
+        out.push(Scriptlets {
+            package: p.name.clone(),
+            pretrans: one(&n.pretrans)?,
+            pre: one(&n.pre)?,
+            post: one(&n.post)?,
+            preun: one(&n.preun)?,
+            postun: one(&n.postun)?,
+        });
+    }
+    Ok(out)
+}
+
+fn scriptlet_env() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
+    for (name, text) in packaging::FILES.iter().filter(|(n, _)| n.starts_with("scriptlets/")) {
+        env.add_template(name, text).map_err(|e| Error::Failed(format!("template packaging/{name}: {e}")))?;
+    }
+    Ok(env)
+}

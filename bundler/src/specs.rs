@@ -178,6 +178,9 @@ pub struct BundleDef {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    /// Rendered files a scriptlet template sees as `embed.<name>`, by install path.
+    #[serde(default)]
+    pub scriptlet_embeds: std::collections::BTreeMap<String, String>,
     pub system_dirs: Vec<String>,
     #[serde(default)]
     pub directories: Vec<DirAttrs>,

@@ -38,6 +38,8 @@ pub struct Plan {
     pub images: Vec<Image>,
     pub packages: Vec<Package>,
     pub bundle: BundleFiles,
+    /// Rendered files scriptlet templates embed (`embed.<name>`), by install path.
+    pub scriptlet_embeds: BTreeMap<String, String>,
     /// The OS vendor's key that must have signed every OS package.
     pub os_key: Option<catalog::OsKey>,
     /// CentOS RPMs the bundle's repository carries unchanged (the hosts lack them).
@@ -1002,6 +1004,7 @@ pub fn build_with(inv: &Inventory, cat: &Catalog, spec: &specs::Spec, shown_path
         images,
         packages,
         bundle: BundleFiles { host_dir: host_dir.expect("checked above"), files: bundle_files },
+        scriptlet_embeds: spec.scriptlet_embeds.clone(),
         os_key: if os_packages.is_empty() { None } else { cat.os_key.clone() },
         os_packages,
         mirrors,

@@ -4,7 +4,6 @@
 
 mod extract;
 mod read;
-mod scripts;
 mod stream;
 mod tags;
 
@@ -19,7 +18,7 @@ use crate::fetch::Fetched;
 use crate::pki::Pki;
 use crate::plan::contents::Source;
 use crate::plan::Plan;
-use crate::render::File as Rendered;
+use crate::render::{File as Rendered, Scriptlets};
 use crate::signing::SigningKey;
 use crate::specs::PackageKind;
 pub use read::{read_info, verify_signature, verify_vendor_signature, RpmDep, RpmFile, RpmInfo};
@@ -172,8 +171,15 @@ pub struct Built {
     pub cache_entry: Option<PathBuf>,
 }
 
-/// Every package's definition, from the plan, the PKI, the rendered files and the fetched artifacts.
-pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetched], images_dir: Option<&Path>) -> Result<Vec<PackageSpec>> {
+/// Every package's definition, from the plan, the PKI, the rendered files and scriptlets and the fetched artifacts.
+pub fn assemble(
+    plan: &Plan,
+    pki: &Pki,
+    rendered: &[Rendered],
+    scriptlets: &[Scriptlets],
+    fetched: &[Fetched],
+    images_dir: Option<&Path>,
+) -> Result<Vec<PackageSpec>> {
     let mut specs = Vec::new();
     // el7 packaging names licenses the Fedora way ("ASL 2.0"), as rpmlint there expects.
     let license_of = |artifact: Option<&str>| {
@@ -234,7 +240,8 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
         }
         let dirs: Vec<DirEntry> =
             p.dirs.iter().map(|d| DirEntry { path: d.path.to_string(), mode: d.mode.bits(), user: d.user.clone(), group: d.group.clone() }).collect();
-        let (pretrans, pre, post, preun, postun) = scripts::for_package(p, plan, rendered);
+        let sc = scriptlets.iter().find(|s| s.package == p.name).cloned().unwrap_or_default();
+        let (pretrans, pre, post, preun, postun) = (sc.pretrans, sc.pre, sc.post, sc.preun, sc.postun);
         // Requirements as the spec lists them: on other packages, then Requires(pre), then on the OS.
         let always = |n: &String| Dep { name: n.clone(), exact: None, when: When::Always };
         let pre_dep = |n: &String| Dep { name: n.clone(), exact: None, when: When::Pre };
