@@ -222,11 +222,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).map_err(|e| werr(&p, e))?;
     }
     let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
-    std::fs::write(
-        &repo_file,
-        crate::repo::repo_file_with_keys(&plan.bundle_name, &format!("{}/{stem}/repo", plan.bundle.host_dir), os.as_ref().map(|o| o.key_name.as_str())),
-    )
-    .map_err(|e| werr(&repo_file, e))?;
+    std::fs::write(&repo_file, stage("bundle", crate::render::repo_file(&plan, release))?).map_err(|e| werr(&repo_file, e))?;
     let inventory_sha = std::fs::read(&o.inventory)
         .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)))
         .map_err(|source| Error::Read { path: o.inventory.clone(), source })?;

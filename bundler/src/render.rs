@@ -150,18 +150,14 @@ pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
+    env.set_loader(|name| Ok(template_text(name).map(str::to_string)));
     let mut all = templates(plan);
-    for t in &all {
-        if env.get_template(&t.template).is_ok() {
-            continue;
-        }
-        let text =
-            template_text(&t.template).ok_or_else(|| Error::Failed(format!("{}: no template packaging/{} (named by the package spec)", t.path, t.template)))?;
-        env.add_template_owned(t.template.clone(), text).map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.template)))?;
+    if let Some(t) = all.iter().find(|t| template_text(&t.template).is_none()) {
+        return Err(Error::Failed(format!("{}: no template packaging/{} (named by the package spec)", t.path, t.template)));
     }
     let ctx = context(plan, bundle_release);
     for t in &mut all {
-        let tmpl = env.get_template(&t.template).expect("added above");
+        let tmpl = env.get_template(&t.template).map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.template)))?;
         t.content = tmpl.render(minijinja::value::Serde(&ctx)).map_err(|e| {
             let mut msg = format!("rendering packaging/{}: {e}", t.template);
             let mut src = std::error::Error::source(&e);
@@ -197,6 +193,23 @@ fn services_context(plan: &Plan) -> serde_json::Value {
     }
     serde_json::Value::Array(out)
 }
+
+/// The bundle's yum repository file (`<bundle_name>.repo`) for a bundle unpacked in
+/// `plan.bundle.host_dir`; install.sh writes the same template for wherever it was unpacked.
+pub fn repo_file(plan: &Plan, bundle_release: u32) -> Result<String> {
+    let mut ctx = context(plan, bundle_release);
+    let stem = ctx["bundle"]["file_stem"].as_str().unwrap_or_default().to_string();
+    ctx["repo"] = json!({"name": plan.bundle_name, "dir": format!("{}/{stem}/repo", plan.bundle.host_dir)});
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
+    env.set_loader(|name| Ok(template_text(name).map(str::to_string)));
+    let t = env.get_template(REPO_TEMPLATE).map_err(|e| Error::Failed(format!("template packaging/{REPO_TEMPLATE}: {e}")))?;
+    t.render(minijinja::value::Serde(&ctx)).map_err(|e| Error::Failed(format!("rendering packaging/{REPO_TEMPLATE}: {e}")))
+}
+
+/// The template of the bundle's .repo file (install.sh includes it too).
+const REPO_TEMPLATE: &str = "bundle/yum.repo";
 
 /// A package's scriptlets, rendered from the templates under packaging/scriptlets/ its
 /// definition names.
