@@ -18,6 +18,9 @@ and `struct option` tables). Run with the upstream git directories (bare clones 
   scripts/el7-options.py shadow SHADOW_GIT    (shadow-maint/shadow; useradd, groupadd)
   scripts/el7-options.py selinux SELINUX_GIT  (SELinuxProject/selinux; getenforce)
   scripts/el7-options.py bash BASH_GIT        (GNU bash; sh and bash as invoked)
+  scripts/el7-options.py hostname EL7_HOSTNAME_GIT (eurolinux-enterprise-linux-sources/hostname: el7's source rpm)
+  scripts/el7-options.py xfsprogs XFSPROGS_GIT EL7_XFSPROGS_GIT (xfsprogs-dev; and the el7 source rpms, to compare)
+  scripts/el7-options.py getent GLIBC_GIT EL7_GLIBC_GIT (bminor/glibc; and the el7 source rpms, to compare)
 
 Output lines: `TOOL<TAB>+` (options end at the first operand: a `+` getopt string),
 `TOOL<TAB>-x` (short flag), `TOOL<TAB>-x ARG` (short option taking an argument),
@@ -239,6 +242,88 @@ def main():
         opts = ["+"] + [f"-{c} ARG" if c in "oO" else f"-{c}" for c in explicit] + [f"-{c}" for c in letters] + ["--" + n for n in longs]
         for tool in ["bash", "sh"]:
             lines += [f"{tool}\t{o}" for o in dict.fromkeys(opts)]
+    elif what == "hostname":
+        rev = "hostname-3.13-3.el7"
+        lines.append(f"# hostname 3.13 (CentOS 7.4: hostname-3.13-3.el7), read from eurolinux-enterprise-linux-sources/hostname tag {rev}, commit {commit(git, rev)}")
+        lines.append("# (a RHEL 7 rebuild's import of that source rpm: hostname.spec Version 3.13 Release 3, Source0 Debian's hostname_3.13.tar.gz,")
+        lines.append("# unpacked in src/, VERSION \"3.13\"). src/hostname.c main(): its getopt_long string and long_options[]. The one patch,")
+        lines.append("# hostname-rh.patch, changes only hostname.1 and the Makefile (checked: it names no .c file). Debian 3.13's changelog:")
+        lines.append("# \"Finally completely remove verbose option\", so there is no -v. The el7 NEVRA: its only el7 builds are tagged")
+        lines.append("# 3.13-1.el7, 3.13-3.el7 and 3.13-3.el7_7.1 (2020) there, so 7.4 had 3.13-3.el7; all three have the same src/hostname.c.")
+        src = show(git, rev, "src/hostname.c")
+        if '#define VERSION "3.13"' not in src:
+            sys.exit("src/hostname.c: not version 3.13")
+        spec = show(git, rev, "hostname.spec")
+        patches = re.findall(r'^Patch\d*:\s*(\S+)', spec, re.M)
+        for p in patches:
+            if re.search(r'^\+\+\+ \S+\.c\b', show(git, rev, p), re.M):
+                sys.exit(f"{p} changes C source: read the patched file instead")
+        if patches != ["hostname-rh.patch"]:
+            sys.exit(f"hostname.spec: patches {patches}, expected only hostname-rh.patch")
+        lines += [f"hostname\t{o}" for o in dict.fromkeys(getopt_tool(src))]
+    elif what == "xfsprogs":
+        rev, el7git = "v4.5.0", sys.argv[3]
+        blob = subprocess.run(["git", "--git-dir", git, "rev-parse", f"{rev}:growfs/xfs_info.sh"], check=True, capture_output=True, text=True).stdout.strip()
+        el7 = subprocess.run(["git", "--git-dir", el7git, "tag", "-l", "xfsprogs-4.5.0-*.el7*"], check=True, capture_output=True, text=True).stdout.split()
+        el7 = [t for t in el7 if not t.endswith(".src.rpm")]
+        for t in el7:
+            theirs = subprocess.run(["git", "--git-dir", el7git, "rev-parse", f"{t}:src/growfs/xfs_info.sh"], check=True, capture_output=True, text=True).stdout.strip()
+            grep = subprocess.run(["git", "--git-dir", el7git, "grep", "-l", "growfs", t, "--", "*.patch"], capture_output=True, text=True).stdout.strip()
+            if theirs != blob or grep:
+                sys.exit(f"{t}: xfs_info.sh differs from {rev}'s or a patch touches growfs/")
+        if "xfsprogs-4.5.0-12.el7" not in el7:
+            sys.exit("no xfsprogs-4.5.0-12.el7 tag in the el7 sources")
+        lines.append(f"# xfs_info of xfsprogs 4.5.0 (CentOS 7.4: xfsprogs-4.5.0-12.el7), read from xfsprogs-dev tag {rev}, commit {commit(git, rev)}")
+        lines.append("# (the same commit in the djwong/xfsprogs, tytso/xfsprogs and johnpgarry/xfsprogs-dev mirrors). growfs/xfs_info.sh is a")
+        lines.append("# shell script: `getopts \"t:V\"` (shell getopts: options end at the first operand). The el7 builds carry it unchanged:")
+        lines.append(f"# eurolinux-enterprise-linux-sources/xfsprogs tags {', '.join(el7)} have the same blob {blob}")
+        lines.append("# in src/growfs/ and no patch touching growfs/ (checked by scripts/el7-options.py). That 7.4 had 4.5.0-12.el7 is inferred:")
+        lines.append("# its spec changelog ends 2017-05-09, before 7.4.1708, and the next entry, 4.5.0-13, is of 2017-10-06, after it. Every")
+        lines.append("# el7 4.5.0 build there has this xfs_info, so the list holds whichever 4.5.0 build a 7.4 host has.")
+        src = show(git, rev, "growfs/xfs_info.sh")
+        m = re.search(r'getopts\s+"([^"]+)"', src)
+        if not m:
+            sys.exit("xfs_info.sh: no getopts string")
+        lines += [f"xfs_info\t{o}" for o in ["+"] + short_opts(m.group(1))]
+    elif what == "getent":
+        rev, el7git = "glibc-2.17", sys.argv[3]
+        blobs = {p: subprocess.run(["git", "--git-dir", git, "rev-parse", f"{rev}:{p}"], check=True, capture_output=True, text=True).stdout.strip()
+                 for p in ["nss/getent.c", "argp/argp-parse.c"]}
+        el7 = [t for t in subprocess.run(["git", "--git-dir", el7git, "tag", "-l", "glibc-2.17-*.el7*"], check=True, capture_output=True, text=True).stdout.split()
+               if not t.endswith(".src.rpm")]
+        if not el7:
+            sys.exit("no glibc-2.17 el7 tags in the el7 sources")
+        for t in el7:
+            spec = show(el7git, t, "glibc.spec")
+            if "%define glibcsrcdir glibc-2.17-c758a686" not in spec:
+                sys.exit(f"{t}: its source is not glibc-2.17-c758a686")
+            for p, b in blobs.items():
+                theirs = subprocess.run(["git", "--git-dir", el7git, "rev-parse", f"{t}:src/{p}"], check=True, capture_output=True, text=True).stdout.strip()
+                name = p.split("/")[1]
+                grep = subprocess.run(["git", "--git-dir", el7git, "grep", "-l", name, t, "--", "*.patch"], capture_output=True, text=True).stdout.strip()
+                if theirs != b or grep:
+                    sys.exit(f"{t}: {p} differs from {rev}'s or a patch names it")
+        lines.append(f"# getent of glibc 2.17 (CentOS 7.4: glibc-2.17-196.el7), read from bminor/glibc (a mirror of sourceware glibc) tag {rev}, commit {commit(git, rev)}")
+        lines.append("# nss/getent.c args_options[] (argp), plus what argp adds (argp/argp-parse.c argp_default_options[], and")
+        lines.append("# argp_version_options[] because getent sets argp_program_version_hook). argp permutes: options may follow operands.")
+        lines.append(f"# The el7 builds: eurolinux-enterprise-linux-sources/glibc tags {', '.join(el7)} build glibc-2.17-c758a686")
+        lines.append("# (the commit of that tag) with both files unchanged and no patch naming them (checked by scripts/el7-options.py).")
+        lines.append("# 7.4's 196.el7 is not among those tags: that it has no such patch either is inferred from its later builds having none.")
+        opts = []
+        def argp_table(src, table):
+            body = src[src.index(table):]
+            body = body[:body.index("};")]
+            out = []
+            for name, key, arg in re.findall(r'\{\s*"([\w-]+)"\s*,\s*(\'.\'|\w+)\s*,\s*(0|NULL|"[^"]*")', body):
+                out.append("--" + name)
+                if key.startswith("'"):
+                    out.append(f"-{key[1]} ARG" if arg.startswith('"') else f"-{key[1]}")
+            return out
+        getent, argp = show(git, rev, "nss/getent.c"), show(git, rev, "argp/argp-parse.c")
+        if "argp_program_version_hook" not in getent:
+            sys.exit("getent.c: no version hook")
+        opts = argp_table(getent, "args_options[]") + argp_table(argp, "argp_default_options[]") + argp_table(argp, "argp_version_options[]")
+        lines += [f"getent\t{o}" for o in dict.fromkeys(opts)]
     print("\n".join(lines))
 
 main()
