@@ -384,7 +384,16 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 let _lock = bundler::pki::lock_state(&dir)?;
                 let pki = bundler::pki::ensure(&plan, &bundler::pki_options(&plan, &dir, renew))?;
                 if cli.json {
-                    *doc = Some(json(&pki));
+                    // Each item with where the package spec installs it and which packages carry it.
+                    let mut d = json(&pki);
+                    if let Some(items) = d["items"].as_array_mut() {
+                        for it in items {
+                            let id = it["id"].as_str().unwrap_or_default().to_string();
+                            it["install_path"] = serde_json::json!(plan.pki_install_path(&id));
+                            it["packages"] = serde_json::json!(plan.pki_carriers(&id));
+                        }
+                    }
+                    *doc = Some(d);
                 }
                 print_changes(&pki, cli.quiet);
                 Ok(())

@@ -319,3 +319,33 @@ fn packages_as_data_collisions_and_bad_paths_are_input_errors() {
     let (_c, r) = with_spec(|s| s.replacen("dst: install.sh", "dst: ../install.sh", 1));
     r.code(2).has("bundle files[0] (../install.sh)");
 }
+
+/// A service added to the node role in the package spec alone (a `services` entry and a
+/// `contents` entry; its unit reuses an existing template here) reaches the package's files,
+/// host-identity's `--services node` and the role package's scriptlets, with no Rust change.
+#[test]
+fn packages_as_data_a_service_added_in_the_spec_reaches_host_identity_and_the_scriptlets() {
+    let c = Case::new();
+    c.file("hosts.yaml", &std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap());
+    let spec = bundler::specs::EMBEDDED
+        .replacen("      - kube-proxy.service\n", "      - kube-proxy.service\n      - k8s-extra.service\n", 1)
+        .replacen(
+            "      - {dst: /usr/lib/systemd/system/docker.service",
+            "      - {dst: /usr/lib/systemd/system/k8s-extra.service, template: units/kube-proxy.service, mode: \"0644\"}\n      - {dst: /usr/lib/systemd/system/docker.service",
+            1,
+        );
+    assert_ne!(spec, bundler::specs::EMBEDDED);
+    c.file("packages.yaml", &spec);
+    let plan = bundler::plan_with(&c.path("hosts.yaml"), None, Some(&c.path("packages.yaml"))).expect("plan");
+    assert_eq!(plan.services(bundler::specs::Role::Node).last().map(String::as_str), Some("k8s-extra.service"));
+    let files = bundler::render::render(&plan).unwrap();
+    assert!(files.iter().any(|f| f.path == "/usr/lib/systemd/system/k8s-extra.service" && f.package == "k8s-node"));
+    let identity = files.iter().find(|f| f.path == "/usr/libexec/bundler/host-identity").unwrap();
+    assert!(identity.content.contains("kubelet.service kube-proxy.service k8s-extra.service\" ;;"), "{}", identity.content);
+    let sc = bundler::render::scriptlets(&plan, &files).unwrap();
+    let node = sc.iter().find(|s| s.package == "k8s-node").unwrap();
+    assert!(node.postun.as_deref().unwrap().contains(
+        "for s in flanneld.service docker.service k8s-load-images.service k8s-api-proxy.service kubelet.service kube-proxy.service k8s-extra.service; do"
+    ));
+    assert!(node.preun.as_deref().unwrap().starts_with("if [ \"$1\" -eq 0 ]; then\n  { systemctl --no-reload disable k8s-extra.service"), "{:?}", node.preun);
+}
