@@ -121,8 +121,7 @@ SIMPLE = {
                "tag 4.1.5.1 (shadow-maint/shadow); src/useradd.c and src/groupadd.c: their getopt_long strings (useradd's with and without WITH_SELINUX) and long_options[]."),
 }
 
-# openssl 1.0.2k as el7 builds it: openssl-1.0.2k-8.el7 is 7.4.1708's (an `rpm -q --whatrequires /bin/bash`
-# on a 7.4 host lists it beside rpm-4.11.3-25.el7: search-tool file id 22023473469, see el7-os-packages.md).
+# openssl 1.0.2k as el7 builds it: openssl-1.0.2k-8.el7 is 7.4.1708's (see the list's header for where that was read).
 OPENSSL_TAG, OPENSSL_COMMIT = "openssl-1.0.2k-8.el7", "1abac814b55db5157dd745e6611c276043b23768"
 # Configure's %disabled defaults at 1.0.2k that the spec's Configure line does not enable, plus its no-* options
 # (both checked below); each becomes OPENSSL_NO_<NAME>.
@@ -189,9 +188,10 @@ def openssl_lists(git):
     rev = OPENSSL_TAG
     if commit(git, rev) != OPENSSL_COMMIT:
         sys.exit(f"{rev} is not {OPENSSL_COMMIT}")
-    import tempfile, os, shutil
+    import atexit, os, shutil, tempfile
     text_of = lambda p: open(p, encoding="utf-8", errors="replace").read()
     tmp = tempfile.mkdtemp()
+    atexit.register(shutil.rmtree, tmp, True)
     subprocess.run(f"git --git-dir '{git}' archive {rev} | tar -x -C '{tmp}'", shell=True, check=True)
     spec = text_of(os.path.join(tmp, "openssl.spec"))
     if not re.search(r'^Version:\s*1\.0\.2k$', spec, re.M) or not re.search(r'^Release:\s*8%\{\?dist\}$', spec, re.M):
@@ -220,6 +220,8 @@ def openssl_lists(git):
         sys.exit("openssl.spec: %prep no longer copies SOURCE12 and SOURCE13 into crypto/ec/")
     for f in ["ec_curve.c", "ectest.c"]:
         shutil.copy(os.path.join(tmp, f), os.path.join(src, "crypto/ec", f))
+    appsdir = os.path.join(src, "apps")
+    pristine = {f: text_of(os.path.join(appsdir, f)) for f in os.listdir(appsdir) if f.endswith(".c")}
     numbers = re.findall(r'^%patch(\d+)\s+-p1\b', spec, re.M)
     files = dict(re.findall(r'^Patch(\d+):\s*(\S+)', spec, re.M))
     apps_patches = []
@@ -232,6 +234,16 @@ def openssl_lists(git):
         if any(t.startswith("apps/") or t == "ssl/ssl_conf.c" for t in touched):
             apps_patches.append(files[n])
     read = lambda p: cpp(text_of(os.path.join(src, p)), set(disabled))
+    # What the patches changed in the apps' own option loops, as the header says.
+    changed = {}
+    for f, before in sorted(pristine.items()):
+        old, new = set(openssl_options(cpp(before, set(disabled)))), set(openssl_options(read("apps/" + f)))
+        if old != new:
+            changed[f] = (sorted(new - old), sorted(old - new))
+    expected = {"genrsa.c": (["-x931"], []), "s_client.c": (["-krb5svc ARG", "-name ARG", "-xmpphost ARG"], []),
+                "s_server.c": (["-keytab ARG", "-krb5svc ARG"], [])}
+    if changed != expected:
+        sys.exit(f"the patches change these apps' options (added, removed): {changed}, not {expected}")
     progs = read("apps/progs.h")
     general = re.findall(r'\{\s*FUNC_TYPE_GENERAL\s*,\s*"([\w-]+)"\s*,\s*(\w+)\s*\}', progs)
     sources = {}
@@ -291,13 +303,22 @@ def openssl_lists(git):
         ciphers.append(alias.strip('"') if alias.startswith('"') else obj("SN", alias[3:]) if alias.startswith("SN_") else obj("LN", alias[3:]))
     if None in digests or None in ciphers or not digests or not ciphers:
         sys.exit("openssl: a digest or cipher name not found in obj_mac.h")
+    # The changelog's first entry of this build and of the next el7 build in the archive.
+    top = lambda t: re.search(r'^%changelog\n\* (\w+ \w+ \d+ \d+)', show(git, t, "openssl.spec"), re.M).group(1)
+    tags = sorted((t for t in subprocess.run(["git", "--git-dir", git, "tag", "-l", "openssl-1.0.2k-*.el7*"], check=True, capture_output=True, text=True).stdout.split()
+                   if not t.endswith(".src.rpm")), key=lambda t: [int(x) for x in re.findall(r'\d+', t.split("1.0.2k-")[1])])
+    next_tag = tags[tags.index(rev) + 1]
+    top8, top_next = top(rev), top(next_tag)
+    if int(top_next.split()[3]) < 2017 or (top_next.endswith("2017") and top_next.split()[1] not in ("Oct", "Nov", "Dec")):
+        sys.exit(f"{next_tag}: changelog {top_next}, not after 7.4.1708")
     lines = [
         f"# openssl 1.0.2k as CentOS 7.4 builds it (openssl-1.0.2k-8.el7), read from eurolinux-enterprise-linux-sources/openssl",
         f"# (a RHEL 7 rebuild's import of the source rpm) tag {rev}, commit {OPENSSL_COMMIT}: openssl.spec Version 1.0.2k",
         "# Release 8; src/ is its Source0, openssl-1.0.2k-hobbled.tar.xz, unpacked (src/README \"OpenSSL 1.0.2k 26 Jan 2017\"):",
-        "# upstream 1.0.2k's apps/*.c, since hobble-openssl empties only crypto/ files and edits headers. The spec's patches that",
-        f"# touch apps/ or ssl/ssl_conf.c, applied in its %prep order (all apply): {', '.join(apps_patches)}.",
-        "# Of these, the options changed: openssl-1.0.2a-rsa-x931.patch adds genrsa -x931; openssl-1.0.2j-krb5keytab.patch",
+        "# upstream 1.0.2k's apps/*.c, since hobble-openssl empties only crypto/ files and edits headers. Every patch is applied",
+        "# in the spec's %prep order, after its copy of ec_curve.c and ectest.c into crypto/ec/ (all apply); those touching",
+        f"# apps/ or ssl/ssl_conf.c: {', '.join(apps_patches)}.",
+        "# The options they change (checked against the unpatched files): openssl-1.0.2a-rsa-x931.patch adds genrsa -x931; openssl-1.0.2j-krb5keytab.patch",
         "# adds s_client -krb5svc and s_server -krb5svc/-keytab; openssl-1.0.2k-starttls.patch adds s_client -xmpphost and",
         "# -name (and starttls protocols, which are arguments); the rest change help texts, defaults or behaviour",
         "# (openssl-1.0.2a-apps-dgst.patch: default digest sha256; openssl-1.0.2k-req-x509.patch: what req -x509 does).",
@@ -311,10 +332,13 @@ def openssl_lists(git):
         "# (cipher)` name as an option (EVP_get_digestbyname(argv+1) in dgst, req, x509, ca, ...; EVP_get_cipherbyname in",
         "# rsa, ec, genrsa, ...): the names crypto/evp/c_alld.c and c_allc.c add, looked up in crypto/objects/obj_mac.h.",
         "# Digest- and cipher-named commands (`openssl sha256`) are not listed: a script calling one fails the lint.",
+        "# The el7 NEVRA: a yum log on a host with openssh-7.4p1-13.el7_4 and bash-4.2.46-29.el7_4 (7.4 z-streams) prints",
+        "# \"Package 1:openssl-1.0.2k-8.el7.x86_64 already installed and latest version\" (search-tool file id 44039010278);",
+        f"# this build's spec changelog starts {top8}, the next el7 build's in that archive, {next_tag}, {top_next}.",
         "# Generated by scripts/el7-options.py (`openssl SUBCOMMAND<TAB>-name`, ` ARG` when it takes an argument).",
     ]
     if missing:
-        lines.append(f"# Ciphers c_allc.c adds with no SN_/LN_ of that name in obj_mac.h (not listed): {', '.join(missing)}.")
+        lines.append(f"# Ciphers c_allc.c adds with no SN_/LN_ of that name in obj_mac.h (not listed, so a script naming one fails the lint): {', '.join(missing)}.")
     for name, fn in general:
         if fn not in sources:
             sys.exit(f"progs.h: {name} ({fn}) has no apps/*.c with #define PROG {fn}")
