@@ -21,12 +21,15 @@ and `struct option` tables). Run with the upstream git directories (bare clones 
   scripts/el7-options.py hostname EL7_HOSTNAME_GIT (eurolinux-enterprise-linux-sources/hostname: el7's source rpm)
   scripts/el7-options.py xfsprogs XFSPROGS_GIT EL7_XFSPROGS_GIT (xfsprogs-dev; and the el7 source rpms, to compare)
   scripts/el7-options.py getent GLIBC_GIT EL7_GLIBC_GIT (bminor/glibc; and the el7 source rpms, to compare)
+  scripts/el7-options.py openssl EL7_OPENSSL_GIT (eurolinux-enterprise-linux-sources/openssl: el7's source rpm;
+                                              needs `patch`: the spec's patches are applied to a temporary copy)
 
 Output lines: `TOOL<TAB>+` (options end at the first operand: a `+` getopt string),
 `TOOL<TAB>-x` (short flag), `TOOL<TAB>-x ARG` (short option taking an argument),
 `TOOL<TAB>-x OPTARG` (an optional argument, only attached: `sed -i.bak`),
 `TOOL<TAB>--name` (long option; the lint ignores its argument), `TOOL<TAB>(none)` (the tool takes no
-options at all). Options inside every `#ifdef` branch are listed: a list may hold one the el7 build
+options at all). openssl: `openssl SUBCOMMAND<TAB>-name [ARG]` (single-dash long options), `-DIGEST`/`-CIPHER`
+(any name of `openssl (digest)`/`openssl (cipher)`, the lines listing the names EVP_get_*byname knows). Options inside every `#ifdef` branch are listed: a list may hold one the el7 build
 left out, never lack one it has."""
 import re, subprocess, sys
 
@@ -117,6 +120,246 @@ SIMPLE = {
     "shadow": ("4.1.5.1", "shadow-utils 4.1.5.1", "shadow-utils-4.1.5.1-24.el7", [("groupadd", "src/groupadd.c"), ("useradd", "src/useradd.c")],
                "tag 4.1.5.1 (shadow-maint/shadow); src/useradd.c and src/groupadd.c: their getopt_long strings (useradd's with and without WITH_SELINUX) and long_options[]."),
 }
+
+# openssl 1.0.2k as el7 builds it: openssl-1.0.2k-8.el7 is 7.4.1708's (see the list's header for where that was read).
+OPENSSL_TAG, OPENSSL_COMMIT = "openssl-1.0.2k-8.el7", "1abac814b55db5157dd745e6611c276043b23768"
+# Configure's %disabled defaults at 1.0.2k that the spec's Configure line does not enable, plus its no-* options
+# (both checked below); each becomes OPENSSL_NO_<NAME>.
+OPENSSL_ENABLED = ["zlib", "sctp", "camellia", "seed", "tlsext", "rfc3779", "cms", "md2", "rc5", "shared", "ec_nistp_64_gcc_128"]
+OPENSSL_NO = ["mdc2", "ec2m", "gost", "srp"]
+# The subcommands a script may call: the list holds every FUNC_TYPE_GENERAL program of apps/progs.h.
+OPENSSL_SHARED = {  # helper in apps/ -> (file, function): options it parses for the apps that call it
+    "args_verify": ("apps/apps.c", "int args_verify("),
+    "args_excert": ("apps/s_cb.c", "int args_excert("),
+}
+
+def cpp(src, disabled):
+    """Drops the `#ifndef OPENSSL_NO_X` (and `#if !defined(OPENSSL_NO_X) && ...`) blocks whose X the build disables,
+    keeping their `#else`; every other condition keeps both branches (the list may hold more, never less)."""
+    out, stack = [], []  # stack: (this branch kept, condition known)
+    def known(cond):
+        cond = cond.strip()
+        m = re.fullmatch(r'ifndef\s+OPENSSL_NO_(\w+)', cond)
+        if m:
+            return m.group(1) not in disabled
+        m = re.fullmatch(r'ifdef\s+OPENSSL_NO_(\w+)', cond)
+        if m:
+            return m.group(1) in disabled
+        m = re.fullmatch(r'if\s+(.*)', cond)
+        if m:
+            terms = [t.strip() for t in m.group(1).split("&&")]
+            if "||" not in m.group(1) and any(re.fullmatch(r'!\s*defined\s*\(?\s*OPENSSL_NO_(\w+)\s*\)?', t) for t in terms):
+                for t in terms:
+                    n = re.fullmatch(r'!\s*defined\s*\(?\s*OPENSSL_NO_(\w+)\s*\)?', t)
+                    if n and n.group(1) in disabled:
+                        return False
+        return None
+    for line in src.split("\n"):
+        d = re.match(r'\s*#\s*(\w+)(.*)', line)
+        if d and d.group(1) in ("if", "ifdef", "ifndef"):
+            k = known(d.group(1) + " " + d.group(2).split("/*")[0])
+            stack.append((k is not False, k is not None))
+            continue
+        if d and d.group(1) in ("else", "elif"):
+            kept, isknown = stack.pop()
+            stack.append(((not kept) if isknown and d.group(1) == "else" else True, isknown and d.group(1) == "else"))
+            continue
+        if d and d.group(1) == "endif":
+            stack.pop()
+            continue
+        if all(k for k, _ in stack):
+            out.append(line)
+    return "\n".join(out)
+
+def openssl_options(code):
+    """`strcmp(ARG, "-name")` in an app's option loop; it takes an argument when its branch steps argv on
+    (`--argc`, `args++`, `argv[++i]`) before the next comparison."""
+    out = []
+    ms = list(re.finditer(r'strcmp\s*\(\s*[*\w\[\]]+\s*,\s*"(-[^"]+)"\s*\)', code))
+    for i, m in enumerate(ms):
+        end = ms[i + 1].start() if i + 1 < len(ms) else min(len(code), m.end() + 300)
+        # The branch up to its first `else` (the next option, or the loop's own end).
+        branch = re.split(r'\belse\b', code[m.end():end])[0]
+        arg = re.search(r'\bargn\b|--\s*argc|argc\s*--|\+\+\s*argv\b|\bargs\s*\+\+|\+\+\s*args\b|argv\s*\[\s*\+\+\s*i\s*\]|\(\s*\*\s*pargs\s*\)\s*\+\+|\*\s*pargs\s*\+=', branch)
+        out.append(f"{m.group(1)} ARG" if arg else m.group(1))
+    return out
+
+def openssl_lists(git):
+    rev = OPENSSL_TAG
+    if commit(git, rev) != OPENSSL_COMMIT:
+        sys.exit(f"{rev} is not {OPENSSL_COMMIT}")
+    import atexit, os, shutil, tempfile
+    text_of = lambda p: open(p, encoding="utf-8", errors="replace").read()
+    tmp = tempfile.mkdtemp()
+    atexit.register(shutil.rmtree, tmp, True)
+    subprocess.run(f"git --git-dir '{git}' archive {rev} | tar -x -C '{tmp}'", shell=True, check=True)
+    spec = text_of(os.path.join(tmp, "openssl.spec"))
+    if not re.search(r'^Version:\s*1\.0\.2k$', spec, re.M) or not re.search(r'^Release:\s*8%\{\?dist\}$', spec, re.M):
+        sys.exit("openssl.spec: not 1.0.2k release 8")
+    src = os.path.join(tmp, "src")
+    if "OpenSSL 1.0.2k 26 Jan 2017" not in text_of(os.path.join(src, "README")):
+        sys.exit("src/README: not OpenSSL 1.0.2k")
+    # hobble-openssl empties crypto/ files and edits headers: no apps/*.c.
+    hobble = text_of(os.path.join(tmp, "hobble-openssl"))
+    if re.search(r'find\s+[^`]*apps[^`]*-name\s+"\*\.c"', hobble) or "apps/" in hobble:
+        sys.exit("hobble-openssl touches apps/*.c: read the hobbled files instead")
+    configure = re.search(r'^\./Configure \\\n((?:.*\\\n)*.*)$', spec, re.M).group(1)
+    for o in OPENSSL_ENABLED:
+        if not re.search(r'(?:^|\s)(?:enable-)?' + re.escape(o) + r'(?:\s|$)', configure) and not re.search(r'sslflags=enable-' + re.escape(o) + r'\b', spec):
+            sys.exit(f"openssl.spec: Configure does not enable {o}")
+    for o in OPENSSL_NO:
+        if f"no-{o}" not in configure:
+            sys.exit(f"openssl.spec: Configure has no no-{o}")
+    confsrc = text_of(os.path.join(src, "Configure"))
+    defaults = re.findall(r'^\s*"([\w-]+)"\s*=>\s*"(?:default|experimental)"', confsrc[confsrc.index("my %disabled = ("):], re.M)
+    defaults = defaults[:defaults.index("zlib-dynamic") + 1]
+    disabled = sorted({d.upper().replace("-", "_") for d in defaults if d not in OPENSSL_ENABLED} | {o.upper() for o in OPENSSL_NO})
+    # %prep: hobble-openssl again (a no-op on the hobbled tarball; it touches no apps/*.c, checked above), the two
+    # sources copied into crypto/ec/, then every patch in %prep order; note which touch apps/ or ssl/ssl_conf.c.
+    if "cp %{SOURCE12} %{SOURCE13} crypto/ec/" not in spec:
+        sys.exit("openssl.spec: %prep no longer copies SOURCE12 and SOURCE13 into crypto/ec/")
+    for f in ["ec_curve.c", "ectest.c"]:
+        shutil.copy(os.path.join(tmp, f), os.path.join(src, "crypto/ec", f))
+    appsdir = os.path.join(src, "apps")
+    pristine = {f: text_of(os.path.join(appsdir, f)) for f in os.listdir(appsdir) if f.endswith(".c")}
+    numbers = re.findall(r'^%patch(\d+)\s+-p1\b', spec, re.M)
+    files = dict(re.findall(r'^Patch(\d+):\s*(\S+)', spec, re.M))
+    apps_patches = []
+    for n in numbers:
+        text = text_of(os.path.join(tmp, files[n]))
+        r = subprocess.run(["patch", "-p1", "-s", "-f", "-d", src], input=text, text=True, capture_output=True)
+        if r.returncode != 0:
+            sys.exit(f"{files[n]} does not apply: {r.stdout}{r.stderr}")
+        touched = re.findall(r'^\+\+\+ [^/\s]+/(\S+)', text, re.M)
+        if any(t.startswith("apps/") or t == "ssl/ssl_conf.c" for t in touched):
+            apps_patches.append(files[n])
+    read = lambda p: cpp(text_of(os.path.join(src, p)), set(disabled))
+    # What the patches changed in the apps' own option loops, as the header says.
+    changed = {}
+    for f, before in sorted(pristine.items()):
+        old, new = set(openssl_options(cpp(before, set(disabled)))), set(openssl_options(read("apps/" + f)))
+        if old != new:
+            changed[f] = (sorted(new - old), sorted(old - new))
+    expected = {"genrsa.c": (["-x931"], []), "s_client.c": (["-krb5svc ARG", "-name ARG", "-xmpphost ARG"], []),
+                "s_server.c": (["-keytab ARG", "-krb5svc ARG"], [])}
+    if changed != expected:
+        sys.exit(f"the patches change these apps' options (added, removed): {changed}, not {expected}")
+    progs = read("apps/progs.h")
+    general = re.findall(r'\{\s*FUNC_TYPE_GENERAL\s*,\s*"([\w-]+)"\s*,\s*(\w+)\s*\}', progs)
+    sources = {}
+    for f in sorted(os.listdir(os.path.join(src, "apps"))):
+        if f.endswith(".c"):
+            m = re.search(r'^#\s*define\s+PROG\s+(\w+)', text_of(os.path.join(src, "apps", f)), re.M)
+            if m:
+                sources[m.group(1)] = "apps/" + f
+    shared = {}
+    for helper, (path, start) in OPENSSL_SHARED.items():
+        body = read(path)
+        body = body[body.index(start):]
+        shared[helper] = openssl_options(body[:body.index("\n}\n")])
+    conf = read("ssl/ssl_conf.c")
+    table = conf[conf.index("static const ssl_conf_cmd_tbl ssl_conf_cmds[]"):]
+    conf_args = ["-" + c + " ARG" for c in re.findall(r'SSL_CONF_CMD(?:_STRING)?\s*\(\s*\w+\s*,\s*"(\w+)"', table[:table.index("};")])]
+    single = conf[conf.index("ssl_option_single[] = {"):]
+    single = re.findall(r'SSL_FLAG_TBL(_SRV|_CLI|_INV|_SRV_INV|_CERT)?\s*\(\s*"(\w+)"', single[:single.index("};")])
+    if not general or not conf_args or not single or not all(shared.values()):
+        sys.exit("openssl: progs.h, ssl_conf.c or the shared option parsers not read")
+    # Digest and cipher names EVP_get_*byname finds: crypto/evp/c_alld.c and c_allc.c add them (EVP_add_digest adds the
+    # short and long names of the digest's NID and of its signature NID, as crypto/evp/names.c does).
+    objs = text_of(os.path.join(src, "crypto/objects/obj_mac.h"))
+    def obj(kind, nid):
+        m = re.search(r'#define\s+' + kind + '_' + re.escape(nid) + r'\s+"([^"]+)"', objs)
+        return m.group(1) if m else None
+    mds = {}
+    evp = os.path.join(src, "crypto/evp")
+    for f in sorted(os.listdir(evp)):
+        if f.startswith("m_") and f.endswith(".c"):
+            t = read("crypto/evp/" + f)
+            structs = dict(re.findall(r'static\s+const\s+EVP_MD\s+(\w+)\s*=\s*\{\s*NID_(\w+)\s*,\s*(?:NID_)?(\w+)', t) and
+                           [(s, (a, b)) for s, a, b in re.findall(r'static\s+const\s+EVP_MD\s+(\w+)\s*=\s*\{\s*NID_(\w+)\s*,\s*(?:NID_)?(\w+)', t)])
+            for fn, st in re.findall(r'const\s+EVP_MD\s*\*\s*(EVP_\w+)\s*\(\s*void\s*\)\s*\{\s*return\s*\(?\s*&\s*(\w+)', t):
+                if st in structs:
+                    mds[fn] = structs[st]
+    digests, ciphers = [], []
+    alld = read("crypto/evp/c_alld.c")
+    for fn in re.findall(r'EVP_add_digest\s*\(\s*(EVP_\w+)\s*\(\s*\)\s*\)', alld):
+        if fn not in mds:
+            sys.exit(f"c_alld.c: {fn} not found in crypto/evp/m_*.c")
+        for nid in mds[fn]:
+            digests += [n for n in (obj("SN", nid), obj("LN", nid)) if n]
+    for _, alias in re.findall(r'EVP_add_digest_alias\s*\(\s*(\w+)\s*,\s*("[^"]+"|\w+)\s*\)', alld):
+        digests.append(alias.strip('"') if alias.startswith('"') else obj("SN", alias[3:]) if alias.startswith("SN_") else obj("LN", alias[3:]))
+    allc = read("crypto/evp/c_allc.c")
+    missing = []
+    # crypto/evp/evp.h names some ciphers by #define (`# define EVP_des_cfb EVP_des_cfb64`).
+    evph = dict(re.findall(r'#\s*define\s+EVP_(\w+)\s+EVP_(\w+)\s*$', text_of(os.path.join(src, "crypto/evp/evp.h")), re.M))
+    for fn in dict.fromkeys(re.findall(r'EVP_add_cipher\s*\(\s*EVP_(\w+)\s*\(\s*\)\s*\)', allc)):
+        fn = evph.get(fn, fn)
+        names = [n for n in (obj("SN", fn), obj("LN", fn)) if n]
+        if not names:
+            missing.append(fn)
+        ciphers += names
+    for _, alias in re.findall(r'EVP_add_cipher_alias\s*\(\s*(\w+)\s*,\s*("[^"]+"|\w+)\s*\)', allc):
+        ciphers.append(alias.strip('"') if alias.startswith('"') else obj("SN", alias[3:]) if alias.startswith("SN_") else obj("LN", alias[3:]))
+    if None in digests or None in ciphers or not digests or not ciphers:
+        sys.exit("openssl: a digest or cipher name not found in obj_mac.h")
+    # The changelog's first entry of this build and of the next el7 build in the archive.
+    top = lambda t: re.search(r'^%changelog\n\* (\w+ \w+ \d+ \d+)', show(git, t, "openssl.spec"), re.M).group(1)
+    tags = sorted((t for t in subprocess.run(["git", "--git-dir", git, "tag", "-l", "openssl-1.0.2k-*.el7*"], check=True, capture_output=True, text=True).stdout.split()
+                   if not t.endswith(".src.rpm")), key=lambda t: [int(x) for x in re.findall(r'\d+', t.split("1.0.2k-")[1])])
+    next_tag = tags[tags.index(rev) + 1]
+    top8, top_next = top(rev), top(next_tag)
+    if int(top_next.split()[3]) < 2017 or (top_next.endswith("2017") and top_next.split()[1] not in ("Oct", "Nov", "Dec")):
+        sys.exit(f"{next_tag}: changelog {top_next}, not after 7.4.1708")
+    lines = [
+        f"# openssl 1.0.2k as CentOS 7.4 builds it (openssl-1.0.2k-8.el7), read from eurolinux-enterprise-linux-sources/openssl",
+        f"# (a RHEL 7 rebuild's import of the source rpm) tag {rev}, commit {OPENSSL_COMMIT}: openssl.spec Version 1.0.2k",
+        "# Release 8; src/ is its Source0, openssl-1.0.2k-hobbled.tar.xz, unpacked (src/README \"OpenSSL 1.0.2k 26 Jan 2017\"):",
+        "# upstream 1.0.2k's apps/*.c, since hobble-openssl empties only crypto/ files and edits headers. Every patch is applied",
+        "# in the spec's %prep order, after its copy of ec_curve.c and ectest.c into crypto/ec/ (all apply); those touching",
+        f"# apps/ or ssl/ssl_conf.c: {', '.join(apps_patches)}.",
+        "# The options they change (checked against the unpatched files): openssl-1.0.2a-rsa-x931.patch adds genrsa -x931; openssl-1.0.2j-krb5keytab.patch",
+        "# adds s_client -krb5svc and s_server -krb5svc/-keytab; openssl-1.0.2k-starttls.patch adds s_client -xmpphost and",
+        "# -name (and starttls protocols, which are arguments); the rest change help texts, defaults or behaviour",
+        "# (openssl-1.0.2a-apps-dgst.patch: help and man texts that point to `openssl dgst -h` for the digests;",
+        "# openssl-1.0.2k-req-x509.patch: req -x509 with -in signs that request instead of making a new one).",
+        "# Per subcommand (apps/progs.h FUNC_TYPE_GENERAL; apps/*.c `#define PROG`): every `strcmp(arg, \"-name\")` of its",
+        "# file, `ARG` when the branch steps argv on; verify, s_client, s_server, smime, cms, ocsp add args_verify()",
+        "# (apps/apps.c); s_client and s_server add args_excert() (apps/s_cb.c) and, through args_ssl(), SSL_CONF_cmd_argv()",
+        "# (ssl/ssl_conf.c ssl_conf_cmds[] cmdline names and ssl_option_single[], _SRV entries only for s_server, _CLI only",
+        f"# for s_client). Blocks under `#ifndef OPENSSL_NO_X` are dropped for X the build disables ({', '.join(disabled)}:",
+        "# Configure's default-disabled set at 1.0.2k minus what the spec's Configure line enables, plus its no-* options);",
+        "# other #if branches are all kept. -DIGEST / -CIPHER: the subcommand takes any `openssl (digest)` / `openssl",
+        "# (cipher)` name as an option (EVP_get_digestbyname(argv+1) in dgst, req, x509, ca, ...; EVP_get_cipherbyname in",
+        "# rsa, ec, genrsa, ...): the names crypto/evp/c_alld.c and c_allc.c add, looked up in crypto/objects/obj_mac.h.",
+        "# Digest- and cipher-named commands (`openssl sha256`) are not listed: a script calling one fails the lint.",
+        "# The el7 NEVRA: a yum log on a host with openssh-7.4p1-13.el7_4 and bash-4.2.46-29.el7_4 (7.4 z-streams) prints",
+        "# \"Package 1:openssl-1.0.2k-8.el7.x86_64 already installed and latest version\" (search-tool file id 44039010278);",
+        f"# this build's spec changelog starts {top8}, the next el7 build's in that archive, {next_tag}, {top_next}.",
+        "# Generated by scripts/el7-options.py (`openssl SUBCOMMAND<TAB>-name`, ` ARG` when it takes an argument).",
+    ]
+    if missing:
+        lines.append(f"# Ciphers c_allc.c adds with no SN_/LN_ of that name in obj_mac.h (not listed, so a script naming one fails the lint): {', '.join(missing)}.")
+    for name, fn in general:
+        if fn not in sources:
+            sys.exit(f"progs.h: {name} ({fn}) has no apps/*.c with #define PROG {fn}")
+        code = read(sources[fn])
+        opts = openssl_options(code)
+        if re.search(r'EVP_get_digestbyname\s*\(\s*(?:\*argv\s*\+\s*1|&\s*\(\s*\(\s*\*argv\s*\)\s*\[\s*1\s*\]\s*\)|\*args\s*\+\s*1|&\s*\(\s*\*args\s*\)\s*\[\s*1\s*\])', code):
+            opts.append("-DIGEST")
+        if re.search(r'EVP_get_cipherbyname\s*\(\s*(?:\*argv\s*\+\s*1|&\s*\(\s*argv\s*\[\s*0\s*\]\s*\[\s*1\s*\]\s*\)|&\s*\(\s*\(\s*\*argv\s*\)\s*\[\s*1\s*\]\s*\)|\*args\s*\+\s*1|&\s*\(\s*\*args\s*\)\s*\[\s*1\s*\])', code):
+            opts.append("-CIPHER")
+        for helper in shared:
+            if re.search(r'\b' + helper + r'\s*\(', code):
+                opts += shared[helper]
+        if re.search(r'\bargs_ssl\s*\(', code):
+            opts += conf_args + ["-" + n for kind, n in single if kind not in ({"_SRV", "_SRV_INV"} if name == "s_client" else {"_CLI"})]
+        if not opts and name != "version":
+            opts = []
+        lines += [f"openssl {name}\t{o}" for o in dict.fromkeys(opts)] or [f"openssl {name}\t(none)"]
+    lines += [f"openssl (digest)\t{d}" for d in dict.fromkeys(digests)]
+    lines += [f"openssl (cipher)\t{c}" for c in dict.fromkeys(ciphers)]
+    return lines
 
 def main():
     what, git = sys.argv[1], sys.argv[2]
@@ -324,6 +567,8 @@ def main():
             sys.exit("getent.c: no version hook")
         opts = argp_table(getent, "args_options[]") + argp_table(argp, "argp_default_options[]") + argp_table(argp, "argp_version_options[]")
         lines += [f"getent\t{o}" for o in dict.fromkeys(opts)]
+    elif what == "openssl":
+        lines += openssl_lists(git)
     print("\n".join(lines))
 
 main()

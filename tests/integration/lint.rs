@@ -5,8 +5,8 @@
 //! sources at those versions (each file names its tag and commit; scripts/el7-options.py made them):
 //! coreutils, util-linux's flock, iproute, curl, rpm, yum, systemctl, grep, sed, gawk, kmod's
 //! modprobe, procps-ng's sysctl, shadow-utils, getenforce, bash (as sh), hostname, xfsprogs'
-//! xfs_info and glibc's getent. A tool whose el7 source cannot be had goes in UNCHECKED, with
-//! the reason; none is there today.
+//! xfs_info, glibc's getent, and openssl 1.0.2k per subcommand, as el7's source rpm patches it.
+//! A tool whose el7 source cannot be had goes in UNCHECKED, with the reason; none is there today.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +24,9 @@ enum Style {
     GoFlag,
     /// spf13/pflag (etcdctl in v3 mode): `--name[=v]` long; `-x` a one-letter shorthand.
     Pflag,
+    /// openssl 1.0.2k's apps: `openssl SUBCOMMAND -name`, every option a single-dash long word,
+    /// matched whole (apps/*.c `strcmp(*argv, "-name")`); one of them may take the next word.
+    Single,
 }
 
 struct Tool {
@@ -33,6 +36,8 @@ struct Tool {
     /// Short options whose argument is optional: only the rest of their cluster (`sed -i.bak`).
     optional: BTreeSet<char>,
     long: BTreeSet<String>,
+    /// Single-dash long options that take the next word (openssl).
+    takes_arg: BTreeSet<String>,
     /// getopt string starting with `+`: options end at the first operand (`timeout 3 bash -c`).
     stops_at_operand: bool,
     source: String,
@@ -48,12 +53,18 @@ fn tools() -> BTreeMap<String, Tool> {
         assert!(text.starts_with("# "), "{file}: must start with where it was read");
         for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let (tool, opt) = l.split_once('\t').unwrap_or_else(|| panic!("{file}: bad line {l:?}"));
-            let style = if tool == "ip" { Style::Prefix } else { Style::Getopt };
+            // openssl's lines name the subcommand too ("openssl req"), or list digest or cipher names.
+            let style = match tool {
+                "ip" => Style::Prefix,
+                t if t.starts_with("openssl ") => Style::Single,
+                _ => Style::Getopt,
+            };
             let t = out.entry(tool.to_string()).or_insert_with(|| Tool {
                 style,
                 short: BTreeMap::new(),
                 optional: BTreeSet::new(),
                 long: BTreeSet::new(),
+                takes_arg: BTreeSet::new(),
                 stops_at_operand: false,
                 source: file.clone(),
             });
@@ -63,6 +74,15 @@ fn tools() -> BTreeMap<String, Tool> {
             }
             // A tool that parses no options (getenforce): the entry only names it.
             if opt == "(none)" {
+                continue;
+            }
+            if style == Style::Single {
+                let (name, arg) = opt.strip_suffix(" ARG").map_or((opt, false), |n| (n, true));
+                let name = if tool.starts_with("openssl (") { name } else { name.strip_prefix('-').unwrap_or_else(|| panic!("{file}: {l:?}")) };
+                t.long.insert(name.to_string());
+                if arg {
+                    t.takes_arg.insert(name.to_string());
+                }
                 continue;
             }
             let (name, arg, optional) = match (opt.strip_suffix(" ARG"), opt.strip_suffix(" OPTARG")) {
@@ -83,12 +103,24 @@ fn tools() -> BTreeMap<String, Tool> {
             }
         }
     }
+    // openssl: `-DIGEST` / `-CIPHER` in a subcommand's list stand for every digest / cipher name
+    // EVP_get_*byname finds (dgst -sha256, rsa -aes256), listed as `openssl (digest)` / `openssl (cipher)`.
+    for (placeholder, names) in [("DIGEST", "openssl (digest)"), ("CIPHER", "openssl (cipher)")] {
+        let names: Vec<String> = out.get(names).map(|t| t.long.iter().cloned().collect()).unwrap_or_default();
+        for (tool, t) in out.iter_mut().filter(|(k, _)| k.starts_with("openssl ")) {
+            if t.long.remove(placeholder) {
+                assert!(!names.is_empty(), "{tool}: -{placeholder} but no names to stand for");
+                t.long.extend(names.iter().cloned());
+            }
+        }
+    }
     // etcdctl v2 (etcd 3.0.17): global and per-command flags, from the flag lists.
     let mut etcdctl = Tool {
         style: Style::GoFlag,
         short: BTreeMap::new(),
         optional: BTreeSet::new(),
         long: BTreeSet::new(),
+        takes_arg: BTreeSet::new(),
         stops_at_operand: false,
         source: "flags/etcdctl-v2-3.0.17*.txt".into(),
     };
@@ -107,6 +139,7 @@ fn tools() -> BTreeMap<String, Tool> {
         short: BTreeMap::new(),
         optional: BTreeSet::new(),
         long: BTreeSet::new(),
+        takes_arg: BTreeSet::new(),
         stops_at_operand: false,
         source: format!("flags/{f}"),
     };
@@ -442,6 +475,14 @@ fn check_options(tool: &Tool, name: &str, args: &[String]) -> Vec<String> {
                     bad.push(format!("{name} {a}: no such flag"));
                 }
             }
+            Style::Single => {
+                let n = &a[1..];
+                if a.starts_with("--") || !tool.long.contains(n) {
+                    bad.push(format!("{name} {a}: no such option"));
+                } else if tool.takes_arg.contains(n) {
+                    skip_next = true;
+                }
+            }
             Style::Prefix => {
                 let n = a.trim_start_matches('-');
                 if !tool.long.iter().any(|l| l.starts_with(n)) {
@@ -519,6 +560,21 @@ fn lint_scripts(scripts: &[(String, String)], tools: &BTreeMap<String, Tool>) ->
             }
             // etcdctl's mode is ETCDCTL_API in its environment: the command's own, else the exported one.
             let mut key = name.clone();
+            // openssl is checked per subcommand: its first word picks the list.
+            let mut args = &ws[1..];
+            if name == "openssl" {
+                let Some(sub) = ws.get(1).map(|w| unquote(w)) else {
+                    problems.push(format!("{file}:{line}: openssl with no subcommand (its interactive prompt): name one"));
+                    continue;
+                };
+                key = format!("openssl {sub}");
+                args = &ws[2..];
+                if !tools.contains_key(&key) {
+                    let source = tools.get("openssl req").map_or("no openssl list", |t| t.source.as_str());
+                    problems.push(format!("{file}:{line}: openssl {sub}: no such subcommand in openssl ({source})"));
+                    continue;
+                }
+            }
             if name == "etcdctl" {
                 let api = env.iter().rev().find_map(|e| e.strip_prefix("ETCDCTL_API=").map(str::to_string)).or_else(|| exported_api.clone());
                 match api.as_deref() {
@@ -534,8 +590,9 @@ fn lint_scripts(scripts: &[(String, String)], tools: &BTreeMap<String, Tool>) ->
                 None => problems.push(format!("{file}:{line}: `{name}` is a host tool with no el7 option list (add one under specs/reference/el7-options, or to UNCHECKED with its version)")),
                 Some(t) => {
                     *checked.entry(key.clone()).or_insert(0) += 1;
-                    for b in check_options(t, &name, &ws[1..]) {
-                        problems.push(format!("{file}:{line}: {b} in {} ({})", name, t.source));
+                    let shown = if name == "openssl" { key.as_str() } else { name.as_str() };
+                    for b in check_options(t, shown, args) {
+                        problems.push(format!("{file}:{line}: {b} in {} ({})", shown, t.source));
                     }
                 }
             }
@@ -708,6 +765,65 @@ fn every_option_a_script_or_scriptlet_passes_to_a_host_tool_exists_in_its_el7_ve
     // Heredoc bodies and case patterns are not commands.
     let (p, _) = lint_scripts(&[("x".into(), "cat <<'EOF'\njq -Z\nEOF\ncase \"$r\" in\n  etcd|node) head -n 1 f ;;\nesac\n".into())], &tools);
     assert!(p.is_empty(), "{p:?}");
+}
+
+#[test]
+fn openssl_is_checked_per_subcommand_against_the_options_of_el7s_1_0_2k() {
+    let mut tools = tools();
+    for sub in ["req", "x509", "verify", "s_client", "rsa", "ec", "pkcs8", "genrsa", "ecparam", "dgst", "rand", "version"] {
+        let t = tools.get(&format!("openssl {sub}")).unwrap_or_else(|| panic!("no option list for openssl {sub}"));
+        assert_eq!(t.source, "openssl-1.0.2k.txt");
+    }
+    // What scripts would write against 1.0.2k: each option is in its subcommand's list. -sha256 and
+    // -aes256 are digest and cipher names (EVP_get_*byname); -xmpphost is the el7 starttls
+    // patch's, -x931 the rsa-x931 patch's; -passout takes the next word.
+    let good = "openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem -out c.pem -days 1 -subj /CN=x -sha256\n\
+                openssl x509 -in c.pem -noout -text -fingerprint -sha256\n\
+                openssl verify -CAfile ca.pem -purpose sslclient c.pem\n\
+                openssl s_client -connect h:443 -servername h -CAfile ca.pem -verify_hostname h -starttls xmpp -xmpphost h </dev/null\n\
+                openssl rsa -in k.pem -aes256 -passout pass:x -out k2.pem\n\
+                openssl ec -in k.pem -pubout -out p.pem\n\
+                openssl pkcs8 -topk8 -nocrypt -in k.pem\n\
+                openssl genrsa -x931 -out k.pem 2048\n\
+                openssl ecparam -name prime256v1 -genkey -noout\n\
+                openssl dgst -sha256 -binary f\n\
+                openssl rand -hex 16\n\
+                openssl version -a\n";
+    let (p, checked) = lint_scripts(&[("ok".into(), good.into())], &tools);
+    assert!(p.is_empty(), "{p:?}");
+    assert_eq!(checked.values().sum::<usize>(), 12, "{checked:?}");
+    // What 1.0.2k lacks: req -addext and x509 -ext are 1.1.1's, s_client -tls1_3 and dgst's
+    // sha3-256 too, req -noenc 3.0's; `openssl kdf` (3.0) is no subcommand; 1.0.2k's s_client has
+    // no -ssl2 (Configure's default no-ssl2, which the spec keeps); a bare `openssl` is refused.
+    let bad = "openssl req -new -key k.pem -addext subjectAltName=DNS:x -out r.pem\n\
+               openssl x509 -in c.pem -noout -ext subjectAltName\n\
+               openssl s_client -connect h:443 -tls1_3\n\
+               openssl dgst -sha3-256 f\n\
+               openssl req -new -noenc -key k.pem\n\
+               openssl kdf -keylen 16 HKDF\n\
+               openssl s_client -ssl2 -connect h:443\n\
+               openssl\n";
+    let (p, _) = lint_scripts(&[("t".into(), bad.into())], &tools);
+    assert_eq!(
+        p,
+        vec![
+            "t:1: openssl req -addext: no such option in openssl req (openssl-1.0.2k.txt)".to_string(),
+            "t:2: openssl x509 -ext: no such option in openssl x509 (openssl-1.0.2k.txt)".to_string(),
+            "t:3: openssl s_client -tls1_3: no such option in openssl s_client (openssl-1.0.2k.txt)".to_string(),
+            "t:4: openssl dgst -sha3-256: no such option in openssl dgst (openssl-1.0.2k.txt)".to_string(),
+            "t:5: openssl req -noenc: no such option in openssl req (openssl-1.0.2k.txt)".to_string(),
+            "t:6: openssl kdf: no such subcommand in openssl (openssl-1.0.2k.txt)".to_string(),
+            "t:7: openssl s_client -ssl2: no such option in openssl s_client (openssl-1.0.2k.txt)".to_string(),
+            "t:8: openssl with no subcommand (its interactive prompt): name one".to_string(),
+        ]
+    );
+    // The verdict comes from the list: without -nodes in req's, the good line fails; and the
+    // argument of an option that takes one is not read as an option (`-passout -x` is fine).
+    tools.get_mut("openssl req").unwrap().long.remove("nodes");
+    let (p, _) = lint_scripts(&[("ok".into(), good.into())], &tools);
+    assert_eq!(p, vec!["ok:1: openssl req -nodes: no such option in openssl req (openssl-1.0.2k.txt)".to_string()]);
+    let (p, _) = lint_scripts(&[("a".into(), "openssl rsa -in k -passout -x\nopenssl rsa -in k -noout -x\n".into())], &tools);
+    assert_eq!(p, vec!["a:2: openssl rsa -x: no such option in openssl rsa (openssl-1.0.2k.txt)".to_string()]);
 }
 
 #[test]
