@@ -107,7 +107,7 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
         "services": services_context(plan),
         "key_file": crate::repo::KEY_FILE,
         "os_key_file": plan.os_key.as_ref().map(|k| k.file_name.clone()).unwrap_or_default(),
-        "bundle": {"file_stem": format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), bundle_release)},
+        "bundle": {"file_stem": format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), bundle_release), "host_dir": plan.bundle.host_dir},
         "images": {
             "pause": image_ref(plan, "pause"),
             "kube_dns": image_ref(plan, "kube-dns"),
