@@ -209,7 +209,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
 
     checkpoint("bundle")?;
     let release = crate::bundle::release(&o.state, &built, &plan)?;
-    let stem = format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), release);
+    let stem = crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, release);
     let files = stage("bundle", crate::render::render_with(&plan, release))?;
     for f in files.iter().filter(|f| f.package == "bundle") {
         let p = bundle_dir.join(&f.path);
@@ -257,7 +257,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let tar_name = format!("{stem}.tar");
     let staged_tar = staging.0.join(&tar_name);
     stage("bundle", crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar))?;
-    let bundle_sha256 = crate::fetch::cache::hash_file(&staged_tar, crate::catalog::Algo::Sha256)
+    let bundle_sha256 = crate::digest::hash_file(&staged_tar, crate::digest::Algo::Sha256)
         .map(|(d, _)| d.hex)
         .map_err(|source| Error::Read { path: staged_tar.clone(), source })?;
     checkpoint("publish")?;

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Algo, Digest};
+use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
-use crate::fetch::cache::{hash_file, Cache};
+use crate::digest::hash_file;
+use crate::fetch::cache::Cache;
 
 /// What one build or fetch used: cache entries (paths relative to the cache) and what they are.
 #[derive(Serialize, Deserialize, Default)]

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::{Algo, Digest};
+use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Cache, Reporter, Want};
 use crate::plan::Plan;
@@ -449,7 +449,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
     write_docker_archive(&archive, &tag, &config, &layers, &paths, o.time).map_err(|e| format!("writing {}: {e}", archive.display()))?;
     std::fs::write(o.out_dir.join(format!("{}.tar.tag", img.name)), format!("{tag}\n")).map_err(|e| e.to_string())?;
     std::fs::write(o.out_dir.join(format!("{}.tar.id", img.name)), format!("{config}\n")).map_err(|e| e.to_string())?;
-    let (d, _) = fetch::cache::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
+    let (d, _) = crate::digest::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
     Ok(PulledImage {
         name: img.name.clone(),
         reference: tag,
@@ -481,7 +481,8 @@ fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], ca
         match s.get(base, &url, Some(ACCEPT)) {
             Ok(resp) if resp.status().is_success() => {
                 let b = resp.bytes().map_err(|e| format!("{url}: {e}"))?.to_vec();
-                let got = format!("sha256:{}", sha256_of(&b));
+                let d = Digest { algo: Algo::Sha256, hex: sha256_of(&b) };
+                let got = d.to_string();
                 if let Some(l) = locked {
                     if l != got {
                         return Err(format!(
@@ -494,7 +495,6 @@ fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], ca
                     }
                     return Ok(got);
                 }
-                let d = Digest::parse(Algo::Sha256, &got).expect("a sha256 we computed");
                 let path = cache.path(&d);
                 std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
                 let tmp = path.with_extension("partial");

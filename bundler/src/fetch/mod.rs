@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::catalog::{Algo, Digest};
+use crate::digest::{Algo, Digest};
 use crate::error::{ArtifactFailure, Attempt, Error, Result};
 use crate::plan::Plan;
 pub use cache::Cache;
-use cache::{hash_file, Hasher, PartialMeta};
+use crate::digest::{hash_file, Hasher};
+use cache::PartialMeta;
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
@@ -69,19 +70,13 @@ impl Want {
         plan.artifacts
             .iter()
             .map(|a| {
-                let (algo, hex) = a.digest.split_once(':').expect("plan digests are algo:hex");
-                let algo = match algo {
-                    "sha512" => Algo::Sha512,
-                    "sha1" => Algo::Sha1,
-                    _ => Algo::Sha256,
-                };
                 let mut upstream = vec![a.url.clone()];
                 upstream.extend(a.alternate_urls.iter().cloned());
                 Want {
                     name: a.name.clone(),
                     version: a.version.clone(),
                     file_name: a.file_name.clone(),
-                    digest: Digest { algo, hex: hex.to_string() },
+                    digest: a.digest.clone(),
                     upstream,
                 }
             })

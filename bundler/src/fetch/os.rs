@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{Options, Outcome};
-use crate::catalog::{Algo, Digest};
+use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
 use crate::plan::{OsPackage, Plan};
 
@@ -155,13 +155,13 @@ pub fn fetch_os(plan: &Plan, opts: &Options, os_mirrors: &[String]) -> Result<Op
 
 /// The checks a package must pass: the vendor's signature, the NEVRA it claims, and the pinned SHA-256.
 fn check(p: &OsPackage, path: &Path, key_armored: &str) -> std::result::Result<(Vec<String>, String), String> {
-    let sigs = crate::rpm::verify_vendor_signature(path, key_armored)?;
-    let info = crate::rpm::read_info(path).map_err(|e| e.to_string())?;
+    let sigs = crate::rpmfile::verify_vendor_signature(path, key_armored)?;
+    let info = crate::rpmfile::read_info(path).map_err(|e| e.to_string())?;
     let nevra = format!("{}-{}-{}.{}", info.name, info.version, info.release, info.arch);
     if nevra != p.nevra {
         return Err(format!("it is {nevra}, not {}", p.nevra));
     }
-    let (d, _) = super::cache::hash_file(path, Algo::Sha256).map_err(|e| e.to_string())?;
+    let (d, _) = crate::digest::hash_file(path, Algo::Sha256).map_err(|e| e.to_string())?;
     if let Some(want) = &p.sha256 {
         if &d.to_string() != want {
             return Err(format!("SHA-256 mismatch: expected {want}, got {d}"));

@@ -23,7 +23,8 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
-pub use store::{list, lock_state, random_bytes, write_private, CertInfo};
+pub use store::{list, lock_state, CertInfo};
+use crate::files::{random_bytes, write_private};
 
 pub const DEFAULT_CA_DAYS: i64 = 3650;
 pub const DEFAULT_LEAF_DAYS: i64 = 1825;
@@ -217,7 +218,7 @@ fn dn(cn: &str, orgs: &[String]) -> DistinguishedName {
 }
 
 fn serial() -> Result<SerialNumber> {
-    let mut b = store::random_bytes(16)?;
+    let mut b = random_bytes(16)?;
     b[0] &= 0x7f; // positive
     b[0] |= 0x01; // and never shorter than 16 bytes
     Ok(SerialNumber::from_slice(&b))
@@ -430,7 +431,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     let token = match st.read(&token_path) {
         Ok(t) if t.trim().len() == 32 && t.trim().bytes().all(|b| b.is_ascii_hexdigit()) => t.trim().to_string(),
         _ => {
-            let t = hex::encode(store::random_bytes(16)?);
+            let t = hex::encode(random_bytes(16)?);
             st.write_secret(&token_path, format!("{t}\n").as_bytes())?;
             changes.push(Change { id: "bootstrap-token".into(), action: "created".into(), reason: "no kubelet bootstrap token in the state folder".into() });
             t

@@ -3,7 +3,6 @@
 //! writes them streaming (`stream.rs`); `read.rs` reads them back with the `rpm` crate.
 
 mod extract;
-mod read;
 mod scripts;
 mod stream;
 mod tags;
@@ -21,7 +20,6 @@ use crate::plan::Plan;
 use crate::render::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
-pub use read::{read_info, verify_signature, verify_vendor_signature, RpmDep, RpmFile, RpmInfo};
 pub use stream::source_rpm;
 
 /// Write one package as `build` does (through `dst.partial`, signed with `key`); for tests that
@@ -389,7 +387,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
 }
 
 fn hash_path(p: &Path) -> Result<String> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
+    crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<DirEntry> {
@@ -561,7 +559,7 @@ pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
         out.push(b);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    crate::pki::write_private(&rel_path, serde_json::to_string_pretty(&releases).unwrap().as_bytes())?;
+    crate::files::write_private(&rel_path, serde_json::to_string_pretty(&releases).unwrap().as_bytes())?;
     Ok(out)
 }
 
@@ -645,7 +643,7 @@ fn build_one(spec: &PackageSpec, cached: &Path, verified: Option<&(String, u64)>
 }
 
 fn hash_and_size(p: &Path) -> Result<(String, u64)> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, n)| (d.hex, n)).map_err(|source| Error::Read { path: p.to_path_buf(), source })
+    crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, n)| (d.hex, n)).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 /// A hard link when both sides are on one file system (the package cache and the staging
