@@ -1,4 +1,4 @@
-//! The orchestration: plan → fetch → pki → render → packages → repository → bundle, each
+//! The orchestration: plan → render → pki → fetch → images → packages → repository → bundle, each
 //! stage's output passed to the next, with per-stage timings and nothing half-written left
 //! in the output folder when a stage fails.
 
@@ -8,7 +8,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::fetch::{self, Reporter};
+use crate::fetch;
+use crate::report::{Event, Reporter};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -102,19 +103,29 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let _lock = crate::pki::lock_state(&o.state)?;
     // A user's signing key is read and checked before the first download.
     let mut user_key = o.signing_key.as_deref().map(crate::signing::SigningKey::load_user).transpose()?;
+
+    // Warnings go out as soon as they are known: a build that fails later still shows them.
+    for w in &plan.warnings {
+        rep.event(&Event::Warning { text: &w.to_string() });
+    }
     timer.lap("plan");
+
+    // Templates and certificates before the first download: a template or certificate-name
+    // error costs no bytes.
+    let rendered = stage("render", crate::render::render(&plan))?;
+    timer.lap("render");
+
+    let pki = stage("pki", crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)))?;
+    for w in &pki.warnings {
+        rep.event(&Event::Warning { text: &format!("warning: {w}") });
+    }
+    timer.lap("pki");
 
     let fopts = fetch::Options { mirrors: fetch::mirror_list(&o.fetch.mirrors, &plan), ..o.fetch.clone() };
     let fetched = stage("fetch", fetch::fetch(&fetch::Want::from_plan(&plan), &fopts, rep))?;
     let os = stage("fetch", fetch::os::fetch_os(&plan, &fopts, &fetch::os::os_mirror_list(&o.os_mirrors, &plan)))?;
     let os_packages: Vec<fetch::os::FetchedOs> = os.as_ref().map(|o| o.packages.clone()).unwrap_or_default();
     timer.lap("fetch");
-
-    let pki = stage("pki", crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)))?;
-    timer.lap("pki");
-
-    let rendered = stage("render", crate::render::render(&plan))?;
-    timer.lap("render");
 
     // Work happens in the cache folder; the output folder only ever sees the finished tarball.
     let staging_root = o.fetch.cache.join("staging");

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
-use crate::fetch::{self, Cache, Reporter, Want};
+use crate::fetch::{self, Cache, Want};
+use crate::report::{Outcome, Reporter};
 use crate::plan::Plan;
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
@@ -534,7 +535,7 @@ pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<fetch::Fetc
                 actual_digest: digest.to_string(),
                 bytes,
                 bytes_transferred: 0,
-                outcome: fetch::Outcome::Cached,
+                outcome: Outcome::Cached,
                 path,
             });
         }

@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod pki;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod repo;
 pub mod rpm;
 pub mod rpmfile;

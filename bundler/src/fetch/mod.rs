@@ -19,6 +19,7 @@ use crate::digest::{Algo, Digest};
 use crate::error::{ArtifactFailure, Attempt, Error, Result};
 use crate::plan::Plan;
 pub use cache::Cache;
+use crate::report::{Event, Outcome, Reporter};
 use crate::digest::{hash_file, Hasher};
 use cache::PartialMeta;
 
@@ -84,18 +85,6 @@ impl Want {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Already in the cache and re-verified.
-    Cached,
-    Downloaded,
-    /// Continued from a partial file with a Range request.
-    Resumed,
-    /// Copied from a `file://` mirror.
-    Copied,
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct Fetched {
     pub name: String,
@@ -110,26 +99,6 @@ pub struct Fetched {
     pub bytes_transferred: u64,
     pub outcome: Outcome,
     pub path: PathBuf,
-}
-
-/// What the fetch stage tells whoever shows progress. The library never prints.
-pub enum Event<'a> {
-    Waiting { name: &'a str },
-    Start { name: &'a str, url: &'a str, total: Option<u64>, offset: u64 },
-    Progress { name: &'a str, done: u64, total: Option<u64> },
-    Retry { name: &'a str, url: &'a str, attempt: u32, reason: &'a str, delay: Duration },
-    Damaged { name: &'a str, path: &'a Path },
-    Done { name: &'a str, outcome: Outcome, bytes: u64 },
-    Failed { name: &'a str, reason: &'a str },
-}
-
-pub trait Reporter: Sync {
-    fn event(&self, e: &Event);
-}
-
-pub struct Silent;
-impl Reporter for Silent {
-    fn event(&self, _: &Event) {}
 }
 
 /// The one place the project makes an HTTP client.

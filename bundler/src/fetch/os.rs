@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Options, Outcome};
+use super::Options;
+use crate::report::Outcome;
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
 use crate::plan::{OsPackage, Plan};
