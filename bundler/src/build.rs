@@ -41,16 +41,16 @@ pub struct Receipt {
     pub release: u32,
     pub versions: crate::plan::Versions,
     pub signing_key_fingerprint: String,
-    pub artifacts: Vec<fetch::Fetched>,
-    pub certificates: Vec<crate::pki::Change>,
-    pub images: Vec<crate::images::PulledImage>,
-    pub packages: Vec<crate::rpm::Built>,
+    pub artifacts: Vec<crate::model::Fetched>,
+    pub certificates: Vec<crate::model::Change>,
+    pub images: Vec<crate::model::PulledImage>,
+    pub packages: Vec<crate::model::Built>,
     /// The plan's warnings (also printed by the command line).
     pub warnings: Vec<crate::error::Diagnostic>,
     /// Certificate warnings: lifetimes cut to their CA's, CAs close to expiry.
     pub certificate_warnings: Vec<String>,
     /// The OS vendor's packages the repository carries unchanged.
-    pub os_packages: Vec<fetch::os::FetchedOs>,
+    pub os_packages: Vec<crate::model::FetchedOs>,
     pub stages: Vec<Stage>,
 }
 
@@ -124,7 +124,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let fopts = fetch::Options { mirrors: fetch::mirror_list(&o.fetch.mirrors, &plan), ..o.fetch.clone() };
     let fetched = stage("fetch", fetch::fetch(&fetch::Want::from_plan(&plan), &fopts, rep))?;
     let os = stage("fetch", fetch::os::fetch_os(&plan, &fopts, &fetch::os::os_mirror_list(&o.os_mirrors, &plan)))?;
-    let os_packages: Vec<fetch::os::FetchedOs> = os.as_ref().map(|o| o.packages.clone()).unwrap_or_default();
+    let os_packages: Vec<crate::model::FetchedOs> = os.as_ref().map(|o| o.packages.clone()).unwrap_or_default();
     timer.lap("fetch");
 
     // Work happens in the cache folder; the output folder only ever sees the finished tarball.

@@ -11,9 +11,9 @@ use serde_json::json;
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
-use crate::fetch::Fetched;
+use crate::model::Fetched;
 use crate::plan::Plan;
-use crate::rpm::Built;
+use crate::model::Built;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Record {
@@ -51,7 +51,7 @@ pub struct Contents<'a> {
     pub inventory_sha256: &'a str,
     pub fetched: &'a [Fetched],
     pub built: &'a [Built],
-    pub os_packages: &'a [crate::fetch::os::FetchedOs],
+    pub os_packages: &'a [crate::model::FetchedOs],
     pub key_fingerprint: &'a str,
     pub stem: &'a str,
     pub time: u64,

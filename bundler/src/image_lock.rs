@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{Algo, Digest};
 use crate::error::{Diagnostic, Diagnostics, Error, Loc, Result};
-use crate::images::PulledImage;
+use crate::model::PulledImage;
 use crate::plan::Plan;
 
 use crate::names::IMAGE_LOCK as FILE_NAME;

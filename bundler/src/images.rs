@@ -8,13 +8,13 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Cache, Want};
 use crate::report::{Outcome, Reporter};
+pub use crate::model::PulledImage;
 use crate::plan::Plan;
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
@@ -137,20 +137,6 @@ fn parse_ref(reference: &str) -> std::result::Result<Ref, String> {
     let loopback = host.starts_with("127.") || host.starts_with("localhost");
     let base = format!("{}://{host}", if loopback { "http" } else { "https" });
     Ok(Ref { base, repository })
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PulledImage {
-    pub name: String,
-    pub reference: String,
-    pub manifest_digest: String,
-    /// The platform manifest actually used (differs from `manifest_digest` for a list).
-    pub image_manifest_digest: String,
-    pub config_digest: String,
-    pub layers: Vec<String>,
-    pub archive: PathBuf,
-    pub archive_sha256: String,
-    pub source: String,
 }
 
 struct Session<'a> {
@@ -514,9 +500,9 @@ fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], ca
 
 /// The cached manifests and blobs of pulled images as files for a mirror folder
 /// (`bundler fetch --export`): `<hex>.manifest` and `<hex>.blob`, as `pull` looks them up.
-pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<fetch::Fetched> {
+pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<crate::model::Fetched> {
     let cache = Cache { root: cache_dir.to_path_buf() };
-    let mut out: BTreeMap<String, fetch::Fetched> = BTreeMap::new();
+    let mut out: BTreeMap<String, crate::model::Fetched> = BTreeMap::new();
     for i in images {
         let manifests = [&i.manifest_digest, &i.image_manifest_digest];
         let blobs = std::iter::once(&i.config_digest).chain(&i.layers);
@@ -526,7 +512,7 @@ pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<fetch::Fetc
             let file_name = if is_manifest { manifest_file_name(&digest.hex) } else { format!("{}.blob", digest.hex) };
             let path = cache.path(&digest);
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            out.entry(file_name.clone()).or_insert(fetch::Fetched {
+            out.entry(file_name.clone()).or_insert(crate::model::Fetched {
                 name: format!("{} {}", i.name, if is_manifest { "manifest" } else { "blob" }),
                 version: String::new(),
                 file_name,

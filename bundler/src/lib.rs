@@ -14,6 +14,7 @@ pub mod image_lock;
 pub mod names;
 pub mod images;
 pub mod inventory;
+pub mod model;
 pub mod pki;
 pub mod plan;
 pub mod render;

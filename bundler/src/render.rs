@@ -3,23 +3,11 @@
 //! filled in here; per-host values come from the host-identity step at install time.
 
 use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::error::{Error, Result};
+pub use crate::model::File;
 use crate::plan::Plan;
-
-/// One rendered file and where it goes.
-#[derive(Clone, Debug, Serialize)]
-pub struct File {
-    pub path: String,
-    pub package: String,
-    pub mode: u32,
-    /// Admin-editable: `%config(noreplace)` in the package.
-    pub config: bool,
-    pub template: String,
-    pub content: String,
-}
 
 /// When a template is rendered at all.
 #[derive(Clone, Copy)]

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 
 use crate::digest::{Algo, Digest};
 use crate::error::{ArtifactFailure, Attempt, Error, Result};
 use crate::plan::Plan;
 pub use cache::Cache;
 use crate::report::{Event, Outcome, Reporter};
+pub use crate::model::Fetched;
 use crate::digest::{hash_file, Hasher};
 use cache::PartialMeta;
 
@@ -83,22 +83,6 @@ impl Want {
             })
             .collect()
     }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Fetched {
-    pub name: String,
-    pub version: String,
-    pub file_name: String,
-    /// The URL the bytes actually came from (for cached files, the cache path).
-    pub url: String,
-    pub expected_digest: String,
-    pub actual_digest: String,
-    pub bytes: u64,
-    /// Bytes that crossed the network or were copied in this run.
-    pub bytes_transferred: u64,
-    pub outcome: Outcome,
-    pub path: PathBuf,
 }
 
 /// The one place the project makes an HTTP client.

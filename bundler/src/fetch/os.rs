@@ -10,42 +10,15 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Serialize;
 
 use super::Options;
 use crate::report::Outcome;
+pub use crate::model::{FetchedOs, OsFetched};
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
 use crate::plan::{OsPackage, Plan};
-
-#[derive(Clone, Debug, Serialize)]
-pub struct FetchedOs {
-    pub name: String,
-    pub nevra: String,
-    pub file_name: String,
-    /// Where the bytes came from (the cache path when cached).
-    pub url: String,
-    pub sha256: String,
-    pub bytes: u64,
-    pub outcome: Outcome,
-    /// The key that signed it (fingerprint) and the signatures checked.
-    pub signed_by: String,
-    pub signatures: Vec<String>,
-    pub path: PathBuf,
-}
-
-/// What `fetch_os` returns: the verified key (armoured) and every package.
-#[derive(Clone, Debug, Serialize)]
-pub struct OsFetched {
-    pub key_name: String,
-    pub key_fingerprint: String,
-    #[serde(skip)]
-    pub key_armored: String,
-    pub key_path: PathBuf,
-    pub packages: Vec<FetchedOs>,
-}
 
 /// `--os-mirror`, then `BUNDLER_OS_MIRRORS`, then the inventory's `bundler_os_mirrors`.
 pub fn os_mirror_list(cli: &[String], plan: &Plan) -> Vec<String> {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
+pub use crate::model::{Change, Item, Pki};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
 pub use store::{list, lock_state, CertInfo};
@@ -38,41 +39,6 @@ pub struct Options {
     pub leaf_days: i64,
     /// Re-issue every leaf (`bundler certs renew`).
     pub renew_all: bool,
-}
-
-/// A file the PKI stage produced and where it goes on the hosts.
-#[derive(Clone, Debug, Serialize)]
-pub struct Item {
-    pub id: String,
-    /// In the state folder.
-    pub path: PathBuf,
-    /// Where the packages install it.
-    pub install_path: String,
-    pub packages: Vec<String>,
-    pub mode: u32,
-    pub secret: bool,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Change {
-    pub id: String,
-    pub action: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Pki {
-    pub state: PathBuf,
-    /// Files for the packages; root CA keys are never among them.
-    pub items: Vec<Item>,
-    pub changes: Vec<Change>,
-    pub warnings: Vec<String>,
-}
-
-impl Pki {
-    pub fn item(&self, id: &str) -> Option<&Item> {
-        self.items.iter().find(|i| i.id == id)
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

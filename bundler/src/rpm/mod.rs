@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
-use crate::fetch::Fetched;
-use crate::pki::Pki;
+use crate::model::Fetched;
+pub use crate::model::Built;
+use crate::model::Pki;
 use crate::plan::Plan;
-use crate::render::File as Rendered;
+use crate::model::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
 pub use stream::source_rpm;
@@ -191,25 +192,6 @@ pub struct Options<'a> {
     pub jobs: usize,
     /// Scratch space for extracted binaries.
     pub work: &'a Path,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Built {
-    pub name: String,
-    pub version: String,
-    pub release: String,
-    pub file_name: String,
-    pub path: PathBuf,
-    pub sha256: String,
-    pub size: u64,
-    /// Reused from the package cache rather than built.
-    pub cached: bool,
-    /// Release raised by this build because the content changed.
-    pub changed: bool,
-    pub build_time: u64,
-    /// Where the package cache keeps this package between builds (binary packages only).
-    #[serde(skip)]
-    pub cache_entry: Option<PathBuf>,
 }
 
 /// Every package's definition, from the plan, the PKI, the rendered files and the fetched artifacts.

@@ -14,7 +14,7 @@
 //! same host list rather than a shell error, and nothing of the transaction is installed.
 
 use crate::plan::{Package, Plan};
-use crate::render::File as Rendered;
+use crate::model::File as Rendered;
 use crate::specs::{PackageDef, PackageKind, Role};
 
 /// %pretrans, %pre, %post, %preun, %postun.
