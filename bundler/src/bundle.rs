@@ -11,9 +11,9 @@ use serde_json::json;
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
+use crate::model::Built;
 use crate::model::Fetched;
 use crate::plan::Plan;
-use crate::model::Built;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Record {

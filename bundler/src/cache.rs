@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::hash_file;
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
-use crate::digest::hash_file;
 use crate::fetch::cache::Cache;
 
 /// What one build or fetch used: cache entries (paths relative to the cache) and what they are.

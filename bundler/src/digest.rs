@@ -106,7 +106,6 @@ pub fn hash_file(path: &Path, algo: Algo) -> io::Result<(Digest, u64)> {
     Ok((h.finish(), n))
 }
 
-
 /// For `#[serde(serialize_with)]`: a digest in JSON as `algo:hex`, the form the plan and
 /// receipts have always shown.
 pub fn as_text<S: serde::Serializer>(d: &Digest, s: S) -> Result<S::Ok, S::Error> {

@@ -13,9 +13,9 @@ use serde_json::Value;
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Cache, Want};
-use crate::report::{Outcome, Reporter};
 pub use crate::model::PulledImage;
 use crate::plan::Plan;
+use crate::report::{Outcome, Reporter};
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 

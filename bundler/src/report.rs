@@ -21,16 +21,45 @@ pub enum Outcome {
 
 /// What the stages tell whoever shows progress. The library never prints.
 pub enum Event<'a> {
-    Waiting { name: &'a str },
-    Start { name: &'a str, url: &'a str, total: Option<u64>, offset: u64 },
-    Progress { name: &'a str, done: u64, total: Option<u64> },
-    Retry { name: &'a str, url: &'a str, attempt: u32, reason: &'a str, delay: Duration },
-    Damaged { name: &'a str, path: &'a Path },
-    Done { name: &'a str, outcome: Outcome, bytes: u64 },
-    Failed { name: &'a str, reason: &'a str },
+    Waiting {
+        name: &'a str,
+    },
+    Start {
+        name: &'a str,
+        url: &'a str,
+        total: Option<u64>,
+        offset: u64,
+    },
+    Progress {
+        name: &'a str,
+        done: u64,
+        total: Option<u64>,
+    },
+    Retry {
+        name: &'a str,
+        url: &'a str,
+        attempt: u32,
+        reason: &'a str,
+        delay: Duration,
+    },
+    Damaged {
+        name: &'a str,
+        path: &'a Path,
+    },
+    Done {
+        name: &'a str,
+        outcome: Outcome,
+        bytes: u64,
+    },
+    Failed {
+        name: &'a str,
+        reason: &'a str,
+    },
     /// A plan or certificate warning, the whole line as it is shown (`file:line: warning: ...`).
     /// Sent as soon as it is known, so a build that fails later still shows it.
-    Warning { text: &'a str },
+    Warning {
+        text: &'a str,
+    },
 }
 
 pub trait Reporter: Sync {
@@ -41,4 +70,3 @@ pub struct Silent;
 impl Reporter for Silent {
     fn event(&self, _: &Event) {}
 }
-

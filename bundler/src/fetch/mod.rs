@@ -13,14 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-
+use crate::digest::{hash_file, Hasher};
 use crate::digest::{Algo, Digest};
 use crate::error::{ArtifactFailure, Attempt, Error, Result};
-use crate::plan::Plan;
-pub use cache::Cache;
-use crate::report::{Event, Outcome, Reporter};
 pub use crate::model::Fetched;
-use crate::digest::{hash_file, Hasher};
+use crate::plan::Plan;
+use crate::report::{Event, Outcome, Reporter};
+pub use cache::Cache;
 use cache::PartialMeta;
 
 #[derive(Clone, Debug)]
@@ -73,13 +72,7 @@ impl Want {
             .map(|a| {
                 let mut upstream = vec![a.url.clone()];
                 upstream.extend(a.alternate_urls.iter().cloned());
-                Want {
-                    name: a.name.clone(),
-                    version: a.version.clone(),
-                    file_name: a.file_name.clone(),
-                    digest: a.digest.clone(),
-                    upstream,
-                }
+                Want { name: a.name.clone(), version: a.version.clone(), file_name: a.file_name.clone(), digest: a.digest.clone(), upstream }
             })
             .collect()
     }

@@ -12,13 +12,12 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-
 use super::Options;
-use crate::report::Outcome;
-pub use crate::model::{FetchedOs, OsFetched};
 use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
+pub use crate::model::{FetchedOs, OsFetched};
 use crate::plan::{OsPackage, Plan};
+use crate::report::Outcome;
 
 /// `--os-mirror`, then `BUNDLER_OS_MIRRORS`, then the inventory's `bundler_os_mirrors`.
 pub fn os_mirror_list(cli: &[String], plan: &Plan) -> Vec<String> {

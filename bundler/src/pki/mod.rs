@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
+use crate::files::{random_bytes, write_private};
 pub use crate::model::{Change, Item, Pki};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
 pub use store::{list, lock_state, CertInfo};
-use crate::files::{random_bytes, write_private};
 
 pub const DEFAULT_CA_DAYS: i64 = 3650;
 pub const DEFAULT_LEAF_DAYS: i64 = 1825;

@@ -15,7 +15,6 @@ pub struct State {
     root: PathBuf,
 }
 
-
 pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
@@ -123,14 +122,12 @@ fn sync_dir(d: &Path) {
     let _ = fs::File::open(d).and_then(|f| f.sync_all());
 }
 
-
 /// An exclusive lock on the state folder for every command that writes it (build, certs
 /// issue/renew): two at once would leave a CA key that does not match its certificate.
 pub fn lock_state(root: &Path) -> Result<crate::files::DirLock> {
     mkdir_private(root, "state folder", false)?;
     crate::files::lock_dir(root, "state folder")
 }
-
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CertInfo {

@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
-use crate::model::Fetched;
 pub use crate::model::Built;
+use crate::model::Fetched;
+use crate::model::File as Rendered;
 use crate::model::Pki;
 use crate::plan::Plan;
-use crate::model::File as Rendered;
 use crate::signing::SigningKey;
 use crate::specs::{PackageKind, Role};
 pub use stream::source_rpm;
