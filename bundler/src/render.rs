@@ -3,23 +3,11 @@
 //! filled in here; per-host values come from the host-identity step at install time.
 
 use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::error::{Error, Result};
+pub use crate::model::File;
 use crate::plan::Plan;
-
-/// One rendered file and where it goes.
-#[derive(Clone, Debug, Serialize)]
-pub struct File {
-    pub path: String,
-    pub package: String,
-    pub mode: u32,
-    /// Admin-editable: `%config(noreplace)` in the package.
-    pub config: bool,
-    pub template: String,
-    pub content: String,
-}
 
 /// When a template is rendered at all.
 #[derive(Clone, Copy)]
@@ -149,9 +137,9 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
             "image": n.apiserver_proxy.as_ref().and_then(|p| p.image.clone()).unwrap_or_else(|| "nginx:1.13".into()),
         },
         "flannel_config": serde_json::to_string(&flannel).unwrap(),
-        "key_file": crate::repo::KEY_FILE,
+        "key_file": crate::names::KEY_FILE,
         "os_key_file": plan.os_key.as_ref().map(|k| k.file_name.clone()).unwrap_or_default(),
-        "bundle": {"file_stem": format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), bundle_release)},
+        "bundle": {"file_stem": crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, bundle_release)},
         "images": {
             "pause": image_ref(plan, "pause"),
             "kube_dns": image_ref(plan, "kube-dns"),

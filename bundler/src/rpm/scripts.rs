@@ -13,8 +13,8 @@
 //! rpm run), so every later %pre of that transaction, k8s-common's included, refuses with the
 //! same host list rather than a shell error, and nothing of the transaction is installed.
 
+use crate::model::File as Rendered;
 use crate::plan::{Package, Plan};
-use crate::render::File as Rendered;
 use crate::specs::{PackageDef, PackageKind, Role};
 
 /// %pretrans, %pre, %post, %preun, %postun.
