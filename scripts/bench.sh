@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=${1:-100}
-for t in rpmbuild createrepo_c python3 curl; do command -v $t >/dev/null || { echo "$t is needed (scripts/test.sh installs the tools)" >&2; exit 1; }; done
+for t in rpmbuild rpmsign gpg createrepo_c python3 curl; do command -v $t >/dev/null || { echo "$t is needed (scripts/test.sh installs the tools)" >&2; exit 1; }; done
 cargo build --release --locked -q
 cargo build --release --locked -q --example bench_payload
 bin=$PWD/target/release/bundler
@@ -23,6 +23,7 @@ port=$((20000 + RANDOM % 20000))
 trap 'kill $srv 2>/dev/null || true; rm -rf "$work"' EXIT
 echo "== generating the payload (${scale}% of real sizes) in $work"
 target/release/examples/bench_payload "$work" "$port" "$scale"
+scripts/bench-os-standins.sh "$work" "$port"
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$work/www" >/dev/null 2>&1 &
 srv=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done

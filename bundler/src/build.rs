@@ -1,4 +1,4 @@
-//! The orchestration: plan → fetch → pki → render → packages → repository → bundle, each
+//! The orchestration: plan → render → pki → fetch → images → packages → repository → bundle, each
 //! stage's output passed to the next, with per-stage timings and nothing half-written left
 //! in the output folder when a stage fails.
 
@@ -8,7 +8,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::fetch::{self, Reporter};
+use crate::fetch;
+use crate::report::{Event, Reporter};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -42,16 +43,16 @@ pub struct Receipt {
     pub release: u32,
     pub versions: crate::plan::Versions,
     pub signing_key_fingerprint: String,
-    pub artifacts: Vec<fetch::Fetched>,
-    pub certificates: Vec<crate::pki::Change>,
-    pub images: Vec<crate::images::PulledImage>,
-    pub packages: Vec<crate::rpm::Built>,
+    pub artifacts: Vec<crate::model::Fetched>,
+    pub certificates: Vec<crate::model::Change>,
+    pub images: Vec<crate::model::PulledImage>,
+    pub packages: Vec<crate::model::Built>,
     /// The plan's warnings (also printed by the command line).
     pub warnings: Vec<crate::error::Diagnostic>,
     /// Certificate warnings: lifetimes cut to their CA's, CAs close to expiry.
     pub certificate_warnings: Vec<String>,
     /// The OS vendor's packages the repository carries unchanged.
-    pub os_packages: Vec<fetch::os::FetchedOs>,
+    pub os_packages: Vec<crate::model::FetchedOs>,
     pub stages: Vec<Stage>,
 }
 
@@ -104,20 +105,30 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let _lock = crate::pki::lock_state(&o.state)?;
     // A user's signing key is read and checked before the first download.
     let mut user_key = o.signing_key.as_deref().map(crate::signing::SigningKey::load_user).transpose()?;
+
+    // Warnings go out as soon as they are known: a build that fails later still shows them.
+    for w in &plan.warnings {
+        rep.event(&Event::Warning { text: &w.to_string() });
+    }
     timer.lap("plan");
+
+    // Templates and certificates before the first download: a template or certificate-name
+    // error costs no bytes.
+    let rendered = stage("render", crate::render::render(&plan))?;
+    let scriptlets = stage("render", crate::render::scriptlets(&plan, &rendered))?;
+    timer.lap("render");
+
+    let pki = stage("pki", crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)))?;
+    for w in &pki.warnings {
+        rep.event(&Event::Warning { text: &format!("warning: {w}") });
+    }
+    timer.lap("pki");
 
     let fopts = fetch::Options { mirrors: fetch::mirror_list(&o.fetch.mirrors, &plan), ..o.fetch.clone() };
     let fetched = stage("fetch", fetch::fetch(&fetch::Want::from_plan(&plan), &fopts, rep))?;
     let os = stage("fetch", fetch::os::fetch_os(&plan, &fopts, &fetch::os::os_mirror_list(&o.os_mirrors, &plan)))?;
-    let os_packages: Vec<fetch::os::FetchedOs> = os.as_ref().map(|o| o.packages.clone()).unwrap_or_default();
+    let os_packages: Vec<crate::model::FetchedOs> = os.as_ref().map(|o| o.packages.clone()).unwrap_or_default();
     timer.lap("fetch");
-
-    let pki = stage("pki", crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)))?;
-    timer.lap("pki");
-
-    let rendered = stage("render", crate::render::render(&plan))?;
-    let scriptlets = stage("render", crate::render::scriptlets(&plan, &rendered))?;
-    timer.lap("render");
 
     // Work happens in the cache folder; the output folder only ever sees the finished tarball.
     let staging_root = o.fetch.cache.join("staging");
@@ -212,7 +223,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
 
     checkpoint("bundle")?;
     let release = crate::bundle::release(&o.state, &built, &plan)?;
-    let stem = format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), release);
+    let stem = crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, release);
     let files = stage("bundle", crate::render::render_with(&plan, release))?;
     for f in files.iter().filter(|f| f.package == "bundle") {
         let p = bundle_dir.join(&f.path);
@@ -256,7 +267,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let tar_name = format!("{stem}.tar");
     let staged_tar = staging.0.join(&tar_name);
     stage("bundle", crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar))?;
-    let bundle_sha256 = crate::fetch::cache::hash_file(&staged_tar, crate::catalog::Algo::Sha256)
+    let bundle_sha256 = crate::digest::hash_file(&staged_tar, crate::digest::Algo::Sha256)
         .map(|(d, _)| d.hex)
         .map_err(|source| Error::Read { path: staged_tar.clone(), source })?;
     checkpoint("publish")?;

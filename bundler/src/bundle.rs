@@ -11,9 +11,9 @@ use serde_json::json;
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
-use crate::fetch::Fetched;
+use crate::model::Built;
+use crate::model::Fetched;
 use crate::plan::Plan;
-use crate::rpm::Built;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Record {
@@ -38,12 +38,12 @@ pub fn release(state: &Path, built: &[Built], plan: &Plan) -> Result<u32> {
         Some(r) => r.release + 1,
         None => 1,
     };
-    crate::pki::write_private(&p, serde_json::to_string_pretty(&Record { release, content }).unwrap().as_bytes())?;
+    crate::files::write_private(&p, serde_json::to_string_pretty(&Record { release, content }).unwrap().as_bytes())?;
     Ok(release)
 }
 
 fn sha_file(p: &Path) -> Result<String> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
+    crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 pub struct Contents<'a> {
@@ -51,7 +51,7 @@ pub struct Contents<'a> {
     pub inventory_sha256: &'a str,
     pub fetched: &'a [Fetched],
     pub built: &'a [Built],
-    pub os_packages: &'a [crate::fetch::os::FetchedOs],
+    pub os_packages: &'a [crate::model::FetchedOs],
     pub key_fingerprint: &'a str,
     pub stem: &'a str,
     pub time: u64,
@@ -69,7 +69,7 @@ pub fn manifest(c: &Contents) -> serde_json::Value {
         "signing_key_fingerprint": c.key_fingerprint,
         "artifacts": p.artifacts.iter().map(|a| {
             let f = c.fetched.iter().find(|f| f.name == a.name);
-            json!({"name": a.name, "version": a.version, "url": a.url, "digest": a.digest, "license": a.license, "trust": a.trust, "single_source": a.single_source, "bytes": f.map(|f| f.bytes)})
+            json!({"name": a.name, "version": a.version, "url": a.url, "digest": a.digest.to_string(), "license": a.license, "trust": a.trust, "single_source": a.single_source, "bytes": f.map(|f| f.bytes)})
         }).collect::<Vec<_>>(),
         "images": p.images.iter().map(|i| json!({"name": i.name, "version": i.version, "reference": i.reference, "digest": i.digest, "license": i.license, "trust": i.trust})).collect::<Vec<_>>(),
         "os_key": p.os_key.as_ref().filter(|_| !c.os_packages.is_empty()).map(|k| json!({"name": k.name, "fingerprint": k.fingerprint, "file": format!("repo/{}", k.file_name), "url": k.url})),
@@ -103,7 +103,7 @@ pub fn sbom(c: &Contents) -> serde_json::Value {
     let spdx_license = |l: &Option<String>| l.clone().unwrap_or_else(|| "NOASSERTION".into());
     for a in &p.artifacts {
         let id = format!("SPDXRef-Artifact-{}", spdx_id(&a.name));
-        let (algo, hex) = a.digest.split_once(':').unwrap();
+        let (algo, hex) = (a.digest.algo.name(), &a.digest.hex);
         packages.push(json!({
             "SPDXID": id, "name": a.name, "versionInfo": a.version, "downloadLocation": a.url, "filesAnalyzed": false,
             "checksums": [{"algorithm": algo.to_uppercase(), "checksumValue": hex}],
@@ -560,7 +560,7 @@ impl Drop for TmpDir {
 
 fn tempfile_dir() -> Result<TmpDir> {
     use std::os::unix::fs::DirBuilderExt;
-    let base = std::env::temp_dir().join(format!("bundler-verify-{}-{}", std::process::id(), hex::encode(crate::pki::random_bytes(8)?)));
+    let base = std::env::temp_dir().join(format!("bundler-verify-{}-{}", std::process::id(), hex::encode(crate::files::random_bytes(8)?)));
     // Not recursive: an existing (planted) folder of that name is an error, not reused.
     std::fs::DirBuilder::new().mode(0o700).create(&base).map_err(|source| Error::Write { path: base.clone(), source })?;
     Ok(TmpDir(base))
@@ -590,7 +590,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
     };
     let (files, problems) = walk_strict(&dir)?;
     let has = |f: &str| files.contains_key(f);
-    let key_rel = format!("repo/{}", crate::repo::KEY_FILE);
+    let key_rel = format!("repo/{}", crate::names::KEY_FILE);
     if !has("SHA256SUMS") && !has("repo/repodata/repomd.xml") && !has(&key_rel) && problems.is_empty() {
         // Say what was given and what a bundle looks like; nobody gave a key to blame.
         let inner: Vec<String> = std::fs::read_dir(&dir)
@@ -744,13 +744,13 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         add(&mut checks, &rel, "repository metadata", r);
         if good && os_files.contains_key(&rel) {
             let r = match &vendor_key {
-                Ok(k) => crate::rpm::verify_vendor_signature(&tree.dir.join(&rel), k).map(|_| ()),
+                Ok(k) => crate::rpmfile::verify_vendor_signature(&tree.dir.join(&rel), k).map(|_| ()),
                 Err(e) => Err(e.clone()),
             };
             add(&mut checks, &rel, "vendor signature", r);
         } else if good {
             let r = match &key_text {
-                Some(k) => crate::rpm::verify_signature(&tree.dir.join(&rel), k),
+                Some(k) => crate::rpmfile::verify_signature(&tree.dir.join(&rel), k),
                 None => Err("no usable key to check it with".into()),
             };
             add(&mut checks, &rel, "signature", r);

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Algo, Digest};
+use crate::digest::hash_file;
+use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
-use crate::fetch::cache::{hash_file, Cache};
+use crate::fetch::cache::Cache;
 
 /// What one build or fetch used: cache entries (paths relative to the cache) and what they are.
 #[derive(Serialize, Deserialize, Default)]
@@ -26,10 +27,10 @@ fn rel(cache: &Path, p: &Path) -> Option<String> {
 /// Best effort: a cache that cannot take the record loses nothing but pruning precision.
 pub fn record_use(
     cache: &Path,
-    fetched: &[crate::fetch::Fetched],
-    os: Option<&crate::fetch::os::OsFetched>,
-    images: &[crate::images::PulledImage],
-    built: &[crate::rpm::Built],
+    fetched: &[crate::model::Fetched],
+    os: Option<&crate::model::OsFetched>,
+    images: &[crate::model::PulledImage],
+    built: &[crate::model::Built],
 ) {
     let mut entries = BTreeMap::new();
     for f in fetched {

@@ -2,11 +2,11 @@
 //! it must match and how that digest is known. The embedded `specs/catalog.yaml` can be
 //! replaced or extended entry by entry with `--catalog FILE`.
 
-use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::{Algo, Digest};
 use crate::error::{Diagnostic, Diagnostics, Error, Loc, Result};
 
 pub const EMBEDDED: &str = include_str!("../../specs/catalog.yaml");
@@ -45,47 +45,6 @@ impl Trust {
             Trust::User => "from the user's catalog",
             Trust::FirstPull => "no published digest: pinned on first pull (bundler.lock), verified on every later pull",
         }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algo {
-    Sha1,
-    Sha256,
-    Sha512,
-}
-
-/// A digest parsed at the boundary: right length, lowercase hex.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Digest {
-    pub algo: Algo,
-    pub hex: String,
-}
-
-impl Digest {
-    pub fn parse(algo: Algo, s: &str) -> std::result::Result<Digest, String> {
-        let want = match algo {
-            Algo::Sha1 => 40,
-            Algo::Sha256 => 64,
-            Algo::Sha512 => 128,
-        };
-        let h = s.strip_prefix("sha256:").filter(|_| algo == Algo::Sha256).unwrap_or(s);
-        if h.len() != want || !h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(format!("`{s}` is not a {want}-character lowercase hex {algo:?} digest"));
-        }
-        Ok(Digest { algo, hex: h.to_string() })
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = match self.algo {
-            Algo::Sha1 => "sha1",
-            Algo::Sha256 => "sha256",
-            Algo::Sha512 => "sha512",
-        };
-        write!(f, "{a}:{}", self.hex)
     }
 }
 

@@ -166,3 +166,32 @@ pub fn lock_dir(dir: &Path, what: &str) -> Result<DirLock> {
     }
     Ok(DirLock { _file: f })
 }
+
+pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut b = vec![0u8; n];
+    File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|e| Error::Failed(format!("cannot read /dev/urandom: {e}")))?;
+    Ok(b)
+}
+
+/// 0600 from the first byte: the temporary file is created with that mode, `O_EXCL` and
+/// `O_NOFOLLOW`, under a random name, so a planted file or link receives nothing.
+pub fn write_private(p: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(p, bytes, 0o600).map_err(|source| Error::Write { path: p.to_path_buf(), source })?;
+    test_kill_point();
+    Ok(())
+}
+
+/// Test hook: `BUNDLER_TEST_KILL_AFTER_WRITES=N` kills the process (SIGKILL) after the N-th
+/// file written into the state folder, so a test can show a kill at any point recovers.
+pub fn test_kill_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let Some(n) = std::env::var("BUNDLER_TEST_KILL_AFTER_WRITES").ok().and_then(|v| v.parse::<u64>().ok()) else {
+        return;
+    };
+    if WRITES.fetch_add(1, Ordering::SeqCst) + 1 == n {
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}

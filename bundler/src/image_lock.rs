@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Algo, Digest};
+use crate::digest::{Algo, Digest};
 use crate::error::{Diagnostic, Diagnostics, Error, Loc, Result};
-use crate::images::PulledImage;
+use crate::model::PulledImage;
 use crate::plan::Plan;
 
-pub const FILE_NAME: &str = "bundler.lock";
+use crate::names::IMAGE_LOCK as FILE_NAME;
 const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

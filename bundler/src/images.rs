@@ -8,13 +8,14 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::{Algo, Digest};
+use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
-use crate::fetch::{self, Cache, Reporter, Want};
+use crate::fetch::{self, Cache, Want};
+pub use crate::model::PulledImage;
 use crate::plan::Plan;
+use crate::report::{Outcome, Reporter};
 
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 
@@ -136,20 +137,6 @@ fn parse_ref(reference: &str) -> std::result::Result<Ref, String> {
     let loopback = host.starts_with("127.") || host.starts_with("localhost");
     let base = format!("{}://{host}", if loopback { "http" } else { "https" });
     Ok(Ref { base, repository })
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PulledImage {
-    pub name: String,
-    pub reference: String,
-    pub manifest_digest: String,
-    /// The platform manifest actually used (differs from `manifest_digest` for a list).
-    pub image_manifest_digest: String,
-    pub config_digest: String,
-    pub layers: Vec<String>,
-    pub archive: PathBuf,
-    pub archive_sha256: String,
-    pub source: String,
 }
 
 struct Session<'a> {
@@ -449,7 +436,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
     write_docker_archive(&archive, &tag, &config, &layers, &paths, o.time).map_err(|e| format!("writing {}: {e}", archive.display()))?;
     std::fs::write(o.out_dir.join(format!("{}.tar.tag", img.name)), format!("{tag}\n")).map_err(|e| e.to_string())?;
     std::fs::write(o.out_dir.join(format!("{}.tar.id", img.name)), format!("{config}\n")).map_err(|e| e.to_string())?;
-    let (d, _) = fetch::cache::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
+    let (d, _) = crate::digest::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
     Ok(PulledImage {
         name: img.name.clone(),
         reference: tag,
@@ -481,7 +468,8 @@ fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], ca
         match s.get(base, &url, Some(ACCEPT)) {
             Ok(resp) if resp.status().is_success() => {
                 let b = resp.bytes().map_err(|e| format!("{url}: {e}"))?.to_vec();
-                let got = format!("sha256:{}", sha256_of(&b));
+                let d = Digest { algo: Algo::Sha256, hex: sha256_of(&b) };
+                let got = d.to_string();
                 if let Some(l) = locked {
                     if l != got {
                         return Err(format!(
@@ -494,7 +482,6 @@ fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], ca
                     }
                     return Ok(got);
                 }
-                let d = Digest::parse(Algo::Sha256, &got).expect("a sha256 we computed");
                 let path = cache.path(&d);
                 std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
                 let tmp = path.with_extension("partial");
@@ -513,9 +500,9 @@ fn first_pull_digest(s: &Session, img: &crate::plan::Image, bases: &[Source], ca
 
 /// The cached manifests and blobs of pulled images as files for a mirror folder
 /// (`bundler fetch --export`): `<hex>.manifest` and `<hex>.blob`, as `pull` looks them up.
-pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<fetch::Fetched> {
+pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<crate::model::Fetched> {
     let cache = Cache { root: cache_dir.to_path_buf() };
-    let mut out: BTreeMap<String, fetch::Fetched> = BTreeMap::new();
+    let mut out: BTreeMap<String, crate::model::Fetched> = BTreeMap::new();
     for i in images {
         let manifests = [&i.manifest_digest, &i.image_manifest_digest];
         let blobs = std::iter::once(&i.config_digest).chain(&i.layers);
@@ -525,7 +512,7 @@ pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<fetch::Fetc
             let file_name = if is_manifest { manifest_file_name(&digest.hex) } else { format!("{}.blob", digest.hex) };
             let path = cache.path(&digest);
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            out.entry(file_name.clone()).or_insert(fetch::Fetched {
+            out.entry(file_name.clone()).or_insert(crate::model::Fetched {
                 name: format!("{} {}", i.name, if is_manifest { "manifest" } else { "blob" }),
                 version: String::new(),
                 file_name,
@@ -534,7 +521,7 @@ pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<fetch::Fetc
                 actual_digest: digest.to_string(),
                 bytes,
                 bytes_transferred: 0,
-                outcome: fetch::Outcome::Cached,
+                outcome: Outcome::Cached,
                 path,
             });
         }

@@ -490,17 +490,12 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 registry_credentials: bundler::images::Credentials::from_env(),
                 os_mirrors: f.os_mirror.clone(),
             };
-            let reporter = progress::Progress::new(cli.quiet || cli.json);
+            let reporter = progress::Progress::new(cli.quiet || cli.json, !cli.quiet);
             let receipt = bundler::build::build(&opts, &reporter)?;
+            // The plan's and the certificates' warnings reached stderr as events while it ran.
             if !cli.quiet {
-                for w in &receipt.warnings {
-                    eprintln!("{w}");
-                }
                 for c in &receipt.certificates {
                     eprintln!("{}: {} ({})", c.id, c.action, c.reason);
-                }
-                for w in &receipt.certificate_warnings {
-                    eprintln!("warning: {w}");
                 }
             }
             if cli.verbose > 0 && !cli.quiet {
@@ -614,7 +609,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             let mut plan = bundler::plan_with(&a.inv.inventory, a.inv.catalog.as_deref(), a.inv.packages.as_deref())?;
             let opts = fetch_options(a, bundler::fetch::mirror_list(&a.mirror, &plan));
             let wants = bundler::fetch::Want::from_plan(&plan);
-            let reporter = progress::Progress::new(cli.quiet || cli.json);
+            let reporter = progress::Progress::new(cli.quiet || cli.json, !cli.quiet);
             let fetched = bundler::fetch::fetch(&wants, &opts, &reporter)?;
             let os = bundler::fetch::os::fetch_os(&plan, &opts, &bundler::fetch::os::os_mirror_list(&a.os_mirror, &plan))?;
             // The export carries the images too (manifests and blobs by digest), so an

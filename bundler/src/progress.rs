@@ -5,19 +5,20 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
-use bundler::fetch::{Event, Outcome, Reporter};
+use bundler::report::{Event, Outcome, Reporter};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub enum Progress {
-    Quiet,
+    /// No progress; warnings still shown when the flag is set (`--json` without `--quiet`).
+    Quiet(bool),
     Log(Mutex<HashMap<String, u64>>),
     Bars(MultiProgress, Mutex<HashMap<String, ProgressBar>>),
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Progress {
+    pub fn new(quiet: bool, warnings: bool) -> Progress {
         if quiet {
-            Progress::Quiet
+            Progress::Quiet(warnings)
         } else if std::io::stderr().is_terminal() {
             Progress::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new()))
         } else {
@@ -42,7 +43,11 @@ fn outcome_word(o: Outcome) -> &'static str {
 impl Reporter for Progress {
     fn event(&self, e: &Event) {
         match self {
-            Progress::Quiet => {}
+            Progress::Quiet(warnings) => {
+                if let (true, Event::Warning { text }) = (warnings, e) {
+                    eprintln!("{text}");
+                }
+            }
             Progress::Log(last) => match e {
                 Event::Waiting { name } => {
                     eprintln!("{name}: waiting for another bundler process fetching the same file")
@@ -72,6 +77,7 @@ impl Reporter for Progress {
                 Event::Damaged { name, path } => eprintln!("{name}: cached file {} no longer matches its digest; fetching it again", path.display()),
                 Event::Done { name, outcome, bytes } => eprintln!("{name}: {} ({})", outcome_word(*outcome), mib(*bytes)),
                 Event::Failed { name, .. } => eprintln!("{name}: failed"),
+                Event::Warning { text } => eprintln!("{text}"),
             },
             Progress::Bars(mp, bars) => {
                 let mut bars = bars.lock().unwrap();
@@ -113,6 +119,9 @@ impl Reporter for Progress {
                         if let Some(pb) = bars.get(*name) {
                             pb.abandon_with_message("failed");
                         }
+                    }
+                    Event::Warning { text } => {
+                        let _ = mp.println(*text);
                     }
                 }
             }

@@ -3,25 +3,13 @@
 //! filled in here; per-host values come from the host-identity step at install time.
 
 use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::error::{Error, Result};
+pub use crate::model::{File, Scriptlets};
 use crate::plan::contents::Source;
 use crate::plan::Plan;
 use crate::specs::Role;
-
-/// One rendered file and where it goes.
-#[derive(Clone, Debug, Serialize)]
-pub struct File {
-    pub path: String,
-    pub package: String,
-    pub mode: u32,
-    /// Admin-editable: `%config(noreplace)` in the package.
-    pub config: bool,
-    pub template: String,
-    pub content: String,
-}
 
 /// Every file under packaging/, by its path there (embedded by build.rs).
 mod packaging {
@@ -105,9 +93,9 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
         },
         "flannel_config": serde_json::to_string(&flannel).unwrap(),
         "services": services_context(plan),
-        "key_file": crate::repo::KEY_FILE,
+        "key_file": crate::names::KEY_FILE,
         "os_key_file": plan.os_key.as_ref().map(|k| k.file_name.clone()).unwrap_or_default(),
-        "bundle": {"file_stem": format!("{}-{}-{}", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'), bundle_release), "host_dir": plan.bundle.host_dir},
+        "bundle": {"file_stem": crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, bundle_release), "host_dir": plan.bundle.host_dir},
         "images": {
             "pause": image_ref(plan, "pause"),
             "kube_dns": image_ref(plan, "kube-dns"),
@@ -210,18 +198,6 @@ pub fn repo_file(plan: &Plan, bundle_release: u32) -> Result<String> {
 
 /// The template of the bundle's .repo file (install.sh includes it too).
 const REPO_TEMPLATE: &str = "bundle/yum.repo";
-
-/// A package's scriptlets, rendered from the templates under packaging/scriptlets/ its
-/// definition names.
-#[derive(Clone, Debug, Default)]
-pub struct Scriptlets {
-    pub package: String,
-    pub pretrans: Option<String>,
-    pub pre: Option<String>,
-    pub post: Option<String>,
-    pub preun: Option<String>,
-    pub postun: Option<String>,
-}
 
 /// Render every package's scriptlets. They see the package's name, role, services (and, for
 /// each, the files whose presence says another installed role still runs it), the services

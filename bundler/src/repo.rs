@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
-use crate::rpm::{read_info, RpmDep, RpmInfo};
+use crate::rpmfile::{read_info, RpmDep, RpmInfo};
 use crate::signing::SigningKey;
 
-pub const KEY_FILE: &str = "RPM-GPG-KEY-bundler";
+use crate::names::KEY_FILE;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Repo {
@@ -210,7 +210,7 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64, known: &std::collecti
         let info = read_info(&path)?;
         let (sha256, size) = match known.get(n) {
             Some(k) => k.clone(),
-            None => crate::fetch::cache::hash_file(&path, crate::catalog::Algo::Sha256)
+            None => crate::digest::hash_file(&path, crate::digest::Algo::Sha256)
                 .map(|(d, n)| (d.hex, n))
                 .map_err(|source| Error::Read { path: path.clone(), source })?,
         };

@@ -70,9 +70,9 @@ impl SigningKey {
         let params = b.build().map_err(|e| err("parameters", e))?;
         let key = params.generate(rand::thread_rng()).map_err(|e| err("generation", e))?;
         let armored = key.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))?;
-        crate::pki::write_private(&path, armored.as_bytes())?;
+        crate::files::write_private(&path, armored.as_bytes())?;
         let sk = Self::from_armored(&armored, &path)?;
-        crate::pki::write_private(&dir.join("repo-signing.pub.asc"), sk.public_armored.as_bytes())?;
+        crate::files::write_private(&dir.join("repo-signing.pub.asc"), sk.public_armored.as_bytes())?;
         Ok(sk)
     }
 

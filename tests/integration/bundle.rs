@@ -26,7 +26,7 @@ fn end_to_end_install_sh_verify_and_tampering() {
     assert_eq!(receipt["bundle"].as_str().unwrap(), b.p("out/k8s-1.9.11-1.tar").to_str().unwrap());
     assert_eq!(receipt["bundle_sha256"], sha(&tar));
     let stages: Vec<&str> = receipt["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["plan", "fetch", "pki", "render", "images", "signing-key", "extract", "packages", "repository", "bundle"]);
+    assert_eq!(stages, ["plan", "render", "pki", "fetch", "images", "signing-key", "extract", "packages", "repository", "bundle"]);
     let bundle = b.bundle();
     for f in [
         "install.sh",
@@ -181,6 +181,47 @@ fn a_failed_or_killed_build_leaves_the_output_folder_as_it_was() {
     // And the next build completes.
     b.build(&[]).code(0);
     assert_eq!(listing(&b).len(), before.len() + 1);
+}
+
+/// Regression: the build downloaded every artifact (some 500 MB for real) before it rendered a
+/// template or made a certificate, so an error there surfaced only after the downloads.
+#[test]
+fn build_renders_and_makes_certificates_before_the_first_download() {
+    let b = Build::example();
+    // Certificates that cannot be used: the Kubernetes CA's certificate with another CA's key.
+    run(bundler().current_dir(b.p("")).args(["certs", "issue", "--quiet", "--inventory", "hosts.yaml"])).code(0);
+    std::fs::copy(b.p("bundler-state/pki/etcd-ca.key"), b.p("bundler-state/pki/kubernetes-ca.key")).unwrap();
+    let r = b.build(&[]);
+    r.code(1).has("kubernetes-ca.crt and ").has("do not belong together");
+    assert_eq!(b._server.log().len(), 0, "requests before the certificate error: {:?}", b._server.log().iter().map(|l| &l.path).collect::<Vec<_>>());
+    // The same build with the pair restored does download, so the count above can be non-zero.
+    std::fs::remove_dir_all(b.p("bundler-state")).unwrap();
+    b.build(&[]).code(0);
+    assert!(!b._server.log().is_empty());
+}
+
+/// Regression: `bundler build` printed the plan's warnings only after a successful build,
+/// so a build that failed later never showed them.
+#[test]
+fn build_shows_plan_warnings_on_stderr_even_when_it_fails() {
+    let inv = std::fs::read_to_string(crate::util::root().join("examples/hosts.yaml"))
+        .unwrap()
+        .replace("      ip: 192.168.0.212\n", "      ip: 192.168.0.212\n      kube_proxy_mode: ipvs\n");
+    let b = Build::new(&inv);
+    let cmd = b.build_cmd();
+    // Not quiet: what a person running it sees.
+    let args: Vec<_> = cmd.get_args().filter(|a| *a != "--quiet" && *a != "--json").map(|a| a.to_owned()).collect();
+    let mut c = bundler();
+    c.current_dir(b.p("")).env("SOURCE_DATE_EPOCH", "1700000000").args(args);
+    for at in ["fetch", "packages"] {
+        let r = run(c.env("BUNDLER_TEST_FAIL_AT", at));
+        r.code(1).has(&format!("stage {at} failed"));
+        assert!(r.stderr.contains("warning: `kube_proxy_mode` is set on a group or host"), "failed at {at}: {}", r.stderr);
+    }
+    // And once, not twice, when the build succeeds.
+    let r = run(c.env_remove("BUNDLER_TEST_FAIL_AT"));
+    r.code(0);
+    assert_eq!(r.stderr.matches("`kube_proxy_mode` is set on a group or host").count(), 1, "{}", r.stderr);
 }
 
 #[test]

@@ -626,7 +626,7 @@ fn all_scripts() -> Vec<(String, String)> {
             actual_digest: String::new(),
             bytes: 0,
             bytes_transferred: 0,
-            outcome: bundler::fetch::Outcome::Cached,
+            outcome: bundler::report::Outcome::Cached,
             path: state.path().join("none"),
         })
         .collect();

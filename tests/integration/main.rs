@@ -5,6 +5,7 @@ mod acceptance;
 mod addons;
 mod ansible_diff;
 mod api_proxy;
+mod architecture;
 mod bundle;
 mod catalog;
 mod deb;

@@ -242,14 +242,14 @@ fn the_stand_ins_are_signed_as_the_vendor_signs_and_rpmkeys_agrees() {
     assert!(ok && out.contains("Header V4 RSA/SHA256 Signature"), "{out}");
     // bundler's check agrees with rpmkeys on all of them, and says which packets it checked.
     let text = std::fs::read_to_string(&key).unwrap();
-    let lines = bundler::rpm::verify_vendor_signature(&socat, &text).unwrap();
+    let lines = bundler::rpmfile::verify_vendor_signature(&socat, &text).unwrap();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[0].starts_with("RSAHEADER v3 SHA256 key id ") && lines[1].starts_with("PGP v3 SHA256 key id "), "{lines:?}");
-    let lines = bundler::rpm::verify_vendor_signature(&s.v4_socat, &text).unwrap();
+    let lines = bundler::rpmfile::verify_vendor_signature(&s.v4_socat, &text).unwrap();
     assert!(lines[0].starts_with("RSAHEADER v4 SHA256") && lines[1].starts_with("PGP v4 SHA256"), "{lines:?}");
-    let e = bundler::rpm::verify_vendor_signature(&s.other_socat, &text).unwrap_err();
+    let e = bundler::rpmfile::verify_vendor_signature(&s.other_socat, &text).unwrap_err();
     assert!(e.contains(&s.other_key_id) && e.contains("not the pinned key"), "{e}");
-    let e = bundler::rpm::verify_vendor_signature(&s.unsigned_socat, &text).unwrap_err();
+    let e = bundler::rpmfile::verify_vendor_signature(&s.unsigned_socat, &text).unwrap_err();
     assert!(e.contains("not signed"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     let altered = |at: usize, name: &str| {
@@ -263,14 +263,14 @@ fn the_stand_ins_are_signed_as_the_vendor_signs_and_rpmkeys_agrees() {
     let n = std::fs::metadata(&socat).unwrap().len() as usize;
     let bad = altered(n - 20, "payload.rpm");
     assert!(!rpmkeys_ok(&key, &bad).0);
-    let e = bundler::rpm::verify_vendor_signature(&bad, &text).unwrap_err();
+    let e = bundler::rpmfile::verify_vendor_signature(&bad, &text).unwrap_err();
     assert!(e.contains("PGP") && e.contains("does not verify") && !e.contains("RSAHEADER"), "{e}");
     // A header altered (a byte of its summary): both signatures fail.
     let bytes = std::fs::read(&socat).unwrap();
     let at = bytes.windows(9).position(|w| w == b"stand-in ").unwrap();
     let bad = altered(at, "header.rpm");
     assert!(!rpmkeys_ok(&key, &bad).0);
-    let e = bundler::rpm::verify_vendor_signature(&bad, &text).unwrap_err();
+    let e = bundler::rpmfile::verify_vendor_signature(&bad, &text).unwrap_err();
     assert!(e.contains("its RSAHEADER signature by key id") && e.contains("its PGP signature by key id") && e.contains("the package was altered"), "{e}");
 }
 

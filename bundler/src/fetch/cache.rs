@@ -3,13 +3,12 @@
 //! per digest lets several bundler processes share one cache.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
-use crate::catalog::{Algo, Digest};
+use crate::digest::{Algo, Digest};
 
 pub struct Cache {
     pub root: PathBuf,
@@ -23,55 +22,6 @@ pub struct PartialMeta {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub total: Option<u64>,
-}
-
-/// A streaming hasher for whichever algorithm the catalog pinned.
-pub enum Hasher {
-    Sha1(sha1::Sha1),
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-}
-
-impl Hasher {
-    pub fn new(algo: Algo) -> Hasher {
-        match algo {
-            Algo::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
-            Algo::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-            Algo::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
-        }
-    }
-    pub fn update(&mut self, b: &[u8]) {
-        match self {
-            Hasher::Sha1(h) => h.update(b),
-            Hasher::Sha256(h) => h.update(b),
-            Hasher::Sha512(h) => h.update(b),
-        }
-    }
-    pub fn finish(self) -> Digest {
-        let (algo, hex) = match self {
-            Hasher::Sha1(h) => (Algo::Sha1, hex::encode(h.finalize())),
-            Hasher::Sha256(h) => (Algo::Sha256, hex::encode(h.finalize())),
-            Hasher::Sha512(h) => (Algo::Sha512, hex::encode(h.finalize())),
-        };
-        Digest { algo, hex }
-    }
-}
-
-/// Hash a whole file (and count its bytes) with a fixed-size buffer.
-pub fn hash_file(path: &Path, algo: Algo) -> io::Result<(Digest, u64)> {
-    let mut f = File::open(path)?;
-    let mut h = Hasher::new(algo);
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let r = f.read(&mut buf)?;
-        if r == 0 {
-            break;
-        }
-        h.update(&buf[..r]);
-        n += r as u64;
-    }
-    Ok((h.finish(), n))
 }
 
 fn algo_dir(a: Algo) -> &'static str {

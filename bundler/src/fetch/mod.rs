@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::catalog::{Algo, Digest};
+use crate::digest::{hash_file, Hasher};
+use crate::digest::{Algo, Digest};
 use crate::error::{ArtifactFailure, Attempt, Error, Result};
+pub use crate::model::Fetched;
 use crate::plan::Plan;
+use crate::report::{Event, Outcome, Reporter};
 pub use cache::Cache;
-use cache::{hash_file, Hasher, PartialMeta};
+use cache::PartialMeta;
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
@@ -69,72 +70,12 @@ impl Want {
         plan.artifacts
             .iter()
             .map(|a| {
-                let (algo, hex) = a.digest.split_once(':').expect("plan digests are algo:hex");
-                let algo = match algo {
-                    "sha512" => Algo::Sha512,
-                    "sha1" => Algo::Sha1,
-                    _ => Algo::Sha256,
-                };
                 let mut upstream = vec![a.url.clone()];
                 upstream.extend(a.alternate_urls.iter().cloned());
-                Want {
-                    name: a.name.clone(),
-                    version: a.version.clone(),
-                    file_name: a.file_name.clone(),
-                    digest: Digest { algo, hex: hex.to_string() },
-                    upstream,
-                }
+                Want { name: a.name.clone(), version: a.version.clone(), file_name: a.file_name.clone(), digest: a.digest.clone(), upstream }
             })
             .collect()
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Already in the cache and re-verified.
-    Cached,
-    Downloaded,
-    /// Continued from a partial file with a Range request.
-    Resumed,
-    /// Copied from a `file://` mirror.
-    Copied,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Fetched {
-    pub name: String,
-    pub version: String,
-    pub file_name: String,
-    /// The URL the bytes actually came from (for cached files, the cache path).
-    pub url: String,
-    pub expected_digest: String,
-    pub actual_digest: String,
-    pub bytes: u64,
-    /// Bytes that crossed the network or were copied in this run.
-    pub bytes_transferred: u64,
-    pub outcome: Outcome,
-    pub path: PathBuf,
-}
-
-/// What the fetch stage tells whoever shows progress. The library never prints.
-pub enum Event<'a> {
-    Waiting { name: &'a str },
-    Start { name: &'a str, url: &'a str, total: Option<u64>, offset: u64 },
-    Progress { name: &'a str, done: u64, total: Option<u64> },
-    Retry { name: &'a str, url: &'a str, attempt: u32, reason: &'a str, delay: Duration },
-    Damaged { name: &'a str, path: &'a Path },
-    Done { name: &'a str, outcome: Outcome, bytes: u64 },
-    Failed { name: &'a str, reason: &'a str },
-}
-
-pub trait Reporter: Sync {
-    fn event(&self, e: &Event);
-}
-
-pub struct Silent;
-impl Reporter for Silent {
-    fn event(&self, _: &Event) {}
 }
 
 /// The one place the project makes an HTTP client.

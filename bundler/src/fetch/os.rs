@@ -10,41 +10,14 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Serialize;
-
-use super::{Options, Outcome};
-use crate::catalog::{Algo, Digest};
+use super::Options;
+use crate::digest::{Algo, Digest};
 use crate::error::{Error, Result};
+pub use crate::model::{FetchedOs, OsFetched};
 use crate::plan::{OsPackage, Plan};
-
-#[derive(Clone, Debug, Serialize)]
-pub struct FetchedOs {
-    pub name: String,
-    pub nevra: String,
-    pub file_name: String,
-    /// Where the bytes came from (the cache path when cached).
-    pub url: String,
-    pub sha256: String,
-    pub bytes: u64,
-    pub outcome: Outcome,
-    /// The key that signed it (fingerprint) and the signatures checked.
-    pub signed_by: String,
-    pub signatures: Vec<String>,
-    pub path: PathBuf,
-}
-
-/// What `fetch_os` returns: the verified key (armoured) and every package.
-#[derive(Clone, Debug, Serialize)]
-pub struct OsFetched {
-    pub key_name: String,
-    pub key_fingerprint: String,
-    #[serde(skip)]
-    pub key_armored: String,
-    pub key_path: PathBuf,
-    pub packages: Vec<FetchedOs>,
-}
+use crate::report::Outcome;
 
 /// `--os-mirror`, then `BUNDLER_OS_MIRRORS`, then the inventory's `bundler_os_mirrors`.
 pub fn os_mirror_list(cli: &[String], plan: &Plan) -> Vec<String> {
@@ -155,13 +128,13 @@ pub fn fetch_os(plan: &Plan, opts: &Options, os_mirrors: &[String]) -> Result<Op
 
 /// The checks a package must pass: the vendor's signature, the NEVRA it claims, and the pinned SHA-256.
 fn check(p: &OsPackage, path: &Path, key_armored: &str) -> std::result::Result<(Vec<String>, String), String> {
-    let sigs = crate::rpm::verify_vendor_signature(path, key_armored)?;
-    let info = crate::rpm::read_info(path).map_err(|e| e.to_string())?;
+    let sigs = crate::rpmfile::verify_vendor_signature(path, key_armored)?;
+    let info = crate::rpmfile::read_info(path).map_err(|e| e.to_string())?;
     let nevra = format!("{}-{}-{}.{}", info.name, info.version, info.release, info.arch);
     if nevra != p.nevra {
         return Err(format!("it is {nevra}, not {}", p.nevra));
     }
-    let (d, _) = super::cache::hash_file(path, Algo::Sha256).map_err(|e| e.to_string())?;
+    let (d, _) = crate::digest::hash_file(path, Algo::Sha256).map_err(|e| e.to_string())?;
     if let Some(want) = &p.sha256 {
         if &d.to_string() != want {
             return Err(format!("SHA-256 mismatch: expected {want}, got {d}"));

@@ -21,9 +21,11 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
+use crate::files::{random_bytes, write_private};
+pub use crate::model::{Change, Item, Pki};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
-pub use store::{list, lock_state, random_bytes, write_private, CertInfo};
+pub use store::{list, lock_state, CertInfo};
 
 pub const DEFAULT_CA_DAYS: i64 = 3650;
 pub const DEFAULT_LEAF_DAYS: i64 = 1825;
@@ -37,39 +39,6 @@ pub struct Options {
     pub leaf_days: i64,
     /// Re-issue every leaf (`bundler certs renew`).
     pub renew_all: bool,
-}
-
-/// A file the PKI stage produced and where it goes on the hosts.
-#[derive(Clone, Debug, Serialize)]
-pub struct Item {
-    pub id: String,
-    /// In the state folder. Where it is installed, and by which package, is the package
-    /// spec's business (`pki:` contents entries).
-    pub path: PathBuf,
-    pub mode: u32,
-    pub secret: bool,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Change {
-    pub id: String,
-    pub action: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Pki {
-    pub state: PathBuf,
-    /// Files for the packages; root CA keys are never among them.
-    pub items: Vec<Item>,
-    pub changes: Vec<Change>,
-    pub warnings: Vec<String>,
-}
-
-impl Pki {
-    pub fn item(&self, id: &str) -> Option<&Item> {
-        self.items.iter().find(|i| i.id == id)
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,7 +168,7 @@ fn dn(cn: &str, orgs: &[String]) -> DistinguishedName {
 }
 
 fn serial() -> Result<SerialNumber> {
-    let mut b = store::random_bytes(16)?;
+    let mut b = random_bytes(16)?;
     b[0] &= 0x7f; // positive
     b[0] |= 0x01; // and never shorter than 16 bytes
     Ok(SerialNumber::from_slice(&b))
@@ -355,7 +324,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     let token = match st.read(&token_path) {
         Ok(t) if t.trim().len() == 32 && t.trim().bytes().all(|b| b.is_ascii_hexdigit()) => t.trim().to_string(),
         _ => {
-            let t = hex::encode(store::random_bytes(16)?);
+            let t = hex::encode(random_bytes(16)?);
             st.write_secret(&token_path, format!("{t}\n").as_bytes())?;
             changes.push(Change { id: "bootstrap-token".into(), action: "created".into(), reason: "no kubelet bootstrap token in the state folder".into() });
             t

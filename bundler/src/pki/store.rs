@@ -2,7 +2,6 @@
 //! rename. Also reads certificates back for reuse decisions and `bundler certs`.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -14,12 +13,6 @@ use crate::error::{Error, Result};
 
 pub struct State {
     root: PathBuf,
-}
-
-pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
-    let mut b = vec![0u8; n];
-    fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|e| Error::Failed(format!("cannot read /dev/urandom: {e}")))?;
-    Ok(b)
 }
 
 pub fn sha256_hex(b: &[u8]) -> String {
@@ -63,14 +56,14 @@ impl State {
         crate::files::read_regular_string(p, MAX_STATE_FILE)
     }
     pub fn write_secret(&self, p: &Path, bytes: &[u8]) -> Result<()> {
-        write_private(p, bytes)
+        crate::files::write_private(p, bytes)
     }
     /// Leave a file (and its mtime) alone when its content is already right.
     pub fn write_if_changed(&self, p: &Path, bytes: &[u8]) -> Result<()> {
         if crate::files::read_regular(p, MAX_STATE_FILE).is_ok_and(|old| old == bytes) {
             return Ok(());
         }
-        write_private(p, bytes)
+        crate::files::write_private(p, bytes)
     }
 
     /// Replace several files of the state folder as one: after a kill at any point either all
@@ -84,13 +77,13 @@ impl State {
         for (i, (p, bytes)) in files.iter().enumerate() {
             let rel = p.strip_prefix(&self.root).map_err(|_| Error::Failed(format!("{} is outside the state folder", p.display())))?;
             targets.push(rel.to_string_lossy().into_owned());
-            write_private(&dir.join(i.to_string()), bytes)?;
+            crate::files::write_private(&dir.join(i.to_string()), bytes)?;
         }
-        write_private(&dir.join("targets"), serde_json::to_string(&targets).unwrap().as_bytes())?;
+        crate::files::write_private(&dir.join("targets"), serde_json::to_string(&targets).unwrap().as_bytes())?;
         sync_dir(&dir);
-        write_private(&dir.join("complete"), b"")?;
+        crate::files::write_private(&dir.join("complete"), b"")?;
         sync_dir(&dir);
-        test_kill_point();
+        crate::files::test_kill_point();
         self.recover()
     }
 
@@ -114,7 +107,7 @@ impl State {
                 if from.exists() {
                     let to = self.root.join(rel);
                     fs::rename(&from, &to).map_err(|source| Error::Write { path: to.clone(), source })?;
-                    test_kill_point();
+                    crate::files::test_kill_point();
                 }
             }
             if let Some(first) = targets.first() {
@@ -129,34 +122,11 @@ fn sync_dir(d: &Path) {
     let _ = fs::File::open(d).and_then(|f| f.sync_all());
 }
 
-/// Test hook: `BUNDLER_TEST_KILL_AFTER_WRITES=N` kills the process (SIGKILL) after the N-th
-/// file written into the state folder, so a test can show a kill at any point recovers.
-fn test_kill_point() {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let Some(n) = std::env::var("BUNDLER_TEST_KILL_AFTER_WRITES").ok().and_then(|v| v.parse::<u64>().ok()) else {
-        return;
-    };
-    if WRITES.fetch_add(1, Ordering::SeqCst) + 1 == n {
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
-}
-
 /// An exclusive lock on the state folder for every command that writes it (build, certs
 /// issue/renew): two at once would leave a CA key that does not match its certificate.
 pub fn lock_state(root: &Path) -> Result<crate::files::DirLock> {
     mkdir_private(root, "state folder", false)?;
     crate::files::lock_dir(root, "state folder")
-}
-
-/// 0600 from the first byte: the temporary file is created with that mode, `O_EXCL` and
-/// `O_NOFOLLOW`, under a random name, so a planted file or link receives nothing.
-pub fn write_private(p: &Path, bytes: &[u8]) -> Result<()> {
-    crate::files::write_atomic(p, bytes, 0o600).map_err(|source| Error::Write { path: p.to_path_buf(), source })?;
-    test_kill_point();
-    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -184,7 +184,8 @@ pub struct Artifact {
     pub url: String,
     /// Further upstream URLs for the same file, tried after `url`.
     pub alternate_urls: Vec<String>,
-    pub digest: String,
+    #[serde(serialize_with = "crate::digest::as_text")]
+    pub digest: crate::digest::Digest,
     pub trust: Trust,
     pub trust_note: String,
     pub single_source: bool,
@@ -1032,7 +1033,7 @@ fn file_artifact(entries: &[&Entry], used_by: Vec<String>) -> Artifact {
         file_name: file_name.clone(),
         url: url.clone(),
         alternate_urls,
-        digest: primary.best_digest().unwrap().to_string(),
+        digest: primary.best_digest().unwrap().clone(),
         trust: primary.trust,
         trust_note: primary.trust.describe().into(),
         single_source: primary.trust.single_source(),
@@ -1050,7 +1051,7 @@ fn extra_image(item: &str) -> std::result::Result<Image, String> {
         Some((r, d)) => (
             r,
             Some(
-                catalog::Digest::parse(catalog::Algo::Sha256, d)
+                crate::digest::Digest::parse(crate::digest::Algo::Sha256, d)
                     .ok()
                     .filter(|_| d.starts_with("sha256:"))
                     .ok_or_else(|| format!("`{item}`: `{d}` is not `sha256:` and 64 lowercase hex characters"))?,
@@ -1079,7 +1080,7 @@ fn extra_image(item: &str) -> std::result::Result<Image, String> {
         single_source: false,
         license: None,
         used_by: Vec::new(),
-        first_pull: digest.is_none().then(|| FirstPull { lock_file: crate::image_lock::FILE_NAME.into(), pinned_on: None }),
+        first_pull: digest.is_none().then(|| FirstPull { lock_file: crate::names::IMAGE_LOCK.into(), pinned_on: None }),
     })
 }
 
@@ -1111,7 +1112,7 @@ fn pick_image(cat: &Catalog, name: &str, kube: &str, want: Option<&str>) -> std:
         single_source: e.trust.single_source(),
         license: e.license.clone(),
         used_by: Vec::new(),
-        first_pull: digest.is_none().then(|| FirstPull { lock_file: crate::image_lock::FILE_NAME.into(), pinned_on: None }),
+        first_pull: digest.is_none().then(|| FirstPull { lock_file: crate::names::IMAGE_LOCK.into(), pinned_on: None }),
     })
 }
 

@@ -3,7 +3,6 @@
 //! writes them streaming (`stream.rs`); `read.rs` reads them back with the `rpm` crate.
 
 mod extract;
-mod read;
 mod stream;
 mod tags;
 
@@ -14,14 +13,15 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
-use crate::fetch::Fetched;
-use crate::pki::Pki;
+pub use crate::model::Built;
+use crate::model::Fetched;
+use crate::model::File as Rendered;
+use crate::model::Pki;
+use crate::model::Scriptlets;
 use crate::plan::contents::Source;
 use crate::plan::Plan;
-use crate::render::{File as Rendered, Scriptlets};
 use crate::signing::SigningKey;
 use crate::specs::PackageKind;
-pub use read::{read_info, verify_signature, verify_vendor_signature, RpmDep, RpmFile, RpmInfo};
 pub use stream::source_rpm;
 
 /// Write one package as `build` does (through `dst.partial`, signed with `key`); for tests that
@@ -152,25 +152,6 @@ pub struct Options<'a> {
     pub work: &'a Path,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Built {
-    pub name: String,
-    pub version: String,
-    pub release: String,
-    pub file_name: String,
-    pub path: PathBuf,
-    pub sha256: String,
-    pub size: u64,
-    /// Reused from the package cache rather than built.
-    pub cached: bool,
-    /// Release raised by this build because the content changed.
-    pub changed: bool,
-    pub build_time: u64,
-    /// Where the package cache keeps this package between builds (binary packages only).
-    #[serde(skip)]
-    pub cache_entry: Option<PathBuf>,
-}
-
 /// Every package's definition, from the plan, the PKI, the rendered files and scriptlets and the fetched artifacts.
 pub fn assemble(
     plan: &Plan,
@@ -281,7 +262,7 @@ pub fn assemble(
 }
 
 fn hash_path(p: &Path) -> Result<String> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
+    crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 /// Packages ready to write: releases given, requirements pinned, binaries extracted.
@@ -428,7 +409,7 @@ pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
         out.push(b);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    crate::pki::write_private(&rel_path, serde_json::to_string_pretty(&releases).unwrap().as_bytes())?;
+    crate::files::write_private(&rel_path, serde_json::to_string_pretty(&releases).unwrap().as_bytes())?;
     Ok(out)
 }
 
@@ -512,7 +493,7 @@ fn build_one(spec: &PackageSpec, cached: &Path, verified: Option<&(String, u64)>
 }
 
 fn hash_and_size(p: &Path) -> Result<(String, u64)> {
-    crate::fetch::cache::hash_file(p, crate::catalog::Algo::Sha256).map(|(d, n)| (d.hex, n)).map_err(|source| Error::Read { path: p.to_path_buf(), source })
+    crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, n)| (d.hex, n)).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 /// A hard link when both sides are on one file system (the package cache and the staging

@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+/// An RPM header starts with these bytes (magic and version 1).
+const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
+
 fn e(what: &str, err: impl std::fmt::Display) -> Error {
     Error::Failed(format!("{what}: {err}"))
 }
@@ -174,7 +177,7 @@ fn header_range(path: &Path) -> Result<(u64, u64)> {
     let mut read_intro = |f: &mut std::fs::File, at: u64| -> Result<u64> {
         f.seek(SeekFrom::Start(at)).map_err(io)?;
         f.read_exact(&mut intro).map_err(io)?;
-        if intro[..4] != super::tags::HEADER_MAGIC[..4] {
+        if intro[..4] != HEADER_MAGIC[..4] {
             return Err(Error::Failed(format!("{}: no RPM header at byte {at}", path.display())));
         }
         let count = u32::from_be_bytes(intro[8..12].try_into().unwrap()) as u64;
