@@ -14,8 +14,8 @@ home=$work/gnupg top=$work/os-rpmbuild www=$work/www/os
 mkdir -p "$home" "$top" "$www/Packages"
 chmod 700 "$home"
 uid="Bench Vendor Key <bench@vendor.invalid>"
-gpg --homedir "$home" --batch --passphrase '' --quiet --quick-gen-key "$uid" rsa2048 sign never
-fpr=$(gpg --homedir "$home" --with-colons --fingerprint "$uid" | awk -F: '/^fpr/ {print $10; exit}')
+gpg --homedir "$home" --batch --passphrase '' --quiet --quick-gen-key "$uid" rsa2048 sign never 2>/dev/null
+fpr=$(gpg --homedir "$home" --with-colons --fingerprint "$uid" 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
 gpg --homedir "$home" --armor --export "$uid" > "$www/RPM-GPG-KEY-CentOS-7"
 printf 'os_key:\n  name: RPM-GPG-KEY-CentOS-7\n  url: http://127.0.0.1:%s/os/RPM-GPG-KEY-CentOS-7\n  fingerprint: "%s"\nos_packages:\n' "$port" "$fpr" >> "$work/catalog.yaml"
 # name version release file requires (the pinned NEVRAs of specs/catalog.yaml)
@@ -53,5 +53,5 @@ libnetfilter_queue 1.0.2 2.el7_2 /usr/lib64/libnetfilter_queue.so.1 -
 ipset 6.29 1.el7 /usr/sbin/ipset ipset-libs
 ipset-libs 6.29 1.el7 /usr/lib64/libipset.so.3 -
 LIST
-GNUPGHOME=$home rpmsign --addsign --define "_gpg_name $uid" --define "_gpg_path $home" --define "_gpg_digest_algo sha256" "$www"/Packages/*.rpm >/dev/null
+GNUPGHOME=$home rpmsign --addsign --define "__gpg $(command -v gpg)" --define "_gpg_name $uid" --define "_gpg_path $home" --define "_gpg_digest_algo sha256" "$www"/Packages/*.rpm >/dev/null 2>&1 </dev/null
 gpgconf --homedir "$home" --kill all 2>/dev/null || true

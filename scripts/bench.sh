@@ -20,6 +20,7 @@ cargo build --release --locked -q --example bench_payload
 bin=$PWD/target/release/bundler
 work=$(mktemp -d /var/tmp/bundler-bench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
+srv=
 trap 'kill $srv 2>/dev/null || true; rm -rf "$work"' EXIT
 echo "== generating the payload (${scale}% of real sizes) in $work"
 target/release/examples/bench_payload "$work" "$port" "$scale"
