@@ -15,6 +15,8 @@ use crate::report::{Event, Reporter};
 pub struct Options {
     pub inventory: PathBuf,
     pub catalog: Option<PathBuf>,
+    /// `--packages`: a package spec in place of the embedded one.
+    pub packages: Option<PathBuf>,
     pub output: PathBuf,
     pub state: PathBuf,
     /// Downloads; `mirrors` here are the command line's, the inventory's are added from the plan.
@@ -98,7 +100,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     let mut timer = Timer { stages: Vec::new(), t: Instant::now() };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
 
-    let mut plan = crate::plan(&o.inventory, o.catalog.as_deref())?;
+    let mut plan = crate::plan_with(&o.inventory, o.catalog.as_deref(), o.packages.as_deref())?;
     // One build or `certs issue` at a time per state folder: two would mix CA keys and certificates.
     let _lock = crate::pki::lock_state(&o.state)?;
     // A user's signing key is read and checked before the first download.
@@ -113,6 +115,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     // Templates and certificates before the first download: a template or certificate-name
     // error costs no bytes.
     let rendered = stage("render", crate::render::render(&plan))?;
+    let scriptlets = stage("render", crate::render::scriptlets(&plan, &rendered))?;
     timer.lap("render");
 
     let pki = stage("pki", crate::pki::ensure(&plan, &crate::pki_options(&plan, &o.state, false)))?;
@@ -163,7 +166,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         None => stage("packages", crate::signing::SigningKey::load_or_create(&o.state, None, &plan.bundle_name))?,
     };
     timer.lap("signing-key");
-    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &fetched, Some(&images_dir)))?;
+    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &scriptlets, &fetched, Some(&images_dir)))?;
     // Where each staged file goes on a host, so the receipt can name image archives there.
     let specs_files: Vec<(String, PathBuf)> = specs
         .iter()
@@ -230,11 +233,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).map_err(|e| werr(&p, e))?;
     }
     let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
-    std::fs::write(
-        &repo_file,
-        crate::repo::repo_file_with_keys(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo"), os.as_ref().map(|o| o.key_name.as_str())),
-    )
-    .map_err(|e| werr(&repo_file, e))?;
+    std::fs::write(&repo_file, stage("bundle", crate::render::repo_file(&plan, release))?).map_err(|e| werr(&repo_file, e))?;
     let inventory_sha = std::fs::read(&o.inventory)
         .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)))
         .map_err(|source| Error::Read { path: o.inventory.clone(), source })?;

@@ -15,6 +15,7 @@ pub mod images;
 pub mod inventory;
 pub mod model;
 pub mod names;
+pub mod paths;
 pub mod pki;
 pub mod plan;
 pub mod render;
@@ -33,12 +34,21 @@ pub use error::{Error, Result};
 
 /// Read the inventory and catalog and compute the plan; nothing is downloaded or written.
 pub fn plan(inventory: &Path, catalog: Option<&Path>) -> Result<plan::Plan> {
+    plan_with(inventory, catalog, None)
+}
+
+/// As `plan`, with a package spec (`--packages FILE`) in place of the embedded specs/packages.yaml.
+pub fn plan_with(inventory: &Path, catalog: Option<&Path>, packages: Option<&Path>) -> Result<plan::Plan> {
+    let spec = match packages {
+        Some(p) => specs::Spec::load(p)?,
+        None => specs::Spec::embedded(),
+    };
     let cat = match catalog {
         Some(p) => catalog::Catalog::with_overrides(p)?,
         None => catalog::Catalog::embedded(),
     };
     let inv = inventory::load(inventory)?;
-    let mut plan = plan::build(&inv, &cat, &inventory.display().to_string())?;
+    let mut plan = plan::build_with(&inv, &cat, &spec, &inventory.display().to_string())?;
     // Images no one publishes a digest for take theirs from bundler.lock beside the inventory.
     image_lock::apply(&mut plan, &image_lock::load(&image_lock::path_for(inventory))?);
     Ok(plan)

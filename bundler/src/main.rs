@@ -33,6 +33,9 @@ struct InventoryArgs {
     /// An artifact catalog whose entries replace or extend the embedded one.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
+    /// A package spec (what each package installs) in place of the embedded specs/packages.yaml.
+    #[arg(long, value_name = "FILE")]
+    packages: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -364,7 +367,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
     let say = !cli.quiet && !cli.json;
     match &cli.command {
         Command::Plan(a) => {
-            let plan = bundler::plan(&a.inventory, a.catalog.as_deref())?;
+            let plan = bundler::plan_with(&a.inventory, a.catalog.as_deref(), a.packages.as_deref())?;
             if cli.json {
                 *doc = Some(json(&plan));
             } else if !cli.quiet {
@@ -375,13 +378,22 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
         Command::Certs(a) => match &a.action {
             Some(CertsAction::Issue { inv, state }) | Some(CertsAction::Renew { inv, state }) => {
                 let renew = matches!(a.action, Some(CertsAction::Renew { .. }));
-                let plan = bundler::plan(&inv.inventory, inv.catalog.as_deref())?;
+                let plan = bundler::plan_with(&inv.inventory, inv.catalog.as_deref(), inv.packages.as_deref())?;
                 let dir = state_dir(state, Some(&inv.inventory))?;
                 check_state(&dir)?;
                 let _lock = bundler::pki::lock_state(&dir)?;
                 let pki = bundler::pki::ensure(&plan, &bundler::pki_options(&plan, &dir, renew))?;
                 if cli.json {
-                    *doc = Some(json(&pki));
+                    // Each item with where the package spec installs it and which packages carry it.
+                    let mut d = json(&pki);
+                    if let Some(items) = d["items"].as_array_mut() {
+                        for it in items {
+                            let id = it["id"].as_str().unwrap_or_default().to_string();
+                            it["install_path"] = serde_json::json!(plan.pki_install_path(&id));
+                            it["packages"] = serde_json::json!(plan.pki_carriers(&id));
+                        }
+                    }
+                    *doc = Some(d);
                 }
                 print_changes(&pki, cli.quiet);
                 Ok(())
@@ -389,7 +401,8 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             None => {
                 let dir = state_dir(&a.state, a.inventory.as_deref())?;
                 let now = time::OffsetDateTime::now_utc();
-                let certs = bundler::pki::list(&dir, now)?;
+                let spec = bundler::specs::Spec::embedded();
+                let certs = bundler::pki::list(&dir, now, |id| spec.pki_carriers(id))?;
                 let warnings = cert_warnings(&certs);
                 // Why each one was last made (recorded by `build` and `certs issue`/`renew`).
                 let history = bundler::pki::history(&dir);
@@ -452,7 +465,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             }
             if let Some(d) = &f.images {
                 return Err(bundler::Error::Usage(format!(
-                    "--images {} is a `bundler fetch` option; `bundler build` always pulls the images into the k8s-images package",
+                    "--images {} is a `bundler fetch` option; `bundler build` always pulls the images into the images package",
                     d.display()
                 )));
             }
@@ -467,6 +480,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             let opts = bundler::build::Options {
                 inventory: f.inv.inventory.clone(),
                 catalog: f.inv.catalog.clone(),
+                packages: f.inv.packages.clone(),
                 output: a.output.clone(),
                 state,
                 fetch: fetch_options(f, f.mirror.clone()),
@@ -592,7 +606,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             }
         }
         Command::Fetch(a) => {
-            let mut plan = bundler::plan(&a.inv.inventory, a.inv.catalog.as_deref())?;
+            let mut plan = bundler::plan_with(&a.inv.inventory, a.inv.catalog.as_deref(), a.inv.packages.as_deref())?;
             let opts = fetch_options(a, bundler::fetch::mirror_list(&a.mirror, &plan));
             let wants = bundler::fetch::Want::from_plan(&plan);
             let reporter = progress::Progress::new(cli.quiet || cli.json, !cli.quiet);

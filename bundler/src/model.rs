@@ -69,11 +69,9 @@ pub struct PulledImage {
 #[derive(Clone, Debug, Serialize)]
 pub struct Item {
     pub id: String,
-    /// In the state folder.
+    /// In the state folder. Where it is installed, and by which package, is the package
+    /// spec's business (`pki:` contents entries).
     pub path: PathBuf,
-    /// Where the packages install it.
-    pub install_path: String,
-    pub packages: Vec<String>,
     pub mode: u32,
     pub secret: bool,
 }
@@ -129,4 +127,16 @@ pub struct Built {
     /// Where the package cache keeps this package between builds (binary packages only).
     #[serde(skip)]
     pub cache_entry: Option<PathBuf>,
+}
+
+/// A package's scriptlets, rendered from the templates under packaging/scriptlets/ its
+/// definition names.
+#[derive(Clone, Debug, Default)]
+pub struct Scriptlets {
+    pub package: String,
+    pub pretrans: Option<String>,
+    pub pre: Option<String>,
+    pub post: Option<String>,
+    pub preun: Option<String>,
+    pub postun: Option<String>,
 }

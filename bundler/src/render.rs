@@ -6,99 +6,54 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::json;
 
 use crate::error::{Error, Result};
-pub use crate::model::File;
+pub use crate::model::{File, Scriptlets};
+use crate::plan::contents::Source;
 use crate::plan::Plan;
+use crate::specs::Role;
 
-/// When a template is rendered at all.
-#[derive(Clone, Copy)]
-enum When {
-    Always,
-    Dns,
-    Dashboard,
-    Monitoring,
-    ApiProxy,
+/// Every file under packaging/, by its path there (embedded by build.rs).
+mod packaging {
+    include!(concat!(env!("OUT_DIR"), "/packaging.rs"));
 }
 
-struct Tpl {
-    name: &'static str,
-    text: &'static str,
-    path: &'static str,
-    package: &'static str,
-    mode: u32,
-    config: bool,
-    when: When,
+/// The text of `packaging/<name>`.
+pub fn template_text(name: &str) -> Option<&'static str> {
+    packaging::FILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-macro_rules! tpl {
-    ($name:literal, $path:literal, $pkg:literal, $mode:literal, $config:literal) => {
-        tpl!($name, $path, $pkg, $mode, $config, When::Always)
-    };
-    ($name:literal, $path:literal, $pkg:literal, $mode:literal, $config:literal, $when:expr) => {
-        Tpl { name: $name, text: include_str!(concat!("../../packaging/", $name)), path: $path, package: $pkg, mode: $mode, config: $config, when: $when }
-    };
+/// What is rendered: each package's template contents and the bundle's files, as the plan
+/// resolved them from specs/packages.yaml. `package` is "bundle" for the bundle's files.
+fn templates(plan: &Plan) -> Vec<File> {
+    let mut out = Vec::new();
+    for p in &plan.packages {
+        for f in &p.contents {
+            if let Source::Template(t) = &f.source {
+                out.push(File {
+                    path: f.dst.to_string(),
+                    package: p.name.clone(),
+                    mode: f.mode.bits(),
+                    config: f.config,
+                    template: t.clone(),
+                    content: String::new(),
+                });
+            }
+        }
+    }
+    for f in &plan.bundle.files {
+        out.push(File {
+            path: f.dst.to_string(),
+            package: BUNDLE.into(),
+            mode: f.mode.bits(),
+            config: false,
+            template: f.template.clone(),
+            content: String::new(),
+        });
+    }
+    out
 }
 
-fn templates() -> Vec<Tpl> {
-    vec![
-        // Every host: who am I, host settings, flannel, preflight.
-        tpl!("host/hosts", "/etc/bundler/hosts", "k8s-common", 0o644, false),
-        tpl!("host/cluster.env", "/etc/bundler/cluster.env", "k8s-common", 0o644, false),
-        tpl!("libexec/host-identity", "/usr/libexec/bundler/host-identity", "k8s-common", 0o755, false),
-        tpl!("units/bundler-host-identity.service", "/usr/lib/systemd/system/bundler-host-identity.service", "k8s-common", 0o644, false),
-        tpl!("host/sysctl.conf", "/etc/sysctl.d/90-kubernetes.conf", "k8s-common", 0o644, true),
-        tpl!("host/modules-load.conf", "/etc/modules-load.d/kubernetes.conf", "k8s-common", 0o644, true),
-        tpl!("tools/k8s-preflight", "/usr/sbin/k8s-preflight", "k8s-common", 0o755, false),
-        tpl!("units/flanneld.service", "/usr/lib/systemd/system/flanneld.service", "k8s-common", 0o644, false),
-        tpl!("config/flanneld.conf", "/etc/flannel/flanneld.conf", "k8s-common", 0o644, true),
-        // etcd members.
-        tpl!("units/etcd.service", "/usr/lib/systemd/system/etcd.service", "k8s-etcd", 0o644, false),
-        tpl!("config/etcd.conf", "/etc/etcd/etcd.conf", "k8s-etcd", 0o644, true),
-        tpl!("config/etcd-backup.env", "/etc/etcd/backup.env", "k8s-etcd", 0o644, true),
-        tpl!("units/etcd-backup.service", "/usr/lib/systemd/system/etcd-backup.service", "k8s-etcd", 0o644, false),
-        tpl!("units/etcd-backup.timer", "/usr/lib/systemd/system/etcd-backup.timer", "k8s-etcd", 0o644, false),
-        tpl!("libexec/etcd-backup", "/usr/libexec/bundler/etcd-backup", "k8s-etcd", 0o755, false),
-        tpl!("tools/k8s-etcd-restore", "/usr/sbin/k8s-etcd-restore", "k8s-etcd", 0o755, false),
-        tpl!("libexec/etcd-health", "/usr/libexec/bundler/etcd-health", "k8s-etcd", 0o755, false),
-        // Control plane.
-        tpl!("units/kube-apiserver.service", "/usr/lib/systemd/system/kube-apiserver.service", "k8s-master", 0o644, false),
-        tpl!("config/apiserver.env", "/etc/kubernetes/apiserver.env", "k8s-master", 0o644, true),
-        tpl!("config/audit-policy.yaml", "/etc/kubernetes/audit-policy.yaml", "k8s-master", 0o644, true),
-        tpl!("units/kube-controller-manager.service", "/usr/lib/systemd/system/kube-controller-manager.service", "k8s-master", 0o644, false),
-        tpl!("config/controller-manager.env", "/etc/kubernetes/controller-manager.env", "k8s-master", 0o644, true),
-        tpl!("units/kube-scheduler.service", "/usr/lib/systemd/system/kube-scheduler.service", "k8s-master", 0o644, false),
-        tpl!("config/scheduler.env", "/etc/kubernetes/scheduler.env", "k8s-master", 0o644, true),
-        tpl!("units/flannel-network-config.service", "/usr/lib/systemd/system/flannel-network-config.service", "k8s-master", 0o644, false),
-        tpl!("libexec/flannel-network-config", "/usr/libexec/bundler/flannel-network-config", "k8s-master", 0o755, false),
-        tpl!("units/k8s-addons.service", "/usr/lib/systemd/system/k8s-addons.service", "k8s-master", 0o644, false),
-        tpl!("libexec/apply-addons", "/usr/libexec/bundler/apply-addons", "k8s-master", 0o755, false),
-        tpl!("addons/kube-dns.yaml", "/etc/kubernetes/addons/kube-dns.yaml", "k8s-master", 0o644, false, When::Dns),
-        tpl!("addons/dashboard.yaml", "/etc/kubernetes/addons/dashboard.yaml", "k8s-master", 0o644, false, When::Dashboard),
-        tpl!("addons/monitoring.yaml", "/etc/kubernetes/addons/monitoring.yaml", "k8s-master", 0o644, false, When::Monitoring),
-        tpl!("host/kubectl.sh", "/etc/profile.d/kubectl.sh", "k8s-master", 0o644, false),
-        tpl!("tools/k8s-status", "/usr/sbin/k8s-status", "k8s-master", 0o755, false),
-        tpl!("tools/k8s-smoke-test", "/usr/sbin/k8s-smoke-test", "k8s-master", 0o755, false),
-        // Nodes.
-        tpl!("units/docker.service", "/usr/lib/systemd/system/docker.service", "k8s-node", 0o644, false),
-        tpl!("config/daemon.json", "/etc/docker/daemon.json", "k8s-node", 0o644, true),
-        tpl!("units/k8s-load-images.service", "/usr/lib/systemd/system/k8s-load-images.service", "k8s-node", 0o644, false),
-        tpl!("libexec/load-images", "/usr/libexec/bundler/load-images", "k8s-node", 0o755, false),
-        tpl!("units/kubelet.service", "/usr/lib/systemd/system/kubelet.service", "k8s-node", 0o644, false),
-        tpl!("config/kubelet.env", "/etc/kubernetes/kubelet.env", "k8s-node", 0o644, true),
-        tpl!("units/kube-proxy.service", "/usr/lib/systemd/system/kube-proxy.service", "k8s-node", 0o644, false),
-        tpl!("config/kube-proxy.env", "/etc/kubernetes/kube-proxy.env", "k8s-node", 0o644, true),
-        tpl!("units/k8s-api-proxy.service", "/usr/lib/systemd/system/k8s-api-proxy.service", "k8s-node", 0o644, false, When::ApiProxy),
-        tpl!("config/api-proxy-nginx.conf", "/etc/kubernetes/api-proxy/nginx.conf", "k8s-node", 0o644, true, When::ApiProxy),
-        // The bundle itself (paths relative to the bundle's top folder).
-        tpl!("bundle/install.sh", "install.sh", "bundle", 0o755, false),
-        tpl!("bundle/README.md", "README.md", "bundle", 0o644, false),
-        tpl!("bundle/ansible/site.yml", "ansible/site.yml", "bundle", 0o644, false),
-        tpl!("bundle/ansible/install.yml", "ansible/tasks/install.yml", "bundle", 0o644, false),
-        tpl!("bundle/ansible/upgrade.yml", "ansible/upgrade.yml", "bundle", 0o644, false),
-        tpl!("bundle/ansible/upgrade-host.yml", "ansible/tasks/upgrade-host.yml", "bundle", 0o644, false),
-        tpl!("host/hosts", "hosts", "bundle", 0o644, false),
-        tpl!("libexec/host-identity", "lib/host-identity", "bundle", 0o755, false),
-    ]
-}
+/// The `package` of the bundle's own files.
+pub const BUNDLE: &str = "bundle";
 
 /// The image name:tag kubelet and the manifests use (the archives are tagged so).
 fn image_ref(plan: &Plan, name: &str) -> Option<String> {
@@ -137,9 +92,10 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
             "image": n.apiserver_proxy.as_ref().and_then(|p| p.image.clone()).unwrap_or_else(|| "nginx:1.13".into()),
         },
         "flannel_config": serde_json::to_string(&flannel).unwrap(),
+        "services": services_context(plan),
         "key_file": crate::names::KEY_FILE,
         "os_key_file": plan.os_key.as_ref().map(|k| k.file_name.clone()).unwrap_or_default(),
-        "bundle": {"file_stem": crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, bundle_release)},
+        "bundle": {"file_stem": crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, bundle_release), "host_dir": plan.bundle.host_dir},
         "images": {
             "pause": image_ref(plan, "pause"),
             "kube_dns": image_ref(plan, "kube-dns"),
@@ -182,26 +138,16 @@ pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
-    let all = templates();
-    for t in &all {
-        env.add_template(t.name, t.text).map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.name)))?;
+    env.set_loader(|name| Ok(template_text(name).map(str::to_string)));
+    let mut all = templates(plan);
+    if let Some(t) = all.iter().find(|t| template_text(&t.template).is_none()) {
+        return Err(Error::Failed(format!("{}: no template packaging/{} (named by the package spec)", t.path, t.template)));
     }
     let ctx = context(plan, bundle_release);
-    let mut out = Vec::new();
-    for t in &all {
-        let wanted = match t.when {
-            When::Always => true,
-            When::Dns => plan.addons.dns == "kubedns",
-            When::Dashboard => plan.addons.dashboard,
-            When::Monitoring => plan.addons.monitoring,
-            When::ApiProxy => n_proxy(plan),
-        };
-        if !wanted {
-            continue;
-        }
-        let tmpl = env.get_template(t.name).expect("added above");
-        let content = tmpl.render(minijinja::value::Serde(&ctx)).map_err(|e| {
-            let mut msg = format!("rendering packaging/{}: {e}", t.name);
+    for t in &mut all {
+        let tmpl = env.get_template(&t.template).map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.template)))?;
+        t.content = tmpl.render(minijinja::value::Serde(&ctx)).map_err(|e| {
+            let mut msg = format!("rendering packaging/{}: {e}", t.template);
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
                 msg.push_str(&format!(": {s}"));
@@ -209,27 +155,120 @@ pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
             }
             Error::Failed(msg)
         })?;
-        out.push(File { path: t.path.into(), package: t.package.into(), mode: t.mode, config: t.config, template: t.name.into(), content });
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    all.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(all)
+}
+
+/// Each role's services for host-identity's `--services`, in start order: a service only
+/// some hosts run (`why` says which) is a shell variable set on those hosts.
+fn services_context(plan: &Plan) -> serde_json::Value {
+    let mut out = Vec::new();
+    for role in [Role::Etcd, Role::ControlPlane, Role::Node] {
+        let Some(p) = plan.role_package(role) else { continue };
+        let cond = crate::plan::contents::Conditions::of(plan);
+        let var = |name: &str| name.split('.').next().unwrap_or(name).rsplit('-').next().unwrap_or(name).replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        let narrowed: Vec<_> = p
+            .services
+            .iter()
+            .filter(|s| s.why.is_some())
+            .map(|s| {
+                json!({"name": s.name, "var": var(&s.name), "why": s.why, "enabled": cond.holds(s.when), "not_with_role": s.not_with_role.map(|r| r.as_str())})
+            })
+            .collect();
+        let services: Vec<_> = p.services.iter().map(|s| json!({"name": s.name, "var": if s.why.is_some() { Some(var(&s.name)) } else { None }})).collect();
+        out.push(json!({"role": role.as_str(), "services": services, "narrowed": narrowed}));
+    }
+    serde_json::Value::Array(out)
+}
+
+/// The bundle's yum repository file (`<bundle_name>.repo`) for a bundle unpacked in
+/// `plan.bundle.host_dir`; install.sh writes the same template for wherever it was unpacked.
+pub fn repo_file(plan: &Plan, bundle_release: u32) -> Result<String> {
+    let mut ctx = context(plan, bundle_release);
+    let stem = ctx["bundle"]["file_stem"].as_str().unwrap_or_default().to_string();
+    ctx["repo"] = json!({"name": plan.bundle_name, "dir": format!("{}/{stem}/repo", plan.bundle.host_dir)});
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
+    env.set_loader(|name| Ok(template_text(name).map(str::to_string)));
+    let t = env.get_template(REPO_TEMPLATE).map_err(|e| Error::Failed(format!("template packaging/{REPO_TEMPLATE}: {e}")))?;
+    t.render(minijinja::value::Serde(&ctx)).map_err(|e| Error::Failed(format!("rendering packaging/{REPO_TEMPLATE}: {e}")))
+}
+
+/// The template of the bundle's .repo file (install.sh includes it too).
+const REPO_TEMPLATE: &str = "bundle/yum.repo";
+
+/// Render every package's scriptlets. They see the package's name, role, services (and, for
+/// each, the files whose presence says another installed role still runs it), the services
+/// an upgrade restarts, and `embed`: rendered files they carry as data.
+pub fn scriptlets(plan: &Plan, files: &[File]) -> Result<Vec<Scriptlets>> {
+    let env = scriptlet_env()?;
+    let embed: serde_json::Map<String, serde_json::Value> = plan
+        .scriptlet_embeds
+        .iter()
+        .map(|(k, path)| (k.clone(), json!(files.iter().find(|f| &f.path == path).map(|f| f.content.clone()).unwrap_or_default())))
+        .collect();
+    // A file a role's package owns and drops when erased (not an admin-edited one, which may
+    // stay behind as .rpmsave): its presence says that role is installed.
+    let marker = |role: Role| -> Option<String> {
+        let p = plan.role_package(role)?;
+        p.contents.iter().find(|f| matches!(f.source, Source::Template(_)) && !f.config).map(|f| f.dst.to_string())
+    };
+    let mut out = Vec::new();
+    for p in &plan.packages {
+        let role = if p.kind == crate::specs::PackageKind::Role { p.roles.first().copied() } else { None };
+        let services: Vec<String> = p.services.iter().map(|s| s.name.clone()).collect();
+        // On erase, a service another installed role also runs (flanneld on a host that is both
+        // control plane and node) keeps running.
+        let stop: Vec<serde_json::Value> = match role {
+            Some(r) => services
+                .iter()
+                .rev()
+                .map(|s| {
+                    let keep_if: Vec<String> = [Role::Etcd, Role::ControlPlane, Role::Node]
+                        .into_iter()
+                        .filter(|o| *o != r && plan.services(*o).contains(s))
+                        .filter_map(marker)
+                        .collect();
+                    json!({"name": s, "keep_if": keep_if})
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let ctx = json!({
+            "name": p.name,
+            "role": role.map(|r| r.as_str()),
+            "services": services,
+            "stop": stop,
+            "restart": p.restart,
+            "embed": embed,
+        });
+        let one = |t: &Option<String>| -> Result<Option<String>> {
+            let Some(t) = t else { return Ok(None) };
+            let name = format!("scriptlets/{t}");
+            let tmpl = env.get_template(&name).map_err(|e| Error::Failed(format!("package {}: scriptlet template packaging/{name}: {e}", p.name)))?;
+            tmpl.render(minijinja::value::Serde(&ctx)).map(Some).map_err(|e| Error::Failed(format!("rendering packaging/{name} for {}: {e}", p.name)))
+        };
+        let n = &p.scriptlets;
+        out.push(Scriptlets {
+            package: p.name.clone(),
+            pretrans: one(&n.pretrans)?,
+            pre: one(&n.pre)?,
+            post: one(&n.post)?,
+            preun: one(&n.preun)?,
+            postun: one(&n.postun)?,
+        });
+    }
     Ok(out)
 }
 
-/// The services a role runs, in start order (the host-identity script holds the same list).
-pub fn services(role: crate::specs::Role) -> &'static [&'static str] {
-    use crate::specs::Role::*;
-    match role {
-        Etcd => &["etcd.service", "etcd-backup.timer"],
-        ControlPlane => &[
-            "flannel-network-config.service",
-            "flanneld.service",
-            "kube-apiserver.service",
-            "kube-controller-manager.service",
-            "kube-scheduler.service",
-            "k8s-addons.service",
-        ],
-        // k8s-api-proxy.service runs only on nodes that are not control-plane hosts, and only
-        // with several of those and no load balancer (host-identity picks it).
-        Node => &["flanneld.service", "docker.service", "k8s-load-images.service", "k8s-api-proxy.service", "kubelet.service", "kube-proxy.service"],
+fn scriptlet_env() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
+    for (name, text) in packaging::FILES.iter().filter(|(n, _)| n.starts_with("scriptlets/")) {
+        env.add_template(name, text).map_err(|e| Error::Failed(format!("template packaging/{name}: {e}")))?;
     }
+    Ok(env)
 }

@@ -249,16 +249,3 @@ pub fn write(dir: &Path, key: &SigningKey, timestamp: u64, known: &std::collecti
     w(dir.join(KEY_FILE), key.public_armored.as_bytes())?;
     Ok(Repo { dir: dir.to_path_buf(), repomd_sha256: sha(repomd.as_bytes()), packages: pkgs.iter().map(|p| (p.href.clone(), p.sha256.clone())).collect() })
 }
-
-/// A `.repo` file for a repository unpacked at `dir` on the host.
-pub fn repo_file(name: &str, dir: &str) -> String {
-    repo_file_with_keys(name, dir, None)
-}
-
-/// The same, trusting also the OS vendor's key (shipped beside ours) for the OS packages.
-pub fn repo_file_with_keys(name: &str, dir: &str, os_key: Option<&str>) -> String {
-    let extra = os_key.map(|k| format!(" file://{dir}/{k}")).unwrap_or_default();
-    format!(
-        "[{name}]\nname=Kubernetes cluster {name} (bundler, air-gapped)\nbaseurl=file://{dir}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{dir}/{KEY_FILE}{extra}\nskip_if_unavailable=0\nmetadata_expire=0\n"
-    )
-}

@@ -49,18 +49,7 @@ done
 mkdir -p "$ROOT/etc/yum.repos.d"
 tmp="$ROOT/etc/yum.repos.d/.$NAME.repo.$$"
 cat > "$tmp" <<REPO
-[$NAME]
-name=Kubernetes cluster $NAME (bundler, air-gapped)
-baseurl=file://$HERE/repo
-enabled=1
-gpgcheck=1
-repo_gpgcheck=1
-gpgkey=file://$HERE/repo/{{ key_file }}{% if os_key_file %} file://$HERE/repo/{{ os_key_file }}{% endif %}
-skip_if_unavailable=0
-# A newer bundle unpacked at the same path must be read at once, not after yum 3.4.3's
-# default metadata_expire of 6 hours.
-metadata_expire=0
-REPO
+{% with repo = {"name": "$NAME", "dir": "$HERE/repo"} %}{% include "bundle/yum.repo" %}{% endwith %}REPO
 mv -f "$tmp" "$ROOT/etc/yum.repos.d/$NAME.repo"
 
 $RPM ${ROOT:+--root="$ROOT"} --import "$HERE/repo/{{ key_file }}"

@@ -92,7 +92,7 @@ fn two_masters_without_a_load_balancer_get_a_local_proxy_on_the_other_nodes() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_string).collect::<Vec<_>>()
     };
-    let all: Vec<String> = bundler::render::services(bundler::specs::Role::Node).iter().map(|s| s.to_string()).collect();
+    let all: Vec<String> = plan.services(bundler::specs::Role::Node);
     assert_eq!(services("10.0.0.21"), all, "n1 runs the proxy, in the order of the package's list");
     let without: Vec<String> = all.iter().filter(|s| *s != "k8s-api-proxy.service").cloned().collect();
     assert_eq!(services("10.0.0.12"), without, "m2 is a control-plane host: no proxy");

@@ -241,7 +241,12 @@ fn shell_files(files: &[bundler::render::File]) -> Vec<(String, String)> {
 /// Every private key the packages install, by install path.
 fn installed_keys(plan: &bundler::plan::Plan, state: &Path) -> BTreeMap<String, String> {
     let pki = bundler::pki::ensure(plan, &bundler::pki_options(plan, state, false)).expect("pki");
-    pki.items.iter().filter(|i| i.install_path.ends_with(".key")).map(|i| (i.install_path.clone(), std::fs::read_to_string(&i.path).unwrap())).collect()
+    pki.items
+        .iter()
+        .filter_map(|i| plan.pki_install_path(&i.id).map(|dst| (dst, i)))
+        .filter(|(dst, _)| dst.ends_with(".key"))
+        .map(|(dst, i)| (dst, std::fs::read_to_string(&i.path).unwrap()))
+        .collect()
 }
 
 #[test]

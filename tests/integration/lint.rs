@@ -630,7 +630,8 @@ fn all_scripts() -> Vec<(String, String)> {
             path: state.path().join("none"),
         })
         .collect();
-    let specs = bundler::rpm::assemble(&plan, &pki, &files, &fetched, None).expect("assemble");
+    let specs =
+        bundler::rpm::assemble(&plan, &pki, &files, &bundler::render::scriptlets(&plan, &files).expect("scriptlets"), &fetched, None).expect("assemble");
     for s in &specs {
         for (what, body) in [("pretrans", &s.pretrans), ("pre", &s.pre), ("post", &s.post), ("preun", &s.preun), ("postun", &s.postun)] {
             if let Some(b) = body {

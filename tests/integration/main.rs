@@ -23,6 +23,7 @@ mod images;
 mod inventory_cases;
 mod lint;
 mod ospkgs;
+mod package_data;
 mod packages;
 mod pki;
 mod plan_cli;

@@ -225,7 +225,8 @@ fn host_identity_picks_each_host_and_refuses_strangers() {
         let (_, services) = identity(dir.path(), addr, &["--services", "node"]);
         if roles.contains("node") {
             // One control-plane host: no local API proxy (tests/integration/api_proxy.rs has the other case).
-            let want: Vec<&str> = bundler::render::services(bundler::specs::Role::Node).iter().copied().filter(|s| *s != "k8s-api-proxy.service").collect();
+            let all = plan_of(&root().join("examples/hosts.yaml")).services(bundler::specs::Role::Node);
+            let want: Vec<&str> = all.iter().map(|s| s.as_str()).filter(|s| *s != "k8s-api-proxy.service").collect();
             assert_eq!(services.split_whitespace().collect::<Vec<_>>(), want);
         } else {
             assert_eq!(services.trim(), "");

@@ -99,7 +99,7 @@ fn ip(s: &str) -> Option<IpAddr> {
 }
 
 /// Every leaf the plan needs, with its names and usages.
-pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<(LeafSpec, Vec<&'static str>, &'static str)> {
+pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<LeafSpec> {
     let hosts_with = |r: Role| -> Vec<&PlanHost> { plan.hosts.iter().filter(|h| h.roles.contains(&r)).collect() };
     let names_of = |hs: &[&PlanHost]| -> (Vec<String>, Vec<IpAddr>) {
         let dns = hs.iter().map(|h| h.name.clone()).collect();
@@ -145,32 +145,16 @@ pub fn leaf_specs(plan: &Plan, days: i64) -> Vec<(LeafSpec, Vec<&'static str>, &
     };
     use CaId::*;
     vec![
-        (leaf("etcd-server", Etcd, "etcd-server", &[], etcd_dns.clone(), etcd_ips.clone(), true, true), vec!["k8s-etcd"], "/etc/etcd/pki/member/server"),
-        (leaf("etcd-peer", Etcd, "etcd-peer", &[], etcd_dns, etcd_ips, true, true), vec!["k8s-etcd"], "/etc/etcd/pki/member/peer"),
-        (
-            leaf("apiserver-etcd-client", Etcd, "kube-apiserver-etcd-client", &[], vec![], vec![], false, true),
-            vec!["k8s-master"],
-            "/etc/kubernetes/pki/apiserver-etcd-client",
-        ),
-        (leaf("flannel-etcd-client", Etcd, "flannel-etcd-client", &[], vec![], vec![], false, true), vec!["k8s-common"], "/etc/flannel/pki/etcd-client"),
-        (leaf("apiserver", Kubernetes, "kube-apiserver", &[], api_dns, api_ips, true, false), vec!["k8s-master"], "/etc/kubernetes/pki/apiserver"),
-        (
-            leaf("apiserver-kubelet-client", Kubernetes, "kube-apiserver-kubelet-client", &["system:masters"], vec![], vec![], false, true),
-            vec!["k8s-master"],
-            "/etc/kubernetes/pki/apiserver-kubelet-client",
-        ),
-        (leaf("admin", Kubernetes, "admin", &["system:masters"], vec![], vec![], false, true), vec!["k8s-master"], "/etc/kubernetes/pki/admin"),
-        (
-            leaf("kube-controller-manager", Kubernetes, "system:kube-controller-manager", &[], vec![], vec![], false, true),
-            vec!["k8s-master"],
-            "/etc/kubernetes/pki/kube-controller-manager",
-        ),
-        (
-            leaf("kube-scheduler", Kubernetes, "system:kube-scheduler", &[], vec![], vec![], false, true),
-            vec!["k8s-master"],
-            "/etc/kubernetes/pki/kube-scheduler",
-        ),
-        (leaf("kube-proxy", Kubernetes, "system:kube-proxy", &[], vec![], vec![], false, true), vec!["k8s-node"], "/etc/kubernetes/pki/kube-proxy"),
+        leaf("etcd-server", Etcd, "etcd-server", &[], etcd_dns.clone(), etcd_ips.clone(), true, true),
+        leaf("etcd-peer", Etcd, "etcd-peer", &[], etcd_dns, etcd_ips, true, true),
+        leaf("apiserver-etcd-client", Etcd, "kube-apiserver-etcd-client", &[], vec![], vec![], false, true),
+        leaf("flannel-etcd-client", Etcd, "flannel-etcd-client", &[], vec![], vec![], false, true),
+        leaf("apiserver", Kubernetes, "kube-apiserver", &[], api_dns, api_ips, true, false),
+        leaf("apiserver-kubelet-client", Kubernetes, "kube-apiserver-kubelet-client", &["system:masters"], vec![], vec![], false, true),
+        leaf("admin", Kubernetes, "admin", &["system:masters"], vec![], vec![], false, true),
+        leaf("kube-controller-manager", Kubernetes, "system:kube-controller-manager", &[], vec![], vec![], false, true),
+        leaf("kube-scheduler", Kubernetes, "system:kube-scheduler", &[], vec![], vec![], false, true),
+        leaf("kube-proxy", Kubernetes, "system:kube-proxy", &[], vec![], vec![], false, true),
     ]
 }
 
@@ -267,53 +251,18 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     }
 
     let mut items = vec![
-        Item {
-            id: "kubernetes-ca.crt".into(),
-            path: st.pki("kubernetes-ca.crt"),
-            install_path: "/etc/kubernetes/pki/ca.crt".into(),
-            packages: vec!["k8s-common".into()],
-            mode: 0o644,
-            secret: false,
-        },
-        Item {
-            id: "etcd-ca.crt".into(),
-            path: st.pki("etcd-ca.crt"),
-            install_path: "/etc/etcd/pki/ca.crt".into(),
-            packages: vec!["k8s-common".into()],
-            mode: 0o644,
-            secret: false,
-        },
-        Item {
-            id: "kubelet-signing-ca.crt".into(),
-            path: st.pki("kubelet-signing-ca.crt"),
-            install_path: "/etc/kubernetes/pki/kubelet-signing-ca.crt".into(),
-            packages: vec!["k8s-master".into()],
-            mode: 0o644,
-            secret: false,
-        },
+        Item { id: "kubernetes-ca.crt".into(), path: st.pki("kubernetes-ca.crt"), mode: 0o644, secret: false },
+        Item { id: "etcd-ca.crt".into(), path: st.pki("etcd-ca.crt"), mode: 0o644, secret: false },
+        Item { id: "kubelet-signing-ca.crt".into(), path: st.pki("kubelet-signing-ca.crt"), mode: 0o644, secret: false },
         // The only CA key that leaves the state folder: the controller manager signs kubelet CSRs with it.
-        Item {
-            id: "kubelet-signing-ca.key".into(),
-            path: st.pki("kubelet-signing-ca.key"),
-            install_path: "/etc/kubernetes/pki/kubelet-signing-ca.key".into(),
-            packages: vec!["k8s-master".into()],
-            mode: 0o600,
-            secret: true,
-        },
+        Item { id: "kubelet-signing-ca.key".into(), path: st.pki("kubelet-signing-ca.key"), mode: 0o600, secret: true },
     ];
     // The API server trusts client certificates from both the cluster CA and the kubelet signing CA.
     let bundle = format!("{}{}", ca(CaId::Kubernetes).cert_pem, ca(CaId::KubeletSigning).cert_pem);
     st.write_if_changed(&st.pki("client-ca.crt"), bundle.as_bytes())?;
-    items.push(Item {
-        id: "client-ca.crt".into(),
-        path: st.pki("client-ca.crt"),
-        install_path: "/etc/kubernetes/pki/client-ca.crt".into(),
-        packages: vec!["k8s-master".into()],
-        mode: 0o644,
-        secret: false,
-    });
+    items.push(Item { id: "client-ca.crt".into(), path: st.pki("client-ca.crt"), mode: 0o644, secret: false });
 
-    for (mut spec, packages, install) in leaf_specs(plan, opts.leaf_days) {
+    for mut spec in leaf_specs(plan, opts.leaf_days) {
         let issuer = ca(spec.ca);
         // A leaf never outlives its CA.
         let max_days = (issuer.not_after - opts.now).whole_days();
@@ -352,20 +301,12 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         let meta = LeafMeta {
             spec: spec.clone(),
             ca_sha256: issuer.sha256.clone(),
-            packages: packages.iter().map(|s| s.to_string()).collect(),
-            install_path: format!("{install}.crt"),
+            packages: plan.pki_carriers(&format!("{}.crt", spec.id)),
+            install_path: plan.pki_install_path(&format!("{}.crt", spec.id)).unwrap_or_default(),
         };
         st.write_if_changed(&meta_path, serde_json::to_string_pretty(&meta).unwrap().as_bytes())?;
-        let pk: Vec<String> = packages.iter().map(|s| s.to_string()).collect();
-        items.push(Item {
-            id: format!("{}.crt", spec.id),
-            path: crt,
-            install_path: format!("{install}.crt"),
-            packages: pk.clone(),
-            mode: 0o644,
-            secret: false,
-        });
-        items.push(Item { id: format!("{}.key", spec.id), path: key, install_path: format!("{install}.key"), packages: pk, mode: 0o600, secret: true });
+        items.push(Item { id: format!("{}.crt", spec.id), path: crt, mode: 0o644, secret: false });
+        items.push(Item { id: format!("{}.key", spec.id), path: key, mode: 0o600, secret: true });
     }
 
     // Service-account signing key pair (ES256 tokens).
@@ -375,22 +316,8 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         st.write_set(&[(sa_key.as_path(), kp.serialize_pem().as_bytes()), (sa_pub.as_path(), kp.public_key_pem().as_bytes())])?;
         changes.push(Change { id: "service-account".into(), action: "created".into(), reason: "no service-account key pair in the state folder".into() });
     }
-    items.push(Item {
-        id: "service-account.key".into(),
-        path: sa_key,
-        install_path: "/etc/kubernetes/pki/service-account.key".into(),
-        packages: vec!["k8s-master".into()],
-        mode: 0o600,
-        secret: true,
-    });
-    items.push(Item {
-        id: "service-account.pub".into(),
-        path: sa_pub,
-        install_path: "/etc/kubernetes/pki/service-account.pub".into(),
-        packages: vec!["k8s-master".into()],
-        mode: 0o644,
-        secret: false,
-    });
+    items.push(Item { id: "service-account.key".into(), path: sa_key, mode: 0o600, secret: true });
+    items.push(Item { id: "service-account.pub".into(), path: sa_pub, mode: 0o644, secret: false });
 
     // Kubelet TLS bootstrapping: a token in the API server's token file, group system:kubelet-bootstrap.
     let token_path = st.pki("bootstrap-token");
@@ -405,57 +332,29 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     };
     let csv = format!("{token},kubelet-bootstrap,10001,\"system:kubelet-bootstrap\"\n");
     st.write_if_changed(&st.pki("token-auth.csv"), csv.as_bytes())?;
-    items.push(Item {
-        id: "token-auth.csv".into(),
-        path: st.pki("token-auth.csv"),
-        install_path: "/etc/kubernetes/pki/token-auth.csv".into(),
-        packages: vec!["k8s-master".into()],
-        mode: 0o600,
-        secret: true,
-    });
+    items.push(Item { id: "token-auth.csv".into(), path: st.pki("token-auth.csv"), mode: 0o600, secret: true });
     st.write_if_changed(&st.pki("kubelet-bootstrap-rbac.yaml"), kubeconfig::bootstrap_rbac().as_bytes())?;
-    items.push(Item {
-        id: "kubelet-bootstrap-rbac.yaml".into(),
-        path: st.pki("kubelet-bootstrap-rbac.yaml"),
-        install_path: "/etc/kubernetes/addons/kubelet-bootstrap-rbac.yaml".into(),
-        packages: vec!["k8s-master".into()],
-        mode: 0o644,
-        secret: false,
-    });
+    items.push(Item { id: "kubelet-bootstrap-rbac.yaml".into(), path: st.pki("kubelet-bootstrap-rbac.yaml"), mode: 0o644, secret: false });
 
     // Kubeconfigs, rebuilt from the certificates every time (they change only when those do).
     let server = &plan.network.apiserver_endpoint;
     let kca = &ca(CaId::Kubernetes).cert_pem;
-    for (name, user, leaf, packages) in [
-        ("admin", "admin", "admin", "k8s-master"),
-        ("kube-controller-manager", "system:kube-controller-manager", "kube-controller-manager", "k8s-master"),
-        ("kube-scheduler", "system:kube-scheduler", "kube-scheduler", "k8s-master"),
-        ("kube-proxy", "system:kube-proxy", "kube-proxy", "k8s-node"),
+    for (name, user, leaf) in [
+        ("admin", "admin", "admin"),
+        ("kube-controller-manager", "system:kube-controller-manager", "kube-controller-manager"),
+        ("kube-scheduler", "system:kube-scheduler", "kube-scheduler"),
+        ("kube-proxy", "system:kube-proxy", "kube-proxy"),
     ] {
         let cert = st.read(&st.pki(&format!("{leaf}.crt")))?;
         let key = st.read(&st.pki(&format!("{leaf}.key")))?;
         let text = kubeconfig::with_cert(server, kca, user, &cert, &key);
         let p = st.kubeconfig(name);
         st.write_if_changed(&p, text.as_bytes())?;
-        items.push(Item {
-            id: format!("{name}.kubeconfig"),
-            path: p,
-            install_path: format!("/etc/kubernetes/{name}.kubeconfig"),
-            packages: vec![packages.into()],
-            mode: 0o600,
-            secret: true,
-        });
+        items.push(Item { id: format!("{name}.kubeconfig"), path: p, mode: 0o600, secret: true });
     }
     let p = st.kubeconfig("bootstrap");
     st.write_if_changed(&p, kubeconfig::with_token(server, kca, "kubelet-bootstrap", &token).as_bytes())?;
-    items.push(Item {
-        id: "bootstrap.kubeconfig".into(),
-        path: p,
-        install_path: "/etc/kubernetes/bootstrap.kubeconfig".into(),
-        packages: vec!["k8s-node".into()],
-        mode: 0o600,
-        secret: true,
-    });
+    items.push(Item { id: "bootstrap.kubeconfig".into(), path: p, mode: 0o600, secret: true });
 
     // Never ship a root CA key.
     debug_assert!(items.iter().all(|i| !i.id.ends_with("-ca.key") || i.id == "kubelet-signing-ca.key"));

@@ -174,8 +174,9 @@ pub fn parse_cert(pem_text: &str) -> std::result::Result<CertInfo, String> {
     })
 }
 
-/// Every certificate in a state folder, with the packages that carry it.
-pub fn list(state: &Path, now: OffsetDateTime) -> Result<Vec<CertInfo>> {
+/// Every certificate in a state folder, with the packages that carry it (`carriers`, by
+/// item id, from the package spec).
+pub fn list(state: &Path, now: OffsetDateTime, carriers: impl Fn(&str) -> Vec<String>) -> Result<Vec<CertInfo>> {
     let dir = state.join("pki");
     let rd = fs::read_dir(&dir).map_err(|source| Error::Read { path: dir.clone(), source })?;
     let mut files: Vec<PathBuf> = rd
@@ -188,15 +189,7 @@ pub fn list(state: &Path, now: OffsetDateTime) -> Result<Vec<CertInfo>> {
         let text = crate::files::read_regular_string(&f, MAX_STATE_FILE)?;
         let mut info = parse_cert(&text).map_err(|e| Error::Failed(format!("{}: {e}", f.display())))?;
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
-        info.packages = match stem.as_str() {
-            "kubernetes-ca" | "etcd-ca" => vec!["k8s-common".into()],
-            "kubelet-signing-ca" => vec!["k8s-master".into()],
-            _ => crate::files::read_regular_string(&dir.join(format!("{stem}.json")), MAX_STATE_FILE)
-                .ok()
-                .and_then(|t| serde_json::from_str::<super::LeafMeta>(&t).ok())
-                .map(|m| m.packages)
-                .unwrap_or_default(),
-        };
+        info.packages = carriers(&format!("{stem}.crt"));
         info.days_left = (info.not_after - now).whole_days();
         info.file = f;
         out.push(info);

@@ -1,6 +1,7 @@
 //! The plan: everything a bundle will be, computed from the inventory and the catalog
 //! before a byte is downloaded. Every later stage reads the plan, never raw inventory.
 
+pub mod contents;
 mod text;
 mod vars;
 pub mod view;
@@ -36,6 +37,9 @@ pub struct Plan {
     pub artifacts: Vec<Artifact>,
     pub images: Vec<Image>,
     pub packages: Vec<Package>,
+    pub bundle: BundleFiles,
+    /// Rendered files scriptlet templates embed (`embed.<name>`), by install path.
+    pub scriptlet_embeds: BTreeMap<String, String>,
     /// The OS vendor's key that must have signed every OS package.
     pub os_key: Option<catalog::OsKey>,
     /// CentOS RPMs the bundle's repository carries unchanged (the hosts lack them).
@@ -242,6 +246,71 @@ pub struct Package {
     pub images: Vec<String>,
     /// Hosts that install it, directly or as a requirement.
     pub hosts: Vec<String>,
+    /// Every file it installs, sorted by install path.
+    pub contents: Vec<contents::File>,
+    /// The directories it owns.
+    pub dirs: Vec<contents::Dir>,
+    /// A role package's services, in start order.
+    pub services: Vec<contents::Service>,
+    pub roles: Vec<Role>,
+    pub requires_pre: Vec<String>,
+    pub system_requires: Vec<String>,
+    pub system_requires_pre: Vec<String>,
+    pub restart: Vec<String>,
+    pub conflicts: Vec<String>,
+    /// Templates under packaging/scriptlets/.
+    pub scriptlets: specs::ScriptletNames,
+}
+
+/// The bundle's own files and where a host keeps an unpacked bundle.
+#[derive(Debug, Serialize, Clone)]
+pub struct BundleFiles {
+    pub host_dir: crate::paths::InstallPath,
+    pub files: Vec<contents::BundleFile>,
+}
+
+impl Plan {
+    /// The role package of `role` (one serves each role), if this plan has it.
+    pub fn role_package(&self, role: Role) -> Option<&Package> {
+        self.packages.iter().find(|p| p.kind == PackageKind::Role && p.roles == [role])
+    }
+    /// The packages that carry the PKI item `id`.
+    pub fn pki_carriers(&self, id: &str) -> Vec<String> {
+        self.packages.iter().filter(|p| p.contents.iter().any(|f| f.source == contents::Source::Pki(id.to_string()))).map(|p| p.name.clone()).collect()
+    }
+    /// Where the PKI item `id` is installed.
+    pub fn pki_install_path(&self, id: &str) -> Option<String> {
+        self.packages.iter().flat_map(|p| &p.contents).find(|f| f.source == contents::Source::Pki(id.to_string())).map(|f| f.dst.to_string())
+    }
+    /// The services `role` runs, in start order, including ones only some hosts run.
+    pub fn services(&self, role: Role) -> Vec<String> {
+        self.role_package(role).map(|p| p.services.iter().map(|s| s.name.clone()).collect()).unwrap_or_default()
+    }
+}
+
+/// The parts of a package that come straight from its definition.
+fn package_of(d: &specs::PackageDef) -> Package {
+    Package {
+        name: d.name.clone(),
+        kind: d.kind,
+        summary: d.summary.clone(),
+        version: String::new(),
+        requires: Vec::new(),
+        artifact: None,
+        files: Vec::new(),
+        images: Vec::new(),
+        hosts: Vec::new(),
+        contents: Vec::new(),
+        dirs: Vec::new(),
+        services: contents::services(d),
+        roles: d.roles.clone(),
+        requires_pre: d.requires_pre.clone(),
+        system_requires: d.system_requires.clone(),
+        system_requires_pre: d.system_requires_pre.clone(),
+        restart: d.restart.clone(),
+        conflicts: d.conflicts.clone(),
+        scriptlets: d.scriptlets.clone(),
+    }
 }
 
 /// Names the plan reads that only make sense cluster-wide.
@@ -277,8 +346,13 @@ pub(crate) const CLUSTER_VARS: &[&str] = &[
     "bundler_etcd_backup_keep",
 ];
 
-/// Build the plan. `shown_path` is the inventory path as the user wrote it.
+/// Build the plan with the embedded package spec. `shown_path` is the inventory path as the user wrote it.
 pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
+    build_with(inv, cat, &specs::Spec::embedded(), shown_path)
+}
+
+/// Build the plan with the package spec `spec`.
+pub fn build_with(inv: &Inventory, cat: &Catalog, spec: &specs::Spec, shown_path: &str) -> Result<Plan> {
     let mut diags = inv.diags.clone();
     let defaults = vars::defaults();
     let scope = Scope { layers: vec![&inv.cluster_vars, &defaults] };
@@ -741,7 +815,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
     };
 
     // Packages and the artifacts they carry.
-    let defs = specs::packages();
+    let defs = &spec.packages;
     let role_hosts = |r: Role| -> BTreeSet<String> { hosts.iter().filter(|h| h.roles.contains(&r)).map(|h| h.name.clone()).collect() };
     let mut packages: Vec<Package> = Vec::new();
     let mut serves: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -755,7 +829,9 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         if d.requires_etcd_when_colocated && !hs.is_empty() {
             let etcd_hosts = role_hosts(Role::Etcd);
             if hs.iter().all(|h| etcd_hosts.contains(h)) {
-                reqs.push("k8s-etcd".into());
+                if let Some(e) = defs.iter().find(|e| e.kind == PackageKind::Role && e.roles == [Role::Etcd]) {
+                    reqs.push(e.name.clone());
+                }
             }
         }
         if d.kind == PackageKind::Role && hs.is_empty() {
@@ -775,6 +851,7 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             files: Vec::new(),
             images: Vec::new(),
             hosts: Vec::new(),
+            ..package_of(d)
         });
     }
     let version_of = |artifact: &str| -> String {
@@ -809,9 +886,10 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
             version,
             requires: d.requires.clone(),
             artifact: d.artifact.clone(),
-            files: d.files.clone(),
+            files: Vec::new(),
             images: images_here,
             hosts: Vec::new(),
+            ..package_of(d)
         });
     }
     for p in &mut packages {
@@ -820,6 +898,34 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         p.hosts = hosts.iter().filter(|h| hs.contains(&h.name)).map(|h| h.name.clone()).collect();
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name));
+
+    // What each package installs, resolved and checked before anything is downloaded.
+    let cond = contents::Conditions {
+        dns: dns_mode.as_deref() == Some("kubedns"),
+        dashboard: dashboard == Some(true),
+        monitoring: monitoring == Some(true),
+        api_proxy: apiserver_proxy.is_some(),
+    };
+    let mut content_diags = Diagnostics::default();
+    for p in &mut packages {
+        let d = defs.iter().find(|d| d.name == p.name).expect("plan packages come from the spec");
+        p.contents = contents::files(spec, d, &p.images, &cond, &mut content_diags);
+        p.dirs = contents::dirs(spec, d, &p.contents, &mut content_diags);
+        p.files = p
+            .contents
+            .iter()
+            .filter_map(|f| match &f.source {
+                contents::Source::Member { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+    }
+    contents::check_owners(spec, packages.iter().map(|p| (p.name.as_str(), p.contents.as_slice())), &mut content_diags);
+    let bundle_files = contents::bundle_files(spec, &mut content_diags);
+    let host_dir = crate::paths::InstallPath::parse(&spec.bundle.host_dir).map_err(|e| content_diags.push(spec.error(format!("bundle host_dir: {e}")))).ok();
+    if content_diags.has_errors() {
+        return Err(Error::Input(content_diags.sorted()));
+    }
 
     let mut artifacts = Vec::new();
     for (name, version) in [("kubernetes-server", &kube), ("etcd", &etcd), ("flannel", &flannel), ("docker", &docker), ("cni-plugins", &cni)] {
@@ -898,6 +1004,8 @@ pub fn build(inv: &Inventory, cat: &Catalog, shown_path: &str) -> Result<Plan> {
         artifacts,
         images,
         packages,
+        bundle: BundleFiles { host_dir: host_dir.expect("checked above"), files: bundle_files },
+        scriptlet_embeds: spec.scriptlet_embeds.clone(),
         os_key: if os_packages.is_empty() { None } else { cat.os_key.clone() },
         os_packages,
         mirrors,

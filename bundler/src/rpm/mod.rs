@@ -3,7 +3,6 @@
 //! writes them streaming (`stream.rs`); `read.rs` reads them back with the `rpm` crate.
 
 mod extract;
-mod scripts;
 mod stream;
 mod tags;
 
@@ -18,9 +17,11 @@ pub use crate::model::Built;
 use crate::model::Fetched;
 use crate::model::File as Rendered;
 use crate::model::Pki;
+use crate::model::Scriptlets;
+use crate::plan::contents::Source;
 use crate::plan::Plan;
 use crate::signing::SigningKey;
-use crate::specs::{PackageKind, Role};
+use crate::specs::PackageKind;
 pub use stream::source_rpm;
 
 /// Write one package as `build` does (through `dst.partial`, signed with `key`); for tests that
@@ -121,49 +122,6 @@ impl PackageSpec {
     }
 }
 
-/// Files host-identity writes on the host (`%ghost %config(noreplace)`, mode 0644 as it
-/// writes them), and the package that owns each.
-const GHOSTS: &[(&str, &str)] = &[("/etc/bundler/host.env", "k8s-common"), ("/etc/etcd/member.env", "k8s-etcd")];
-
-/// Directories that belong to the system; a package never owns them.
-const SYSTEM_DIRS: &[&str] = &[
-    "/",
-    "/etc",
-    "/usr",
-    "/usr/bin",
-    "/usr/sbin",
-    "/usr/lib",
-    "/usr/lib/systemd",
-    "/usr/lib/systemd/system",
-    "/usr/libexec",
-    "/usr/share",
-    "/etc/profile.d",
-    "/etc/sysctl.d",
-    "/etc/modules-load.d",
-    "/opt",
-    "/var",
-    "/var/lib",
-    "/var/log",
-    "/run",
-];
-
-fn dir_attrs(path: &str) -> (u32, &'static str) {
-    match path {
-        // /etc/kubernetes holds the kubeconfigs with client keys and the bootstrap token.
-        "/etc/kubernetes" | "/etc/kubernetes/pki" | "/etc/flannel/pki" => (0o700, "root"),
-        "/etc/etcd/pki/member" | "/var/lib/etcd" => (0o700, "etcd"),
-        _ => (0o755, "root"),
-    }
-}
-
-fn owner_of(path: &str) -> &'static str {
-    if path.starts_with("/etc/etcd/pki/member/") {
-        "etcd"
-    } else {
-        "root"
-    }
-}
-
 /// Release bookkeeping in the state folder: a package keeps its release while its content is
 /// unchanged, and gets the next one (and a new time) when it changes.
 #[derive(Serialize, Deserialize, Default)]
@@ -194,10 +152,16 @@ pub struct Options<'a> {
     pub work: &'a Path,
 }
 
-/// Every package's definition, from the plan, the PKI, the rendered files and the fetched artifacts.
-pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetched], images_dir: Option<&Path>) -> Result<Vec<PackageSpec>> {
+/// Every package's definition, from the plan, the PKI, the rendered files and scriptlets and the fetched artifacts.
+pub fn assemble(
+    plan: &Plan,
+    pki: &Pki,
+    rendered: &[Rendered],
+    scriptlets: &[Scriptlets],
+    fetched: &[Fetched],
+    images_dir: Option<&Path>,
+) -> Result<Vec<PackageSpec>> {
     let mut specs = Vec::new();
-    let defs = crate::specs::packages();
     // el7 packaging names licenses the Fedora way ("ASL 2.0"), as rpmlint there expects.
     let license_of = |artifact: Option<&str>| {
         if artifact == Some("docker") {
@@ -207,136 +171,65 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
         }
     };
     for p in &plan.packages {
-        let def = defs.iter().find(|d| d.name == p.name).expect("plan packages come from the spec");
+        // The files the plan resolved from specs/packages.yaml, each with its bytes.
         let mut files: Vec<FileEntry> = Vec::new();
-        let mut extra_dirs: Vec<&str> = Vec::new();
         let mut origin: Option<(String, PathBuf)> = None;
-        match p.kind {
-            PackageKind::Binary => {
-                let artifact = p.artifact.as_deref().unwrap();
-                let f = fetched
-                    .iter()
-                    .find(|f| f.name == artifact)
-                    .ok_or_else(|| Error::Failed(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
-                origin = Some((f.expected_digest.clone(), f.path.clone()));
-                // Extracted only if the package is not in the package cache (see `build`).
-                for name in &p.files {
-                    let dest = match (artifact, name.as_str()) {
-                        ("flannel", "mk-docker-opts.sh") => format!("/usr/libexec/flannel/{name}"),
-                        ("cni-plugins", _) => format!("/opt/cni/bin/{name}"),
-                        _ => format!("/usr/bin/{name}"),
-                    };
-                    files.push(FileEntry {
-                        path: dest,
-                        content: Content::Path(PathBuf::new()),
-                        sha256: String::new(),
-                        mode: 0o755,
-                        user: "root".into(),
-                        group: "root".into(),
-                        config: false,
-                        ghost: false,
-                    });
-                }
-            }
-            PackageKind::Images => {
-                extra_dirs.push("/usr/share/bundler/images");
-                if let Some(dir) = images_dir {
-                    for e in std::fs::read_dir(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?.flatten() {
-                        let path = e.path();
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        let sha = hash_path(&path)?;
-                        files.push(FileEntry {
-                            path: format!("/usr/share/bundler/images/{name}"),
-                            content: Content::Path(path),
-                            sha256: sha,
-                            mode: 0o644,
-                            user: "root".into(),
-                            group: "root".into(),
-                            config: false,
-                            ghost: false,
-                        });
-                    }
-                }
-            }
-            PackageKind::Role | PackageKind::Config => {
-                for r in rendered.iter().filter(|r| r.package == p.name) {
+        for c in &p.contents {
+            let (content, sha256) = match &c.source {
+                Source::Template(_) => {
+                    let r = rendered
+                        .iter()
+                        .find(|r| r.package == p.name && r.path == c.dst.as_str())
+                        .ok_or_else(|| Error::Failed(format!("package {}: {} was not rendered", p.name, c.dst)))?;
                     let bytes = r.content.clone().into_bytes();
-                    files.push(FileEntry {
-                        path: r.path.clone(),
-                        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-                        content: Content::Bytes(bytes),
-                        mode: r.mode,
-                        user: "root".into(),
-                        group: "root".into(),
-                        config: r.config,
-                        ghost: false,
-                    });
+                    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+                    (Content::Bytes(bytes), sha)
                 }
-                for it in pki.items.iter().filter(|i| i.packages.contains(&p.name)) {
+                Source::Pki(id) => {
+                    let it = pki.item(id).ok_or_else(|| Error::Failed(format!("package {}: {}: the PKI made no item {id}", p.name, c.dst)))?;
                     let bytes = crate::files::read_regular(&it.path, crate::files::SMALL)?;
-                    let owner = owner_of(&it.install_path);
-                    files.push(FileEntry {
-                        path: it.install_path.clone(),
-                        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-                        content: Content::Bytes(bytes),
-                        mode: it.mode,
-                        user: owner.into(),
-                        group: owner.into(),
-                        config: false,
-                        ghost: false,
-                    });
+                    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+                    (Content::Bytes(bytes), sha)
                 }
-                // Written on the host by host-identity (from %post), owned here so rpm -qf names
-                // the package and erasing it takes them along.
-                for (path, _) in GHOSTS.iter().filter(|(_, pkg)| *pkg == p.name) {
-                    files.push(FileEntry {
-                        path: path.to_string(),
-                        content: Content::Bytes(Vec::new()),
-                        sha256: String::new(),
-                        mode: 0o644,
-                        user: "root".into(),
-                        group: "root".into(),
-                        config: true,
-                        ghost: true,
-                    });
+                // Extracted only if the package is not in the package cache (see `prepare`).
+                Source::Member { artifact, .. } => {
+                    let f = fetched
+                        .iter()
+                        .find(|f| &f.name == artifact)
+                        .ok_or_else(|| Error::Failed(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
+                    origin = Some((f.expected_digest.clone(), f.path.clone()));
+                    (Content::Path(PathBuf::new()), String::new())
                 }
-                match p.name.as_str() {
-                    "k8s-etcd" => extra_dirs.extend(["/var/lib/etcd", "/etc/etcd/pki/member"]),
-                    "k8s-master" => extra_dirs.extend(["/var/log/kubernetes", "/etc/kubernetes/addons"]),
-                    "k8s-node" => extra_dirs.extend(["/var/lib/kubelet", "/etc/kubernetes/manifests"]),
-                    "k8s-common" => extra_dirs.extend(["/etc/bundler"]),
-                    _ => {}
+                Source::Image(_) => {
+                    let Some(dir) = images_dir else { continue };
+                    let path = dir.join(c.dst.file_name());
+                    let sha = hash_path(&path)?;
+                    (Content::Path(path), sha)
                 }
-            }
+                Source::Ghost => (Content::Bytes(Vec::new()), String::new()),
+            };
+            files.push(FileEntry {
+                path: c.dst.to_string(),
+                content,
+                sha256,
+                mode: c.mode.bits(),
+                user: c.user.clone(),
+                group: c.group.clone(),
+                config: c.config,
+                ghost: c.ghost,
+            });
         }
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        // Two entries with one destination would silently lose one of them.
-        for w in files.windows(2) {
-            if w[0].path == w[1].path {
-                return Err(Error::Failed(format!("package {}: two files for {}", p.name, w[0].path)));
-            }
-        }
-        let dirs = own_dirs(files.iter().map(|f| f.path.as_str()), &extra_dirs);
-        let roles: Vec<Role> = def.roles.clone();
-        let (pretrans, pre, post, preun, postun) = scripts::for_package(p, def, &roles, plan, rendered);
-        let mut requires: Vec<Dep> =
-            p.requires.iter().filter(|r| *r != "k8s-common").map(|r| Dep { name: r.clone(), exact: None, when: When::Always }).collect();
-        if p.name != "k8s-common" {
-            requires.push(Dep { name: "k8s-common".into(), exact: None, when: When::Pre });
-        }
-        requires.push(Dep { name: "/bin/sh".into(), exact: None, when: When::Pre });
-        if post.is_some() || preun.is_some() {
-            requires.push(Dep { name: "systemd".into(), exact: None, when: When::Always });
-        }
-        if p.name == "k8s-etcd" {
-            requires.push(Dep { name: "shadow-utils".into(), exact: None, when: When::Pre });
-        }
-        if p.name == "k8s-master" {
-            requires.push(Dep { name: "curl".into(), exact: None, when: When::Always });
-        }
-        if p.name == "k8s-node" {
-            requires.push(Dep { name: "iptables".into(), exact: None, when: When::Always });
-        }
+        let dirs: Vec<DirEntry> =
+            p.dirs.iter().map(|d| DirEntry { path: d.path.to_string(), mode: d.mode.bits(), user: d.user.clone(), group: d.group.clone() }).collect();
+        let sc = scriptlets.iter().find(|s| s.package == p.name).cloned().unwrap_or_default();
+        let (pretrans, pre, post, preun, postun) = (sc.pretrans, sc.pre, sc.post, sc.preun, sc.postun);
+        // Requirements as the spec lists them: on other packages, then Requires(pre), then on the OS.
+        let always = |n: &String| Dep { name: n.clone(), exact: None, when: When::Always };
+        let pre_dep = |n: &String| Dep { name: n.clone(), exact: None, when: When::Pre };
+        let mut requires: Vec<Dep> = p.requires.iter().filter(|r| !p.requires_pre.contains(r)).map(always).collect();
+        requires.extend(p.requires_pre.iter().map(pre_dep));
+        requires.extend(p.system_requires.iter().map(always));
+        requires.extend(p.system_requires_pre.iter().map(pre_dep));
         specs.push(PackageSpec {
             name: p.name.clone(),
             kind: p.kind,
@@ -347,7 +240,7 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
             arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) { "noarch".into() } else { "x86_64".into() },
             license: license_of(p.artifact.as_deref()),
             requires,
-            conflicts: def.conflicts.clone(),
+            conflicts: p.conflicts.clone(),
             files,
             dirs,
             pretrans,
@@ -370,34 +263,6 @@ pub fn assemble(plan: &Plan, pki: &Pki, rendered: &[Rendered], fetched: &[Fetche
 
 fn hash_path(p: &Path) -> Result<String> {
     crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
-}
-
-fn own_dirs<'a>(files: impl Iterator<Item = &'a str>, extra: &[&str]) -> Vec<DirEntry> {
-    fn add(set: &mut BTreeSet<String>, p: &str) {
-        let mut cur = Path::new(p);
-        while let Some(parent) = cur.parent() {
-            let s = parent.to_str().unwrap();
-            if SYSTEM_DIRS.contains(&s) || s.is_empty() {
-                break;
-            }
-            set.insert(s.to_string());
-            cur = parent;
-        }
-    }
-    let mut set = BTreeSet::new();
-    for f in files {
-        add(&mut set, f);
-    }
-    for e in extra {
-        set.insert(e.to_string());
-        add(&mut set, e);
-    }
-    set.into_iter()
-        .map(|p| {
-            let (mode, owner) = dir_attrs(&p);
-            DirEntry { path: p, mode, user: owner.into(), group: owner.into() }
-        })
-        .collect()
 }
 
 /// Packages ready to write: releases given, requirements pinned, binaries extracted.
@@ -424,10 +289,13 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
         crate::files::read_regular_string(&rel_path, crate::files::SMALL).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let mut changed = BTreeSet::new();
     // Binary packages first: their content does not depend on other packages' releases.
+    // A role package another role package requires (etcd's, when colocated) comes before it.
+    let required_by_roles: BTreeSet<String> =
+        specs.iter().filter(|s| s.kind == PackageKind::Role).flat_map(|s| s.requires.iter().map(|d| d.name.clone())).collect();
     specs.sort_by_key(|s| match s.kind {
         PackageKind::Binary | PackageKind::Images => 0,
         PackageKind::Config => 1,
-        PackageKind::Role if s.name == "k8s-etcd" => 2,
+        PackageKind::Role if required_by_roles.contains(&s.name) => 2,
         PackageKind::Role => 3,
     });
     for i in 0..specs.len() {
