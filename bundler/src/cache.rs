@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::hash_file;
 use crate::digest::{Algo, Digest};
+use crate::download::cache::Cache;
 use crate::error::{Error, Result};
-use crate::fetch::cache::Cache;
 
 /// What one build or fetch used: cache entries (paths relative to the cache) and what they are.
 #[derive(Serialize, Deserialize, Default)]
@@ -71,7 +71,7 @@ pub fn record_use(
     let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let rec = UseRecord { time, entries };
     let p = cache.join("uses").join(format!("{time:012}-{}.json", std::process::id()));
-    let _ = crate::fetch::cache::write_atomic(&p, serde_json::to_string_pretty(&rec).unwrap().as_bytes());
+    let _ = crate::download::cache::write_atomic(&p, serde_json::to_string_pretty(&rec).unwrap().as_bytes());
 }
 
 fn records(cache: &Path) -> Vec<(PathBuf, UseRecord)> {

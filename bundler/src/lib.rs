@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod cache;
 pub mod catalog;
 pub mod digest;
+pub mod download;
 pub mod error;
 pub mod fetch;
 pub mod files;
