@@ -128,7 +128,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     timer.lap("fetch");
 
     // Work happens in the cache folder; the output folder only ever sees the finished tarball.
-    let staging_root = o.fetch.cache.join("staging");
+    let staging_root = crate::layout::cache::staging(&o.fetch.cache);
     clean_stale(&staging_root);
     let staging = Staging(staging_root.join(format!("{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);

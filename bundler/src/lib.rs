@@ -14,6 +14,7 @@ pub mod files;
 pub mod image_lock;
 pub mod images;
 pub mod inventory;
+pub mod layout;
 pub mod model;
 pub mod names;
 pub mod pki;
@@ -47,7 +48,7 @@ pub fn plan(inventory: &Path, catalog: Option<&Path>) -> Result<plan::Plan> {
 
 /// The state folder's default place: `bundler-state` beside the inventory.
 pub fn default_state(inventory: &Path) -> std::path::PathBuf {
-    inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("bundler-state")
+    inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(layout::DEFAULT_STATE)
 }
 
 /// PKI options from the plan's lifetimes, with the real clock read here, at the top.
