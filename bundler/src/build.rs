@@ -235,12 +235,9 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         crate::repo::repo_file_with_keys(&plan.bundle_name, &format!("/var/lib/bundler/{stem}/repo"), os.as_ref().map(|o| o.key_name.as_str())),
     )
     .map_err(|e| werr(&repo_file, e))?;
-    let inventory_sha = std::fs::read(&o.inventory)
-        .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)))
-        .map_err(|source| Error::Read { path: o.inventory.clone(), source })?;
     let contents = crate::bundle::Contents {
         plan: &plan,
-        inventory_sha256: &inventory_sha,
+        inventory_sha256: &plan.inventory_sha256,
         fetched: &fetched,
         built: &built,
         os_packages: &os_packages,
