@@ -131,7 +131,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     timer.lap("fetch");
 
     // Work happens in the cache folder; the output folder only ever sees the finished tarball.
-    let staging_root = o.fetch.cache.join("staging");
+    let staging_root = crate::layout::cache::staging(&o.fetch.cache);
     clean_stale(&staging_root);
     let staging = Staging(staging_root.join(format!("{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&staging.0);
@@ -234,12 +234,9 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     }
     let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
     std::fs::write(&repo_file, stage("bundle", crate::render::repo_file(&plan, release))?).map_err(|e| werr(&repo_file, e))?;
-    let inventory_sha = std::fs::read(&o.inventory)
-        .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)))
-        .map_err(|source| Error::Read { path: o.inventory.clone(), source })?;
     let contents = crate::bundle::Contents {
         plan: &plan,
-        inventory_sha256: &inventory_sha,
+        inventory_sha256: &plan.inventory_sha256,
         fetched: &fetched,
         built: &built,
         os_packages: &os_packages,

@@ -23,7 +23,7 @@ struct Record {
 
 /// The bundle's release: kept while the set of packages is unchanged, raised when it changes.
 pub fn release(state: &Path, built: &[Built], plan: &Plan) -> Result<u32> {
-    let p = state.join("bundle.json");
+    let p = crate::layout::state::bundle_record(state);
     let mut h = sha2::Sha256::new();
     h.update(plan.versions.kubernetes.as_bytes());
     // Package file names carry name-version-release, which change only with content; their

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::hash_file;
 use crate::digest::{Algo, Digest};
+use crate::download::cache::Cache;
 use crate::error::{Error, Result};
-use crate::fetch::cache::Cache;
+use crate::layout::cache::{FILES, OS, RPMS};
 
 /// What one build or fetch used: cache entries (paths relative to the cache) and what they are.
 #[derive(Serialize, Deserialize, Default)]
@@ -70,12 +71,12 @@ pub fn record_use(
     }
     let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let rec = UseRecord { time, entries };
-    let p = cache.join("uses").join(format!("{time:012}-{}.json", std::process::id()));
-    let _ = crate::fetch::cache::write_atomic(&p, serde_json::to_string_pretty(&rec).unwrap().as_bytes());
+    let p = crate::layout::cache::uses(cache).join(format!("{time:012}-{}.json", std::process::id()));
+    let _ = crate::download::cache::write_atomic(&p, serde_json::to_string_pretty(&rec).unwrap().as_bytes());
 }
 
 fn records(cache: &Path) -> Vec<(PathBuf, UseRecord)> {
-    let mut v: Vec<(PathBuf, UseRecord)> = std::fs::read_dir(cache.join("uses"))
+    let mut v: Vec<(PathBuf, UseRecord)> = std::fs::read_dir(crate::layout::cache::uses(cache))
         .into_iter()
         .flatten()
         .flatten()
@@ -104,9 +105,9 @@ fn entries(cache: &Path) -> (Vec<String>, Vec<String>) {
     let mut done = Vec::new();
     let mut partial = Vec::new();
     for algo in ["sha1", "sha256", "sha512"] {
-        for e in std::fs::read_dir(cache.join("files").join(algo)).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(crate::layout::cache::files(cache).join(algo)).into_iter().flatten().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = format!("files/{algo}/{name}");
+            let r = format!("{FILES}/{algo}/{name}");
             if name.contains(".partial") {
                 partial.push(r);
             } else if !name.starts_with('.') {
@@ -114,14 +115,14 @@ fn entries(cache: &Path) -> (Vec<String>, Vec<String>) {
             }
         }
     }
-    for e in std::fs::read_dir(cache.join("rpms")).into_iter().flatten().flatten() {
-        done.push(format!("rpms/{}", e.file_name().to_string_lossy()));
+    for e in std::fs::read_dir(crate::layout::cache::rpms(cache)).into_iter().flatten().flatten() {
+        done.push(format!("{RPMS}/{}", e.file_name().to_string_lossy()));
     }
-    for dir in std::fs::read_dir(cache.join("os")).into_iter().flatten().flatten().filter(|e| e.path().is_dir()) {
+    for dir in std::fs::read_dir(crate::layout::cache::os(cache)).into_iter().flatten().flatten().filter(|e| e.path().is_dir()) {
         let sub = dir.file_name().to_string_lossy().into_owned();
         for e in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = format!("os/{sub}/{name}");
+            let r = format!("{OS}/{sub}/{name}");
             if name.starts_with('.') {
                 partial.push(r);
             } else {
@@ -164,9 +165,9 @@ fn mib(b: u64) -> String {
 
 impl Summary {
     pub fn to_text(&self, each: bool) -> String {
-        let files = self.entries.iter().filter(|e| e.path.starts_with("files/")).count();
-        let rpms = self.entries.iter().filter(|e| e.path.starts_with("rpms/")).count();
-        let os = self.entries.iter().filter(|e| e.path.starts_with("os/") && e.path.ends_with(".rpm")).count();
+        let files = self.entries.iter().filter(|e| in_(&e.path, FILES)).count();
+        let rpms = self.entries.iter().filter(|e| in_(&e.path, RPMS)).count();
+        let os = self.entries.iter().filter(|e| in_(&e.path, OS) && e.path.ends_with(".rpm")).count();
         let mut s = format!("cache {}: {}\n", self.cache.display(), mib(self.total_bytes));
         s += &format!("  downloads   {files} file(s), {}\n", mib(self.files_bytes));
         s += &format!("  packages    {rpms} cached binary package(s), {}\n", mib(self.packages_bytes));
@@ -201,9 +202,9 @@ pub fn summary(cache: &Path) -> Result<Summary> {
         let used_by_records = recs.iter().filter(|(_, r)| r.entries.contains_key(&path)).count();
         out.push(Entry { path, bytes, what, used_by_records });
     }
-    let files_bytes = out.iter().filter(|e| e.path.starts_with("files/")).map(|e| e.bytes).sum();
-    let packages_bytes = out.iter().filter(|e| e.path.starts_with("rpms/")).map(|e| e.bytes).sum();
-    let os_bytes = out.iter().filter(|e| e.path.starts_with("os/")).map(|e| e.bytes).sum();
+    let files_bytes = out.iter().filter(|e| in_(&e.path, FILES)).map(|e| e.bytes).sum();
+    let packages_bytes = out.iter().filter(|e| in_(&e.path, RPMS)).map(|e| e.bytes).sum();
+    let os_bytes = out.iter().filter(|e| in_(&e.path, OS)).map(|e| e.bytes).sum();
     let partial_bytes = partial.iter().map(|p| size_of(&cache.join(p))).sum();
     Ok(Summary {
         cache: cache.to_path_buf(),
@@ -212,7 +213,7 @@ pub fn summary(cache: &Path) -> Result<Summary> {
         packages_bytes,
         os_bytes,
         partial_bytes,
-        staging_bytes: size_of(&cache.join("staging")),
+        staging_bytes: size_of(&crate::layout::cache::staging(cache)),
         records: recs.len(),
         entries: out,
     })
@@ -249,7 +250,7 @@ impl Pruned {
 }
 
 fn live_builds(cache: &Path) -> Vec<i32> {
-    std::fs::read_dir(cache.join("staging"))
+    std::fs::read_dir(crate::layout::cache::staging(cache))
         .into_iter()
         .flatten()
         .flatten()
@@ -290,7 +291,7 @@ pub fn prune(cache: &Path, keep: usize, dry_run: bool) -> Result<Pruned> {
         }
         let full = cache.join(&path);
         // Files being fetched right now are locked by their digest; leave those alone.
-        let digest = path.strip_prefix("files/").and_then(|r| r.split_once('/')).and_then(|(algo, hex)| {
+        let digest = path.strip_prefix(FILES).and_then(|r| r.strip_prefix('/')).and_then(|r| r.split_once('/')).and_then(|(algo, hex)| {
             let algo = match algo {
                 "sha1" => Algo::Sha1,
                 "sha512" => Algo::Sha512,
@@ -380,4 +381,9 @@ pub fn state_in_git(state: &Path) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// Whether a cache-relative path lies in the top-level folder `dir`.
+fn in_(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }

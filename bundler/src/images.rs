@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::digest::{Algo, Digest};
+use crate::download::{self, Cache, Want};
 use crate::error::{Error, Result};
-use crate::fetch::{self, Cache, Want};
 pub use crate::model::PulledImage;
 use crate::plan::Plan;
 use crate::report::{Outcome, Reporter};
@@ -357,7 +357,7 @@ fn sources(reference: &str, r: &Ref, mirrors: &[String]) -> Vec<Source> {
 }
 
 pub struct Options<'a> {
-    pub fetch: &'a fetch::Options,
+    pub fetch: &'a download::Options,
     /// Registry mirrors (base URLs), tried before each image's own registry.
     pub registry_mirrors: &'a [String],
     pub creds: &'a Credentials,
@@ -369,7 +369,7 @@ pub struct Options<'a> {
 pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledImage>> {
     o.creds.check()?;
     let cache = Cache::open(&o.fetch.cache)?;
-    let client = if o.fetch.offline { None } else { Some(fetch::client(o.fetch.ca_cert.as_deref(), o.fetch.stall_timeout)?) };
+    let client = if o.fetch.offline { None } else { Some(download::client(o.fetch.ca_cert.as_deref(), o.fetch.stall_timeout)?) };
     let s = Session { client: client.as_ref(), creds: o.creds, tokens: Mutex::new(BTreeMap::new()) };
     std::fs::create_dir_all(o.out_dir).map_err(|source| Error::Write { path: o.out_dir.to_path_buf(), source })?;
     let mut out = Vec::new();
@@ -423,12 +423,12 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
             digest: digest.clone(),
             upstream: bases.iter().map(|b| format!("{}/v2/{}/blobs/{d}", b.base, b.repository)).collect(),
         };
-        let fo = fetch::Options { mirrors: folders.clone(), no_upstream: false, ..o.fetch.clone() };
+        let fo = download::Options { mirrors: folders.clone(), no_upstream: false, ..o.fetch.clone() };
         // Per source: a token goes only to the registry that issued it (and reqwest drops the
         // header when a blob redirect leaves that host: reqwest 0.13 src/redirect.rs,
         // remove_sensitive_headers).
         let auth = |url: &str| bases.iter().find(|b| url.starts_with(&format!("{}/", b.base))).and_then(|b| s.auth_header(&b.base));
-        let f = fetch::fetch_one_with(&want, &fo, cache, s.client, rep, &auth)?;
+        let f = download::fetch_one_with(&want, &fo, cache, s.client, rep, &auth)?;
         paths.insert(d.clone(), f.path);
     }
     let tag = img.reference.clone();

@@ -7,12 +7,14 @@ pub mod bundle;
 pub mod cache;
 pub mod catalog;
 pub mod digest;
+pub mod download;
 pub mod error;
 pub mod fetch;
 pub mod files;
 pub mod image_lock;
 pub mod images;
 pub mod inventory;
+pub mod layout;
 pub mod model;
 pub mod names;
 pub mod paths;
@@ -56,7 +58,7 @@ pub fn plan_with(inventory: &Path, catalog: Option<&Path>, packages: Option<&Pat
 
 /// The state folder's default place: `bundler-state` beside the inventory.
 pub fn default_state(inventory: &Path) -> std::path::PathBuf {
-    inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("bundler-state")
+    inventory.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(layout::DEFAULT_STATE)
 }
 
 /// PKI options from the plan's lifetimes, with the real clock read here, at the top.

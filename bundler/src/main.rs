@@ -615,7 +615,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
             // The export carries the images too (manifests and blobs by digest), so an
             // offline build with `--mirror file://DIR` finds everything it needs there.
             let pull_images = a.images.is_some() || a.export.is_some();
-            let scratch = opts.cache.join("staging").join(format!("export-{}", std::process::id()));
+            let scratch = bundler::layout::cache::staging(&opts.cache).join(format!("export-{}", std::process::id()));
             let images = if pull_images {
                 let dir = a.images.clone().unwrap_or_else(|| scratch.clone());
                 // Archive times do not depend on SOURCE_DATE_EPOCH: same images, same bytes.

@@ -52,8 +52,8 @@ impl SigningKey {
         if let Some(p) = user_key {
             return Self::load_user(p);
         }
-        let dir = state.join("signing");
-        let path = dir.join("repo-signing.key");
+        let dir = crate::layout::state::signing(state);
+        let path = crate::layout::state::signing_key(state);
         if std::fs::symlink_metadata(&dir).is_err() {
             crate::files::create_private_dir(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
         }
@@ -72,7 +72,7 @@ impl SigningKey {
         let armored = key.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))?;
         crate::files::write_private(&path, armored.as_bytes())?;
         let sk = Self::from_armored(&armored, &path)?;
-        crate::files::write_private(&dir.join("repo-signing.pub.asc"), sk.public_armored.as_bytes())?;
+        crate::files::write_private(&crate::layout::state::signing_public(state), sk.public_armored.as_bytes())?;
         Ok(sk)
     }
 

@@ -13,7 +13,7 @@ use crate::util::root;
 
 /// Shared by every stage; a leaf imports only other leaves.
 const LEAVES: &[&str] =
-    &["catalog", "digest", "error", "files", "model", "names", "paths", "progress", "report", "rpmfile", "signing", "specs", "value", "yaml"];
+    &["catalog", "digest", "download", "error", "files", "layout", "model", "names", "paths", "progress", "report", "rpmfile", "signing", "specs", "value", "yaml"];
 /// The pipeline's stages: each imports leaves and `plan`, never another stage.
 const STAGES: &[&str] = &["bundle", "cache", "fetch", "image_lock", "images", "inventory", "pki", "plan", "render", "repo", "rpm"];
 /// Modules that may import anything: the orchestrator and the crate's entry points.
@@ -22,9 +22,10 @@ const ORCHESTRATORS: &[&str] = &["build", "lib", "main"];
 /// Stage → stage imports that remain, each with why. An entry no longer needed fails
 /// `flat_house_allow_list_has_no_stale_entries`, so the list only shrinks.
 const ALLOWED: &[(&str, &str, &str)] = &[
-    ("plan", "inventory", "the plan is computed from the parsed inventory; Inventory is not yet a model type"),
-    ("images", "fetch", "the HTTP client, the download cache and fetch_one_with are still in fetch; they are to move into a `download` leaf"),
-    ("cache", "fetch", "fetch::cache::Cache and write_atomic (the download cache), to move into the same `download` leaf"),
+    // Kept on purpose: the plan is the model built from the inventory, so plan reading the
+    // parsed Inventory is the data flowing one way (inventory → plan), not a back-edge.
+    // Making inventory a leaf would only rename that edge; nothing else imports inventory.
+    ("plan", "inventory", "the plan is the model computed from the parsed inventory (inventory → plan is the pipeline's first step)"),
 ];
 
 fn module_of(rel: &Path) -> String {

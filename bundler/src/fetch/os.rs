@@ -68,10 +68,10 @@ pub fn fetch_os(plan: &Plan, opts: &Options, os_mirrors: &[String]) -> Result<Op
     };
     super::validate_mirrors(os_mirrors)?;
     let client = if opts.offline { None } else { Some(super::client(opts.ca_cert.as_deref(), opts.stall_timeout)?) };
-    let root = opts.cache.join("os");
+    let root = crate::layout::cache::os(&opts.cache);
 
     // The key: cached by fingerprint, else from the sources, accepted only with the pinned fingerprint.
-    let key_path = root.join("keys").join(format!("{}.asc", key.fingerprint));
+    let key_path = root.join(crate::layout::cache::OS_KEYS).join(format!("{}.asc", key.fingerprint));
     let cached = fs::read_to_string(&key_path).ok().filter(|t| crate::signing::public_fingerprint(t).as_deref() == Ok(key.fingerprint.as_str()));
     let key_armored = match cached {
         Some(t) => t,

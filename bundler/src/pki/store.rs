@@ -40,17 +40,17 @@ const PENDING: &str = ".pending";
 impl State {
     pub fn open(root: &Path) -> Result<State> {
         mkdir_private(root, "state folder", false)?;
-        mkdir_private(&root.join("pki"), "state folder", true)?;
-        mkdir_private(&root.join("kubeconfig"), "state folder", true)?;
+        mkdir_private(&crate::layout::state::pki(root), "state folder", true)?;
+        mkdir_private(&crate::layout::state::kubeconfig(root), "state folder", true)?;
         let st = State { root: root.to_path_buf() };
         st.recover()?;
         Ok(st)
     }
     pub fn pki(&self, name: &str) -> PathBuf {
-        self.root.join("pki").join(name)
+        crate::layout::state::pki(&self.root).join(name)
     }
     pub fn kubeconfig(&self, name: &str) -> PathBuf {
-        self.root.join("kubeconfig").join(format!("{name}.kubeconfig"))
+        crate::layout::state::kubeconfig(&self.root).join(format!("{name}.kubeconfig"))
     }
     pub fn read(&self, p: &Path) -> Result<String> {
         crate::files::read_regular_string(p, MAX_STATE_FILE)
@@ -177,7 +177,7 @@ pub fn parse_cert(pem_text: &str) -> std::result::Result<CertInfo, String> {
 /// Every certificate in a state folder, with the packages that carry it (`carriers`, by
 /// item id, from the package spec).
 pub fn list(state: &Path, now: OffsetDateTime, carriers: impl Fn(&str) -> Vec<String>) -> Result<Vec<CertInfo>> {
-    let dir = state.join("pki");
+    let dir = crate::layout::state::pki(state);
     let rd = fs::read_dir(&dir).map_err(|source| Error::Read { path: dir.clone(), source })?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -28,6 +28,9 @@ pub struct Plan {
     pub schema_version: u32,
     /// The inventory path as given on the command line.
     pub inventory: String,
+    /// SHA-256 of the inventory bytes the plan was computed from (read once, for the manifest).
+    #[serde(skip)]
+    pub inventory_sha256: String,
     pub bundle_name: String,
     pub versions: Versions,
     pub hosts: Vec<PlanHost>,
@@ -978,6 +981,7 @@ pub fn build_with(inv: &Inventory, cat: &Catalog, spec: &specs::Spec, shown_path
     Ok(Plan {
         schema_version: SCHEMA_VERSION,
         inventory: shown_path.to_string(),
+        inventory_sha256: inv.text_sha256.clone(),
         bundle_name: bundle_name.unwrap(),
         versions: Versions { kubernetes: kube.clone(), etcd, flannel, docker, cni },
         network: Network {

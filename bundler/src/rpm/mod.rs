@@ -284,7 +284,7 @@ pub fn build(specs: Vec<PackageSpec>, opts: &Options) -> Result<Vec<Built>> {
 
 /// Number the packages and extract what the packages to be built need from the tarballs.
 pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> {
-    let rel_path = opts.state.join("releases.json");
+    let rel_path = crate::layout::state::releases(opts.state);
     let mut releases: Releases =
         crate::files::read_regular_string(&rel_path, crate::files::SMALL).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let mut changed = BTreeSet::new();
@@ -373,7 +373,7 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
 /// Write (or take from the package cache) every package of `p` into `out_dir`.
 pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
     let Prepared { specs, keys, verified, changed, releases } = p;
-    let rel_path = opts.state.join("releases.json");
+    let rel_path = crate::layout::state::releases(opts.state);
     // Write the packages, the biggest first, a few at a time; each compresses on several cores.
     std::fs::create_dir_all(opts.out_dir).map_err(|source| Error::Write { path: opts.out_dir.to_path_buf(), source })?;
     let size = |s: &PackageSpec| -> u64 {
@@ -424,7 +424,7 @@ fn cached_path(spec: &PackageSpec, opts: &Options) -> PathBuf {
         opts.key.fingerprint,
         env!("CARGO_PKG_VERSION")
     )));
-    opts.cache_dir.join("rpms").join(key).join(spec.file_name())
+    crate::layout::cache::rpms(opts.cache_dir).join(key).join(spec.file_name())
 }
 
 /// Beside a cached package: the sha256 it had when it was built.

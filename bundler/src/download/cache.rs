@@ -41,31 +41,31 @@ impl Cache {
             crate::files::create_private_dir(root).map_err(w)?;
         }
         crate::files::check_private_dir(root, "cache folder", false)?;
-        for sub in ["files", "locks"] {
+        for sub in [crate::layout::cache::FILES, crate::layout::cache::LOCKS] {
             crate::files::create_private_dir(&root.join(sub)).map_err(w)?;
             crate::files::check_private_dir(&root.join(sub), "cache folder", true)?;
         }
         Ok(Cache { root: root.to_path_buf() })
     }
     pub fn path(&self, d: &Digest) -> PathBuf {
-        self.root.join("files").join(algo_dir(d.algo)).join(&d.hex)
+        crate::layout::cache::files(&self.root).join(algo_dir(d.algo)).join(&d.hex)
     }
     pub fn partial(&self, d: &Digest) -> PathBuf {
-        self.root.join("files").join(algo_dir(d.algo)).join(format!("{}.partial", d.hex))
+        crate::layout::cache::files(&self.root).join(algo_dir(d.algo)).join(format!("{}.partial", d.hex))
     }
     pub fn partial_meta(&self, d: &Digest) -> PathBuf {
-        self.root.join("files").join(algo_dir(d.algo)).join(format!("{}.partial.json", d.hex))
+        crate::layout::cache::files(&self.root).join(algo_dir(d.algo)).join(format!("{}.partial.json", d.hex))
     }
     /// Exclusive per-digest lock, held for the whole fetch of one file; released on drop
     /// (and by the kernel if the process dies, SIGKILL included).
     pub fn lock(&self, d: &Digest) -> io::Result<File> {
-        let p = self.root.join("locks").join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
+        let p = crate::layout::cache::locks(&self.root).join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
         let f = OpenOptions::new().create(true).truncate(false).write(true).open(p)?;
         f.lock()?;
         Ok(f)
     }
     pub fn try_lock(&self, d: &Digest) -> io::Result<Option<File>> {
-        let p = self.root.join("locks").join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
+        let p = crate::layout::cache::locks(&self.root).join(format!("{}-{}.lock", algo_dir(d.algo), d.hex));
         let f = OpenOptions::new().create(true).truncate(false).write(true).open(p)?;
         match f.try_lock() {
             Ok(()) => Ok(Some(f)),
