@@ -12,8 +12,10 @@ use std::path::Path;
 use crate::util::root;
 
 /// Shared by every stage; a leaf imports only other leaves.
-const LEAVES: &[&str] =
-    &["catalog", "digest", "download", "error", "files", "layout", "model", "names", "paths", "progress", "report", "rpmfile", "signing", "specs", "value", "yaml"];
+const LEAVES: &[&str] = &[
+    "catalog", "digest", "download", "error", "files", "layout", "model", "names", "paths", "progress", "report", "rpmfile", "signing", "specs", "value",
+    "yaml",
+];
 /// The pipeline's stages: each imports leaves and `plan`, never another stage.
 const STAGES: &[&str] = &["bundle", "cache", "fetch", "image_lock", "images", "inventory", "pki", "plan", "render", "repo", "rpm"];
 /// Modules that may import anything: the orchestrator and the crate's entry points.
