@@ -78,7 +78,7 @@ fn checkpoint(name: &str) -> Result<()> {
         }
     }
     if std::env::var("BUNDLER_TEST_FAIL_AT").is_ok_and(|v| v == name) {
-        return Err(Error::Failed("injected by BUNDLER_TEST_FAIL_AT".into()).in_stage(name));
+        return Err(Error::Injected.in_stage(name));
     }
     Ok(())
 }

@@ -457,7 +457,7 @@ fn walk_strict(dir: &Path) -> Result<Walked> {
             let e = e.map_err(|source| Error::Read { path: d.clone(), source })?;
             count += 1;
             if count > MAX_MEMBERS {
-                return Err(Error::Failed(format!("{}: more than {MAX_MEMBERS} entries; not a bundle", dir.display())));
+                return Err(Error::Damaged { path: dir.to_path_buf(), problem: format!("more than {MAX_MEMBERS} entries; not a bundle") });
             }
             let p = e.path();
             let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
@@ -584,7 +584,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         bundle.to_path_buf()
     } else {
         let t = tempfile_dir()?;
-        let top = unpack(bundle, &t.0).map_err(|e| Error::Failed(format!("{} is not a bundle tarball: {e}", bundle.display())))?;
+        let top = unpack(bundle, &t.0).map_err(|e| Error::Damaged { path: bundle.to_path_buf(), problem: format!("not a bundle tarball: {e}") })?;
         _tmp = t;
         top
     };

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::digest::{Algo, Digest};
 use crate::download::{self, Cache, Want};
-use crate::error::{Error, Result};
+use crate::error::{Error, ImageFailure, Result};
 pub use crate::model::PulledImage;
 use crate::plan::Plan;
 use crate::report::{Outcome, Reporter};
@@ -377,12 +377,17 @@ pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledIm
     for img in &plan.images {
         match pull_one(&s, img, o, &cache, rep) {
             Ok(p) => out.push(p),
-            Err(e) if img.digest.is_empty() => failures.push(format!("{} {} ({}, pinned on first pull): {e}", img.name, img.version, img.reference)),
-            Err(e) => failures.push(format!("{} {} ({}@{}): {e}", img.name, img.version, img.reference, img.digest)),
+            Err(reason) => failures.push(ImageFailure {
+                image: img.name.clone(),
+                version: img.version.clone(),
+                reference: img.reference.clone(),
+                digest: img.digest.clone(),
+                reason,
+            }),
         }
     }
     if !failures.is_empty() {
-        return Err(Error::Failed(format!("{} image(s) could not be pulled; nothing unverified was cached:\n  {}", failures.len(), failures.join("\n  "))));
+        return Err(Error::Images(failures));
     }
     Ok(out)
 }

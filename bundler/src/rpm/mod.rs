@@ -180,13 +180,13 @@ pub fn assemble(
                     let r = rendered
                         .iter()
                         .find(|r| r.package == p.name && r.path == c.dst.as_str())
-                        .ok_or_else(|| Error::Failed(format!("package {}: {} was not rendered", p.name, c.dst)))?;
+                        .ok_or_else(|| Error::Internal(format!("package {}: {} was not rendered", p.name, c.dst)))?;
                     let bytes = r.content.clone().into_bytes();
                     let sha = hex::encode(sha2::Sha256::digest(&bytes));
                     (Content::Bytes(bytes), sha)
                 }
                 Source::Pki(id) => {
-                    let it = pki.item(id).ok_or_else(|| Error::Failed(format!("package {}: {}: the PKI made no item {id}", p.name, c.dst)))?;
+                    let it = pki.item(id).ok_or_else(|| Error::Internal(format!("package {}: {}: the PKI made no item {id}", p.name, c.dst)))?;
                     let bytes = crate::files::read_regular(&it.path, crate::files::SMALL)?;
                     let sha = hex::encode(sha2::Sha256::digest(&bytes));
                     (Content::Bytes(bytes), sha)
@@ -196,8 +196,8 @@ pub fn assemble(
                     let f = fetched
                         .iter()
                         .find(|f| &f.name == artifact)
-                        .ok_or_else(|| Error::Failed(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
-                    origin = Some((f.expected_digest.clone(), f.path.clone()));
+                        .ok_or_else(|| Error::Internal(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
+                    origin = Some((f.expected_digest.to_string(), f.path.clone()));
                     (Content::Path(PathBuf::new()), String::new())
                 }
                 Source::Image(_) => {
@@ -350,7 +350,7 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
                 sc.spawn(move || extract::files(tar, &names, &dir))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Failed("extraction panicked".into())))).collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("extraction panicked".into())))).collect()
     });
     for ((tar, _), r) in wanted.iter().zip(results) {
         for (n, p, sha) in r? {
@@ -401,10 +401,7 @@ pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
     });
     let mut out = Vec::new();
     for (name, r) in results.into_inner().unwrap() {
-        let mut b = r.map_err(|e| match e {
-            Error::Failed(m) => Error::Failed(format!("package {name}: {m}")),
-            other => other,
-        })?;
+        let mut b = r.map_err(|e| Error::Package { name: name.clone(), source: Box::new(e) })?;
         b.changed = changed.contains(&name);
         out.push(b);
     }
@@ -478,7 +475,10 @@ fn build_one(spec: &PackageSpec, cached: &Path, verified: Option<&(String, u64)>
         copy_atomic(cached, &dst)?;
         let got = hash_and_size(&dst)?;
         if got != *v {
-            return Err(Error::Failed(format!("{} changed while it was copied out of the package cache; run the build again", cached.display())));
+            return Err(Error::Damaged {
+                path: cached.to_path_buf(),
+                problem: "changed while it was copied out of the package cache; run the build again".into(),
+            });
         }
         return Ok(built(true, got));
     }
