@@ -166,7 +166,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         None => stage("packages", crate::signing::SigningKey::load_or_create(&o.state, None, &plan.bundle_name))?,
     };
     timer.lap("signing-key");
-    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &scriptlets, &fetched, Some(&images_dir)))?;
+    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &scriptlets, &fetched, Some(&images)))?;
     // Where each staged file goes on a host, so the receipt can name image archives there.
     let specs_files: Vec<(String, PathBuf)> = specs
         .iter()

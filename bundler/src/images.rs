@@ -437,11 +437,18 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
         paths.insert(d.clone(), f.path);
     }
     let tag = img.reference.clone();
-    let archive = o.out_dir.join(format!("{}.tar", img.name));
+    let [tar_suffix, id_suffix, tag_suffix] = crate::names::IMAGE_FILE_SUFFIXES else { unreachable!("three image files") };
+    let file = |suffix: &str| o.out_dir.join(format!("{}{suffix}", img.name));
+    let archive = file(tar_suffix);
     write_docker_archive(&archive, &tag, &config, &layers, &paths, o.time).map_err(|e| format!("writing {}: {e}", archive.display()))?;
-    std::fs::write(o.out_dir.join(format!("{}.tar.tag", img.name)), format!("{tag}\n")).map_err(|e| e.to_string())?;
-    std::fs::write(o.out_dir.join(format!("{}.tar.id", img.name)), format!("{config}\n")).map_err(|e| e.to_string())?;
+    let mut files = BTreeMap::new();
+    for (suffix, text) in [(tag_suffix, format!("{tag}\n")), (id_suffix, format!("{config}\n"))] {
+        let p = file(suffix);
+        std::fs::write(&p, &text).map_err(|e| format!("writing {}: {e}", p.display()))?;
+        files.insert(format!("{}{suffix}", img.name), (p, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))));
+    }
     let (d, _) = crate::digest::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
+    files.insert(format!("{}{tar_suffix}", img.name), (archive.clone(), d.hex.clone()));
     Ok(PulledImage {
         name: img.name.clone(),
         reference: tag,
@@ -452,6 +459,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
         archive,
         archive_sha256: d.hex,
         source,
+        files,
     })
 }
 

@@ -66,6 +66,10 @@ pub struct PulledImage {
 }
 
 /// A file the PKI stage produced and where it goes on the hosts.
+    /// Every file the images stage wrote for it (file name → where, and its sha256): what
+    /// the package stage carries, as `image_archives` in the package spec names them.
+    #[serde(skip)]
+    pub files: std::collections::BTreeMap<String, (PathBuf, String)>,
 #[derive(Clone, Debug, Serialize)]
 pub struct Item {
     pub id: String,

@@ -17,6 +17,7 @@ pub use crate::model::Built;
 use crate::model::Fetched;
 use crate::model::File as Rendered;
 use crate::model::Pki;
+use crate::model::PulledImage;
 use crate::model::Scriptlets;
 use crate::plan::contents::Source;
 use crate::plan::Plan;
@@ -159,7 +160,7 @@ pub fn assemble(
     rendered: &[Rendered],
     scriptlets: &[Scriptlets],
     fetched: &[Fetched],
-    images_dir: Option<&Path>,
+    images: Option<&[PulledImage]>,
 ) -> Result<Vec<PackageSpec>> {
     let mut specs = Vec::new();
     // el7 packaging names licenses the Fedora way ("ASL 2.0"), as rpmlint there expects.
@@ -200,11 +201,14 @@ pub fn assemble(
                     origin = Some((f.expected_digest.to_string(), f.path.clone()));
                     (Content::Path(PathBuf::new()), String::new())
                 }
-                Source::Image(_) => {
-                    let Some(dir) = images_dir else { continue };
-                    let path = dir.join(c.dst.file_name());
-                    let sha = hash_path(&path)?;
-                    (Content::Path(path), sha)
+                Source::Image(name) => {
+                    let Some(images) = images else { continue };
+                    let (path, sha) = images
+                        .iter()
+                        .find(|i| &i.name == name)
+                        .and_then(|i| i.files.get(c.dst.file_name()))
+                        .ok_or_else(|| Error::Internal(format!("package {}: {}: the images stage wrote no such file for image {name}", p.name, c.dst)))?;
+                    (Content::Path(path.clone()), sha.clone())
                 }
                 Source::Ghost => (Content::Bytes(Vec::new()), String::new()),
             };
@@ -259,10 +263,6 @@ pub fn assemble(
     }
     // Role packages pin what they require to exact versions, set below once releases are known.
     Ok(specs)
-}
-
-fn hash_path(p: &Path) -> Result<String> {
-    crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 /// Packages ready to write: releases given, requirements pinned, binaries extracted.
