@@ -248,9 +248,6 @@ pub enum Error {
     /// The machine bundler runs on could not give what it needs (an HTTP client, random bytes).
     #[error("{0}")]
     Host(String),
-    /// Not yet one of the typed variants above (render's template errors; the export check).
-    #[error("{0}")]
-    Failed(String),
     /// bundler broke its own rule (a bug): what it found, to report.
     #[error("internal error: {0}; please report this as a bug")]
     Internal(String),
@@ -431,7 +428,7 @@ impl Error {
             Error::CacheDamaged(p) => {
                 m.insert("files".into(), json!(p));
             }
-            Error::Input(_) | Error::Usage(_) | Error::Failed(_) | Error::Host(_) | Error::Internal(_) | Error::Injected => {}
+            Error::Input(_) | Error::Usage(_) | Error::Host(_) | Error::Internal(_) | Error::Injected => {}
         }
         m.entry("kind").or_insert_with(|| Value::String(self.kind().into()));
         m
@@ -457,7 +454,6 @@ impl Error {
             Error::Unverified(_) => "unverified",
             Error::CacheDamaged(_) => "cache-damaged",
             Error::Host(_) => "host",
-            Error::Failed(_) => "failed",
             Error::Internal(_) => "internal",
             Error::Injected => "injected",
             Error::Fetch(_) => "fetch",

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Digest;
 use crate::report::Outcome;
 
 #[derive(Clone, Debug, Serialize)]
@@ -15,8 +16,10 @@ pub struct Fetched {
     pub file_name: String,
     /// The URL the bytes actually came from (for cached files, the cache path).
     pub url: String,
-    pub expected_digest: String,
-    pub actual_digest: String,
+    #[serde(serialize_with = "crate::digest::as_text")]
+    pub expected_digest: Digest,
+    #[serde(serialize_with = "crate::digest::as_text")]
+    pub actual_digest: Digest,
     pub bytes: u64,
     /// Bytes that crossed the network or were copied in this run.
     pub bytes_transferred: u64,
@@ -63,13 +66,13 @@ pub struct PulledImage {
     pub archive: PathBuf,
     pub archive_sha256: String,
     pub source: String,
-}
-
-/// A file the PKI stage produced and where it goes on the hosts.
     /// Every file the images stage wrote for it (file name → where, and its sha256): what
     /// the package stage carries, as `image_archives` in the package spec names them.
     #[serde(skip)]
     pub files: std::collections::BTreeMap<String, (PathBuf, String)>,
+}
+
+/// A file the PKI stage produced and where it goes on the hosts.
 #[derive(Clone, Debug, Serialize)]
 pub struct Item {
     pub id: String,

@@ -19,6 +19,7 @@ use crate::model::File as Rendered;
 use crate::model::Pki;
 use crate::model::PulledImage;
 use crate::model::Scriptlets;
+use crate::names::{RpmVersion, VersionRelease};
 use crate::plan::contents::Source;
 use crate::plan::Plan;
 use crate::signing::SigningKey;
@@ -76,14 +77,32 @@ pub struct Dep {
     pub when: When,
 }
 
+/// The architectures bundler builds for: el7 on x86_64, and scripts and configuration for any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Arch {
+    #[serde(rename = "noarch")]
+    Noarch,
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+impl Arch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Noarch => "noarch",
+            Arch::X86_64 => "x86_64",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct PackageSpec {
     pub name: String,
     pub kind: PackageKind,
-    pub version: String,
+    pub version: RpmVersion,
     pub release: u32,
     /// `noarch` for packages of configuration and scripts, `x86_64` for binaries and images.
-    pub arch: String,
+    pub arch: Arch,
     pub summary: String,
     pub description: String,
     pub license: String,
@@ -115,11 +134,14 @@ impl PackageSpec {
         o.remove("build_time");
         hex::encode(sha2::Sha256::digest(serde_json::to_vec(&v).unwrap()))
     }
+    pub fn version_release(&self) -> VersionRelease {
+        VersionRelease { version: self.version.clone(), release: self.release }
+    }
     pub fn file_name(&self) -> String {
-        format!("{}-{}-{}.el7.{}.rpm", self.name, self.version, self.release, self.arch)
+        self.version_release().file_name(&self.name, self.arch.as_str())
     }
     pub fn evr(&self) -> String {
-        format!("{}-{}.el7", self.version, self.release)
+        self.version_release().to_string()
     }
 }
 
@@ -241,7 +263,7 @@ pub fn assemble(
             release: 1,
             summary: p.summary.clone(),
             description: format!("{}.\nBuilt by bundler for cluster {} (Kubernetes {}).", p.summary, plan.bundle_name, plan.versions.kubernetes),
-            arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) { "noarch".into() } else { "x86_64".into() },
+            arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) { Arch::Noarch } else { Arch::X86_64 },
             license: license_of(p.artifact.as_deref()),
             requires,
             conflicts: p.conflicts.clone(),
@@ -312,8 +334,8 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
         let content = spec.content_hash();
         let rec = releases.packages.get(&spec.name).cloned();
         let (release, time) = match rec {
-            Some(r) if r.content == content && r.version == spec.version => (r.release, r.time),
-            Some(r) if r.version == spec.version => {
+            Some(r) if r.content == content && r.version == spec.version.as_str() => (r.release, r.time),
+            Some(r) if r.version == spec.version.as_str() => {
                 changed.insert(spec.name.clone());
                 (r.release + 1, opts.now)
             }
@@ -324,7 +346,7 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
         };
         spec.release = release;
         spec.build_time = opts.source_date.unwrap_or(time);
-        releases.packages.insert(spec.name.clone(), ReleaseRecord { version: spec.version.clone(), release, content, time });
+        releases.packages.insert(spec.name.clone(), ReleaseRecord { version: spec.version.to_string(), release, content, time });
     }
     // Binary packages already in the package cache are reused; the others need their files
     // out of the upstream tarballs, each tarball read once for all its packages.
@@ -451,8 +473,8 @@ fn build_one(spec: &PackageSpec, cached: &Path, verified: Option<&(String, u64)>
     let reusable = spec.kind == PackageKind::Binary;
     let built = |cached_hit: bool, (sha256, size): (String, u64)| Built {
         name: spec.name.clone(),
-        version: spec.version.clone(),
-        release: format!("{}.el7", spec.release),
+        version: spec.version.to_string(),
+        release: spec.version_release().release_tag(),
         file_name: file_name.clone(),
         path: dst.clone(),
         sha256,
