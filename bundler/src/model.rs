@@ -86,8 +86,33 @@ pub struct Item {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Change {
     pub id: String,
-    pub action: String,
+    pub action: ChangeAction,
     pub reason: String,
+}
+
+/// What the PKI stage did to a certificate or key (kept in the state folder's history as
+/// these words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeAction {
+    /// A CA, key pair or token made for the first time.
+    #[serde(rename = "created")]
+    Created,
+    /// A leaf certificate issued for the first time.
+    #[serde(rename = "issued")]
+    Issued,
+    /// A leaf certificate issued again (names, CA or lifetime changed).
+    #[serde(rename = "re-issued")]
+    ReIssued,
+}
+
+impl std::fmt::Display for ChangeAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChangeAction::Created => "created",
+            ChangeAction::Issued => "issued",
+            ChangeAction::ReIssued => "re-issued",
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -146,4 +171,21 @@ pub struct Scriptlets {
     pub post: Option<String>,
     pub preun: Option<String>,
     pub postun: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_history_keeps_its_words() {
+        // The state folder's certificate-changes.json written by earlier versions reads back.
+        let old = r#"{"apiserver": {"id": "apiserver", "action": "re-issued", "reason": "names changed"}, "etcd-ca.crt": {"id": "etcd-ca.crt", "action": "created", "reason": "no CA"}, "kubelet": {"id": "kubelet", "action": "issued", "reason": "not issued before"}}"#;
+        let h: std::collections::BTreeMap<String, Change> = serde_json::from_str(old).unwrap();
+        assert_eq!(h["apiserver"].action, ChangeAction::ReIssued);
+        assert_eq!(h["etcd-ca.crt"].action, ChangeAction::Created);
+        assert_eq!(h["kubelet"].action.to_string(), "issued");
+        let back: serde_json::Value = serde_json::to_value(&h).unwrap();
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(old).unwrap());
+    }
 }

@@ -22,7 +22,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
 use crate::files::{random_bytes, write_private};
-pub use crate::model::{Change, Item, Pki};
+pub use crate::model::{Change, ChangeAction, Item, Pki};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
 pub use store::{list, lock_state, CertInfo};
@@ -221,7 +221,11 @@ fn load_or_create_ca(st: &store::State, id: CaId, opts: &Options, changes: &mut 
             let cert = params.self_signed(&kp).map_err(|e| pki_err(&[], "CA certificate", e))?;
             // Key and certificate as one: a kill in between must not leave half a CA.
             st.write_set(&[(key.as_path(), kp.serialize_pem().as_bytes()), (crt.as_path(), cert.pem().as_bytes())])?;
-            changes.push(Change { id: id.file().into(), action: "created".into(), reason: format!("no CA in the state folder; valid {} days", opts.ca_days) });
+            changes.push(Change {
+                id: id.file().into(),
+                action: ChangeAction::Created,
+                reason: format!("no CA in the state folder; valid {} days", opts.ca_days),
+            });
             Ok(Ca { id, sha256: store::sha256_hex(cert.pem().as_bytes()), cert_pem: cert.pem(), key: kp, not_after: params.not_after })
         }
         (c, _) => {
@@ -302,7 +306,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
             let iss = Issuer::from_ca_cert_pem(&issuer.cert_pem, &issuer.key).map_err(|e| pki_err(&[], "CA certificate", e))?;
             let cert = p.signed_by(&kp, &iss).map_err(|e| pki_err(&[], &format!("signing {}", spec.id), e))?;
             st.write_set(&[(key.as_path(), kp.serialize_pem().as_bytes()), (crt.as_path(), cert.pem().as_bytes())])?;
-            changes.push(Change { id: spec.id.clone(), action: if old_meta.is_some() { "re-issued".into() } else { "issued".into() }, reason });
+            changes.push(Change { id: spec.id.clone(), action: if old_meta.is_some() { ChangeAction::ReIssued } else { ChangeAction::Issued }, reason });
         }
         let meta = LeafMeta {
             spec: spec.clone(),
@@ -320,7 +324,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     if !(sa_key.exists() && sa_pub.exists()) {
         let kp = KeyPair::generate().map_err(|e| pki_err(&[], "key generation", e))?;
         st.write_set(&[(sa_key.as_path(), kp.serialize_pem().as_bytes()), (sa_pub.as_path(), kp.public_key_pem().as_bytes())])?;
-        changes.push(Change { id: "service-account".into(), action: "created".into(), reason: "no service-account key pair in the state folder".into() });
+        changes.push(Change { id: "service-account".into(), action: ChangeAction::Created, reason: "no service-account key pair in the state folder".into() });
     }
     items.push(Item { id: "service-account.key".into(), path: sa_key, mode: 0o600, secret: true });
     items.push(Item { id: "service-account.pub".into(), path: sa_pub, mode: 0o644, secret: false });
@@ -332,7 +336,11 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         _ => {
             let t = hex::encode(random_bytes(16)?);
             st.write_secret(&token_path, format!("{t}\n").as_bytes())?;
-            changes.push(Change { id: "bootstrap-token".into(), action: "created".into(), reason: "no kubelet bootstrap token in the state folder".into() });
+            changes.push(Change {
+                id: "bootstrap-token".into(),
+                action: ChangeAction::Created,
+                reason: "no kubelet bootstrap token in the state folder".into(),
+            });
             t
         }
     };
