@@ -78,7 +78,7 @@ fn checkpoint(name: &str) -> Result<()> {
         }
     }
     if std::env::var("BUNDLER_TEST_FAIL_AT").is_ok_and(|v| v == name) {
-        return Err(Error::Failed("injected by BUNDLER_TEST_FAIL_AT".into()).in_stage(name));
+        return Err(Error::Injected.in_stage(name));
     }
     Ok(())
 }
@@ -114,7 +114,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
 
     // Templates and certificates before the first download: a template or certificate-name
     // error costs no bytes.
-    let rendered = stage("render", crate::render::render(&plan))?;
+    let rendered = stage("render", crate::render::packages(&plan))?;
     let scriptlets = stage("render", crate::render::scriptlets(&plan, &rendered))?;
     timer.lap("render");
 
@@ -166,7 +166,7 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         None => stage("packages", crate::signing::SigningKey::load_or_create(&o.state, None, &plan.bundle_name))?,
     };
     timer.lap("signing-key");
-    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &scriptlets, &fetched, Some(&images_dir)))?;
+    let specs = stage("packages", crate::rpm::assemble(&plan, &pki, &rendered, &scriptlets, &fetched, Some(&images)))?;
     // Where each staged file goes on a host, so the receipt can name image archives there.
     let specs_files: Vec<(String, PathBuf)> = specs
         .iter()
@@ -224,16 +224,8 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
     checkpoint("bundle")?;
     let release = crate::bundle::release(&o.state, &built, &plan)?;
     let stem = crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, release);
-    let files = stage("bundle", crate::render::render_with(&plan, release))?;
-    for f in files.iter().filter(|f| f.package == "bundle") {
-        let p = bundle_dir.join(&f.path);
-        std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| werr(&p, e))?;
-        std::fs::write(&p, &f.content).map_err(|e| werr(&p, e))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).map_err(|e| werr(&p, e))?;
-    }
-    let repo_file = bundle_dir.join(format!("{}.repo", plan.bundle_name));
-    std::fs::write(&repo_file, stage("bundle", crate::render::repo_file(&plan, release))?).map_err(|e| werr(&repo_file, e))?;
+    // The bundle's own files name its release, known only now; the packages' were rendered above.
+    let bundle_files = stage("bundle", crate::render::bundle_files(&plan, release))?;
     let contents = crate::bundle::Contents {
         plan: &plan,
         inventory_sha256: &plan.inventory_sha256,
@@ -244,29 +236,9 @@ pub fn build(o: &Options, rep: &dyn Reporter) -> Result<Receipt> {
         stem: &stem,
         time: repo_time,
     };
-    let mpath = bundle_dir.join("manifest.json");
-    std::fs::write(&mpath, serde_json::to_string_pretty(&crate::bundle::manifest(&contents)).unwrap() + "\n").map_err(|e| werr(&mpath, e))?;
-    let spath = bundle_dir.join("sbom.spdx.json");
-    std::fs::write(&spath, serde_json::to_string_pretty(&crate::bundle::sbom(&contents)).unwrap() + "\n").map_err(|e| werr(&spath, e))?;
-    crate::bundle::write_sums(
-        &bundle_dir,
-        &built
-            .iter()
-            .map(|b| (format!("repo/Packages/{}", b.file_name), b.sha256.clone()))
-            .chain(os_packages.iter().map(|p| (format!("repo/Packages/{}", p.file_name), p.sha256.clone())))
-            .collect(),
-    )?;
-    // The checksum list is signed too, so `verify` proves every file from the key down.
-    let sums_path = bundle_dir.join("SHA256SUMS");
-    let sums = std::fs::read(&sums_path).map_err(|source| Error::Read { path: sums_path.clone(), source })?;
-    let asc = bundle_dir.join(crate::bundle::SUMS_SIGNATURE);
-    std::fs::write(&asc, key.sign_detached(&sums, repo_time)?).map_err(|e| werr(&asc, e))?;
     let tar_name = format!("{stem}.tar");
     let staged_tar = staging.0.join(&tar_name);
-    stage("bundle", crate::bundle::write_tar(&bundle_dir, &stem, repo_time, &staged_tar))?;
-    let bundle_sha256 = crate::digest::hash_file(&staged_tar, crate::digest::Algo::Sha256)
-        .map(|(d, _)| d.hex)
-        .map_err(|source| Error::Read { path: staged_tar.clone(), source })?;
+    let bundle_sha256 = stage("bundle", crate::bundle::write(&bundle_dir, &contents, &bundle_files, &key, &staged_tar))?.hex;
     checkpoint("publish")?;
     std::fs::create_dir_all(&o.output).map_err(|source| Error::Write { path: o.output.clone(), source })?;
     let output = std::fs::canonicalize(&o.output).map_err(|source| Error::Read { path: o.output.clone(), source })?;

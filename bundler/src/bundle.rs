@@ -185,8 +185,41 @@ fn walk(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The bundle stage: beside the repository already in `dir/repo`, the bundle's rendered files,
+/// the manifest, the SBOM, SHA256SUMS and its signature; then the tarball at `tar`.
+pub fn write(dir: &Path, c: &Contents, files: &[crate::model::File], key: &crate::signing::SigningKey, tar: &Path) -> Result<crate::digest::Digest> {
+    use std::os::unix::fs::PermissionsExt;
+    let werr = |path: &Path, source| Error::Write { path: path.to_path_buf(), source };
+    for f in files {
+        let rel = crate::paths::BundlePath::parse(&f.path).map_err(|e| Error::Internal(format!("bundle file {}: {e}", f.path)))?;
+        let p = dir.join(rel.as_str());
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
+        }
+        std::fs::write(&p, &f.content).map_err(|e| werr(&p, e))?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).map_err(|e| werr(&p, e))?;
+    }
+    let mpath = dir.join("manifest.json");
+    std::fs::write(&mpath, serde_json::to_string_pretty(&manifest(c)).unwrap() + "\n").map_err(|e| werr(&mpath, e))?;
+    let spath = dir.join("sbom.spdx.json");
+    std::fs::write(&spath, serde_json::to_string_pretty(&sbom(c)).unwrap() + "\n").map_err(|e| werr(&spath, e))?;
+    // Packages were hashed as they were written; nothing reads them again for that.
+    let known = c
+        .built
+        .iter()
+        .map(|b| (format!("repo/Packages/{}", b.file_name), b.sha256.clone()))
+        .chain(c.os_packages.iter().map(|p| (format!("repo/Packages/{}", p.file_name), p.sha256.clone())))
+        .collect();
+    let sums = write_sums(dir, &known)?;
+    // The checksum list is signed too, so `verify` proves every file from the key down.
+    let asc = dir.join(SUMS_SIGNATURE);
+    std::fs::write(&asc, key.sign_detached(sums.as_bytes(), c.time)?).map_err(|e| werr(&asc, e))?;
+    write_tar(dir, c.stem, c.time, tar)
+}
+
 /// `known`: sha256 of files already hashed (by path relative to `dir`), not read again.
-pub fn write_sums(dir: &Path, known: &BTreeMap<String, String>) -> Result<()> {
+/// Returns the list as written.
+fn write_sums(dir: &Path, known: &BTreeMap<String, String>) -> Result<String> {
     let mut s = String::new();
     for f in walk(dir)?.into_iter().filter(|f| f != "SHA256SUMS" && f != SUMS_SIGNATURE) {
         let sum = match known.get(&f) {
@@ -195,11 +228,13 @@ pub fn write_sums(dir: &Path, known: &BTreeMap<String, String>) -> Result<()> {
         };
         s.push_str(&format!("{sum}  {f}\n"));
     }
-    std::fs::write(dir.join("SHA256SUMS"), s).map_err(|source| Error::Write { path: dir.join("SHA256SUMS"), source })
+    std::fs::write(dir.join("SHA256SUMS"), &s).map_err(|source| Error::Write { path: dir.join("SHA256SUMS"), source })?;
+    Ok(s)
 }
 
-/// A reproducible, uncompressed tar (the RPMs inside are compressed already).
-pub fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<()> {
+/// A reproducible, uncompressed tar (the RPMs inside are compressed already); its SHA-256,
+/// hashed as it was written.
+fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<crate::digest::Digest> {
     let w = |source| Error::Write { path: out.to_path_buf(), source };
     // 0640 at most: the tarball holds the admin and kubelet-signing CA keys (inside k8s-master).
     let f = {
@@ -208,7 +243,7 @@ pub fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<()> {
         f.set_permissions(std::fs::Permissions::from_mode(0o640)).map_err(w)?;
         f
     };
-    let mut t = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, f));
+    let mut t = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, crate::digest::HashingWriter::new(f, crate::digest::Algo::Sha256)));
     let header = |size: u64, mode: u32, kind: tar::EntryType| {
         let mut h = tar::Header::new_gnu();
         h.set_size(size);
@@ -256,7 +291,9 @@ pub fn write_tar(dir: &Path, top: &str, time: u64, out: &Path) -> Result<()> {
     }
     let mut inner = t.into_inner().map_err(w)?;
     inner.flush().map_err(w)?;
-    inner.get_ref().sync_all().map_err(w)
+    let (f, digest) = inner.into_inner().map_err(|e| w(e.into_error()))?.finish();
+    f.sync_all().map_err(w)?;
+    Ok(digest)
 }
 
 #[derive(Debug, Serialize)]
@@ -457,7 +494,7 @@ fn walk_strict(dir: &Path) -> Result<Walked> {
             let e = e.map_err(|source| Error::Read { path: d.clone(), source })?;
             count += 1;
             if count > MAX_MEMBERS {
-                return Err(Error::Failed(format!("{}: more than {MAX_MEMBERS} entries; not a bundle", dir.display())));
+                return Err(Error::Damaged { path: dir.to_path_buf(), problem: format!("more than {MAX_MEMBERS} entries; not a bundle") });
             }
             let p = e.path();
             let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
@@ -584,7 +621,7 @@ pub fn verify(bundle: &Path, key: Option<&Path>) -> Result<Verification> {
         bundle.to_path_buf()
     } else {
         let t = tempfile_dir()?;
-        let top = unpack(bundle, &t.0).map_err(|e| Error::Failed(format!("{} is not a bundle tarball: {e}", bundle.display())))?;
+        let top = unpack(bundle, &t.0).map_err(|e| Error::Damaged { path: bundle.to_path_buf(), problem: format!("not a bundle tarball: {e}") })?;
         _tmp = t;
         top
     };

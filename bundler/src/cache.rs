@@ -275,7 +275,11 @@ pub fn prune(cache: &Path, keep: usize, dry_run: bool) -> Result<Pruned> {
     }
     let live = live_builds(cache);
     if !live.is_empty() && !dry_run {
-        return Err(Error::Failed(format!("a build is running on this cache (process {}); prune when it has finished", live[0])));
+        return Err(Error::Busy {
+            path: cache.to_path_buf(),
+            pid: Some(live[0]),
+            problem: format!("a build is running on this cache (process {}); prune when it has finished", live[0]),
+        });
     }
     let kept_records = keep.min(recs.len());
     let used: BTreeSet<&String> = recs[..kept_records].iter().flat_map(|(_, r)| r.entries.keys()).collect();

@@ -89,6 +89,33 @@ impl Hasher {
     }
 }
 
+/// A writer that hashes what passes through it, so a file written once need not be read
+/// again for its digest.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Hasher,
+}
+
+impl<W: io::Write> HashingWriter<W> {
+    pub fn new(inner: W, algo: Algo) -> HashingWriter<W> {
+        HashingWriter { inner, hasher: Hasher::new(algo) }
+    }
+    pub fn finish(self) -> (W, Digest) {
+        (self.inner, self.hasher.finish())
+    }
+}
+
+impl<W: io::Write> io::Write for HashingWriter<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(b)?;
+        self.hasher.update(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Hash a whole file (and count its bytes) with a fixed-size buffer.
 pub fn hash_file(path: &Path, algo: Algo) -> io::Result<(Digest, u64)> {
     let mut f = File::open(path)?;

@@ -205,8 +205,55 @@ pub enum Error {
     ReadInput { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
+    /// The state folder's certificate authority or certificates are damaged or half there.
+    #[error("PKI: {problem}")]
+    Pki { files: Vec<PathBuf>, problem: String },
+    /// The signing key (the state folder's or `--signing-key`) is not one bundler can use.
+    #[error("{problem}")]
+    SigningKey { path: PathBuf, problem: String },
+    /// A file bundler wrote or keeps (a package, a cache entry, the state folder's pending
+    /// set), or a bundle it was asked to check, holds what it must not.
+    #[error("{path}: {problem}")]
+    Damaged { path: PathBuf, problem: String },
+    /// A copy that does not have the digest it must have.
+    #[error("{path}: the copy does not match {expected} (it has {actual})")]
+    Mismatch { path: PathBuf, expected: String, actual: String },
+    /// Another process holds the folder this one needs.
+    #[error("{problem}")]
+    Busy { path: PathBuf, pid: Option<i32>, problem: String },
+    /// A folder's lock file cannot be locked (the file system refuses locks).
+    #[error("cannot lock the {what} {path}")]
+    Lock { path: PathBuf, what: String, source: std::io::Error },
+    /// A template (under packaging/, named by the package spec) that cannot be rendered.
+    #[error("{problem}")]
+    Template { template: String, problem: String },
+    /// `--offline` with artifacts that are neither in the cache nor in a file:// mirror.
+    #[error("{}", offline_text(.cache, .missing))]
+    Offline { cache: PathBuf, missing: Vec<Missing> },
+    /// Images that could not be pulled, each with why.
+    #[error("{} image(s) could not be pulled; nothing unverified was cached:\n{}", .0.len(), .0.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Images(Vec<ImageFailure>),
+    /// `certs check`: certificates that expire within the warning window.
+    #[error("{} certificate(s) expire within {days} days: {}\nhelp: `bundler certs renew --inventory ...` re-issues leaves; then rebuild and roll out the bundle", .files.len(), .files.join(", "))]
+    Expiring { files: Vec<String>, days: i64 },
+    /// `verify`: bundles that do not verify, each with the checks that failed.
+    #[error("{}", .0.iter().map(|u| u.to_string()).collect::<Vec<_>>().join("\n"))]
+    Unverified(Vec<Unverified>),
+    /// `cache verify`: cached files that do not match the digest they are stored under.
+    #[error("{} cached file(s) do not match the digest they are stored under:\n  {}\nhelp: delete them; the next `bundler fetch` or `bundler build` downloads them again", .0.len(), .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  "))]
+    CacheDamaged(Vec<PathBuf>),
+    /// One package could not be written; the cause is the source.
+    #[error("package {name}")]
+    Package { name: String, source: Box<Error> },
+    /// The machine bundler runs on could not give what it needs (an HTTP client, random bytes).
     #[error("{0}")]
-    Failed(String),
+    Host(String),
+    /// bundler broke its own rule (a bug): what it found, to report.
+    #[error("internal error: {0}; please report this as a bug")]
+    Internal(String),
+    /// `BUNDLER_TEST_FAIL_AT`: a failure a test asked for.
+    #[error("injected by BUNDLER_TEST_FAIL_AT")]
+    Injected,
     /// A stage of `bundler build` failed; the cause is the source.
     #[error("stage {stage} failed")]
     Stage { stage: String, source: Box<Error> },
@@ -220,6 +267,61 @@ pub enum Error {
     /// No source of any missing artifact could be reached: no network (or none to these hosts).
     #[error("{}", no_network_text(.failures, .hosts))]
     NoNetwork { failures: Vec<ArtifactFailure>, hosts: Vec<String> },
+}
+
+/// An artifact `--offline` could not find: its file name and digest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Missing {
+    pub file_name: String,
+    pub digest: String,
+}
+
+/// One image that could not be pulled.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ImageFailure {
+    pub image: String,
+    pub version: String,
+    pub reference: String,
+    /// The digest it must have; empty when it is pinned on this first pull.
+    pub digest: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ImageFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.digest.is_empty() {
+            write!(f, "{} {} ({}, pinned on first pull): {}", self.image, self.version, self.reference, self.reason)
+        } else {
+            write!(f, "{} {} ({}@{}): {}", self.image, self.version, self.reference, self.digest, self.reason)
+        }
+    }
+}
+
+/// One bundle that does not verify, with each failed check (`file: check: detail`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Unverified {
+    pub bundle: PathBuf,
+    pub failed: Vec<String>,
+}
+
+impl fmt::Display for Unverified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} does not verify:", self.bundle.display())?;
+        for c in &self.failed {
+            write!(f, "\n  {c}")?;
+        }
+        Ok(())
+    }
+}
+
+fn offline_text(cache: &Path, missing: &[Missing]) -> String {
+    let lines: Vec<String> = missing.iter().map(|m| format!("  {}  {}", m.file_name, m.digest)).collect();
+    format!(
+        "--offline: {} artifact(s) are not in the cache {} or any file:// mirror; bring these files (by name, with these digests):\n{}\nhelp: on a machine with internet run `bundler fetch --inventory ... --export DIR`, carry DIR over, and use `--mirror file://DIR`",
+        missing.len(),
+        cache.display(),
+        lines.join("\n")
+    )
 }
 
 fn no_network_text(failures: &[ArtifactFailure], hosts: &[String]) -> String {
@@ -244,7 +346,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::Usage(_) => 2,
             Error::ReadInput { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
-            Error::Stage { source, .. } => source.exit_code(),
+            Error::Stage { source, .. } | Error::Package { source, .. } => source.exit_code(),
             _ => 1,
         }
     }
@@ -263,7 +365,7 @@ impl Error {
         use serde_json::{json, Value};
         let mut m = serde_json::Map::new();
         match self {
-            Error::Read { path, source } | Error::Write { path, source } | Error::ReadInput { path, source } => {
+            Error::Read { path, source } | Error::Write { path, source } | Error::ReadInput { path, source } | Error::Lock { path, source, .. } => {
                 m.insert("path".into(), json!(path));
                 m.insert("io_error".into(), json!(format!("{:?}", source.kind())));
             }
@@ -283,7 +385,50 @@ impl Error {
                 m.insert("artifacts".into(), json!(failures));
                 m.insert("hosts".into(), json!(hosts));
             }
-            Error::Input(_) | Error::Usage(_) | Error::Failed(_) => {}
+            Error::Package { name, source } => {
+                m = source.fields();
+                m.insert("package".into(), json!(name));
+            }
+            Error::Pki { files, problem } => {
+                m.insert("files".into(), json!(files));
+                m.insert("problem".into(), json!(problem));
+            }
+            Error::SigningKey { path, problem } | Error::Damaged { path, problem } => {
+                m.insert("path".into(), json!(path));
+                m.insert("problem".into(), json!(problem));
+            }
+            Error::Mismatch { path, expected, actual } => {
+                m.insert("path".into(), json!(path));
+                m.insert("expected_digest".into(), json!(expected));
+                m.insert("actual_digest".into(), json!(actual));
+            }
+            Error::Busy { path, pid, problem } => {
+                m.insert("path".into(), json!(path));
+                m.insert("pid".into(), json!(pid));
+                m.insert("problem".into(), json!(problem));
+            }
+            Error::Template { template, problem } => {
+                m.insert("template".into(), json!(template));
+                m.insert("problem".into(), json!(problem));
+            }
+            Error::Offline { cache, missing } => {
+                m.insert("cache".into(), json!(cache));
+                m.insert("missing".into(), json!(missing));
+            }
+            Error::Images(f) => {
+                m.insert("images".into(), json!(f));
+            }
+            Error::Expiring { files, days } => {
+                m.insert("certificates".into(), json!(files));
+                m.insert("days".into(), json!(days));
+            }
+            Error::Unverified(u) => {
+                m.insert("bundles".into(), json!(u));
+            }
+            Error::CacheDamaged(p) => {
+                m.insert("files".into(), json!(p));
+            }
+            Error::Input(_) | Error::Usage(_) | Error::Host(_) | Error::Internal(_) | Error::Injected => {}
         }
         m.entry("kind").or_insert_with(|| Value::String(self.kind().into()));
         m
@@ -295,8 +440,22 @@ impl Error {
             Error::Write { .. } => "write",
             Error::ReadInput { .. } => "read-input",
             Error::Usage(_) => "usage",
-            Error::Failed(_) => "failed",
-            Error::Stage { source, .. } => source.kind(),
+            Error::Stage { source, .. } | Error::Package { source, .. } => source.kind(),
+            Error::Pki { .. } => "pki",
+            Error::SigningKey { .. } => "signing-key",
+            Error::Damaged { .. } => "damaged",
+            Error::Mismatch { .. } => "digest-mismatch",
+            Error::Busy { .. } => "busy",
+            Error::Lock { .. } => "lock",
+            Error::Template { .. } => "template",
+            Error::Offline { .. } => "offline",
+            Error::Images(_) => "images",
+            Error::Expiring { .. } => "expiring",
+            Error::Unverified(_) => "unverified",
+            Error::CacheDamaged(_) => "cache-damaged",
+            Error::Host(_) => "host",
+            Error::Internal(_) => "internal",
+            Error::Injected => "injected",
             Error::Fetch(_) => "fetch",
             Error::NoNetwork { .. } => "no-network",
             Error::Tarball { .. } => "tarball",
@@ -359,5 +518,34 @@ mod tests {
         assert_eq!(m["artifacts"][0]["artifact"], "etcd");
         assert_eq!(m["artifacts"][0]["attempts"][0]["url"], "http://x/f");
         assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn typed_failures_carry_their_facts_as_fields() {
+        let img = ImageFailure {
+            image: "pause".into(),
+            version: "3.0".into(),
+            reference: "k8s.gcr.io/pause-amd64:3.0".into(),
+            digest: String::new(),
+            reason: "401".into(),
+        };
+        let e = Error::Images(vec![img]).in_stage("images");
+        assert_eq!(e.exit_code(), 1);
+        let m = e.fields();
+        assert_eq!((m["kind"].as_str(), m["stage"].as_str()), (Some("images"), Some("images")));
+        assert_eq!(m["images"][0]["image"], "pause");
+        assert!(chain(&e)[1].contains("pause 3.0 (k8s.gcr.io/pause-amd64:3.0, pinned on first pull): 401"), "{:?}", chain(&e));
+
+        // A package's failure names the package and keeps its cause's kind, facts and exit code.
+        let inner = Error::Damaged { path: "/c/x.rpm".into(), problem: "changed while it was copied".into() };
+        let e = Error::Package { name: "k8s-node".into(), source: Box::new(inner) }.in_stage("packages");
+        let m = e.fields();
+        assert_eq!((m["kind"].as_str(), m["package"].as_str(), m["path"].as_str()), (Some("damaged"), Some("k8s-node"), Some("/c/x.rpm")));
+        assert_eq!(chain(&e), ["stage packages failed", "package k8s-node", "/c/x.rpm: changed while it was copied"]);
+        let nf = Error::ReadInput { path: "hosts.yaml".into(), source: std::io::Error::from(std::io::ErrorKind::NotFound) };
+        assert_eq!(Error::Package { name: "p".into(), source: Box::new(nf) }.exit_code(), 2);
+
+        let e = Error::Mismatch { path: "/x/f".into(), expected: "sha256:aa".into(), actual: "sha256:bb".into() };
+        assert_eq!((e.fields()["expected_digest"].as_str(), e.fields()["actual_digest"].as_str()), (Some("sha256:aa"), Some("sha256:bb")));
     }
 }

@@ -162,14 +162,14 @@ pub fn lock_dir(dir: &Path, what: &str) -> Result<DirLock> {
             // Another bundler works on the same folder; wait for it rather than interleave.
             f.lock().map_err(|source| Error::Write { path: p.clone(), source })?;
         }
-        Err(fs::TryLockError::Error(source)) => return Err(Error::Failed(format!("cannot lock the {what} {}: {source}", dir.display()))),
+        Err(fs::TryLockError::Error(source)) => return Err(Error::Lock { path: dir.to_path_buf(), what: what.to_string(), source }),
     }
     Ok(DirLock { _file: f })
 }
 
 pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     let mut b = vec![0u8; n];
-    File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|e| Error::Failed(format!("cannot read /dev/urandom: {e}")))?;
+    File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|source| Error::Read { path: "/dev/urandom".into(), source })?;
     Ok(b)
 }
 

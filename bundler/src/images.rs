@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::digest::{Algo, Digest};
 use crate::download::{self, Cache, Want};
-use crate::error::{Error, Result};
+use crate::error::{Error, ImageFailure, Result};
 pub use crate::model::PulledImage;
 use crate::plan::Plan;
 use crate::report::{Outcome, Reporter};
@@ -377,12 +377,17 @@ pub fn pull(plan: &Plan, o: &Options, rep: &dyn Reporter) -> Result<Vec<PulledIm
     for img in &plan.images {
         match pull_one(&s, img, o, &cache, rep) {
             Ok(p) => out.push(p),
-            Err(e) if img.digest.is_empty() => failures.push(format!("{} {} ({}, pinned on first pull): {e}", img.name, img.version, img.reference)),
-            Err(e) => failures.push(format!("{} {} ({}@{}): {e}", img.name, img.version, img.reference, img.digest)),
+            Err(reason) => failures.push(ImageFailure {
+                image: img.name.clone(),
+                version: img.version.clone(),
+                reference: img.reference.clone(),
+                digest: img.digest.clone(),
+                reason,
+            }),
         }
     }
     if !failures.is_empty() {
-        return Err(Error::Failed(format!("{} image(s) could not be pulled; nothing unverified was cached:\n  {}", failures.len(), failures.join("\n  "))));
+        return Err(Error::Images(failures));
     }
     Ok(out)
 }
@@ -432,11 +437,18 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
         paths.insert(d.clone(), f.path);
     }
     let tag = img.reference.clone();
-    let archive = o.out_dir.join(format!("{}.tar", img.name));
+    let [tar_suffix, id_suffix, tag_suffix] = crate::names::IMAGE_FILE_SUFFIXES else { unreachable!("three image files") };
+    let file = |suffix: &str| o.out_dir.join(format!("{}{suffix}", img.name));
+    let archive = file(tar_suffix);
     write_docker_archive(&archive, &tag, &config, &layers, &paths, o.time).map_err(|e| format!("writing {}: {e}", archive.display()))?;
-    std::fs::write(o.out_dir.join(format!("{}.tar.tag", img.name)), format!("{tag}\n")).map_err(|e| e.to_string())?;
-    std::fs::write(o.out_dir.join(format!("{}.tar.id", img.name)), format!("{config}\n")).map_err(|e| e.to_string())?;
+    let mut files = BTreeMap::new();
+    for (suffix, text) in [(tag_suffix, format!("{tag}\n")), (id_suffix, format!("{config}\n"))] {
+        let p = file(suffix);
+        std::fs::write(&p, &text).map_err(|e| format!("writing {}: {e}", p.display()))?;
+        files.insert(format!("{}{suffix}", img.name), (p, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))));
+    }
     let (d, _) = crate::digest::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
+    files.insert(format!("{}{tar_suffix}", img.name), (archive.clone(), d.hex.clone()));
     Ok(PulledImage {
         name: img.name.clone(),
         reference: tag,
@@ -447,6 +459,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
         archive,
         archive_sha256: d.hex,
         source,
+        files,
     })
 }
 
@@ -517,8 +530,8 @@ pub fn mirror_files(images: &[PulledImage], cache_dir: &Path) -> Vec<crate::mode
                 version: String::new(),
                 file_name,
                 url: path.display().to_string(),
-                expected_digest: digest.to_string(),
-                actual_digest: digest.to_string(),
+                expected_digest: digest.clone(),
+                actual_digest: digest.clone(),
                 bytes,
                 bytes_transferred: 0,
                 outcome: Outcome::Cached,

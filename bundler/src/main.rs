@@ -443,12 +443,10 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                 if expiring.is_empty() {
                     Ok(())
                 } else {
-                    Err(bundler::Error::Failed(format!(
-                        "{} certificate(s) expire within {} days: {}\nhelp: `bundler certs renew --inventory ...` re-issues leaves; then rebuild and roll out the bundle",
-                        expiring.len(),
-                        a.warn_days,
-                        expiring.iter().map(|c| c.file.file_name().unwrap().to_string_lossy().into_owned()).collect::<Vec<_>>().join(", ")
-                    )))
+                    Err(bundler::Error::Expiring {
+                        files: expiring.iter().map(|c| c.file.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect(),
+                        days: a.warn_days,
+                    })
                 }
             }
         },
@@ -551,18 +549,18 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                     many => serde_json::json!({ "ok": many.iter().all(|v| v.ok), "bundles": many.iter().map(json).collect::<Vec<_>>() }),
                 });
             }
-            let failed: Vec<String> = results
+            let failed: Vec<bundler::error::Unverified> = results
                 .iter()
                 .filter(|v| !v.ok)
-                .map(|v| {
-                    let lines: Vec<String> = v.checks.iter().filter(|c| !c.ok).map(|c| format!("  {}: {}: {}", c.file, c.check, c.detail)).collect();
-                    format!("{} does not verify:\n{}", v.bundle.display(), lines.join("\n"))
+                .map(|v| bundler::error::Unverified {
+                    bundle: v.bundle.clone(),
+                    failed: v.checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}: {}", c.file, c.check, c.detail)).collect(),
                 })
                 .collect();
             if failed.is_empty() {
                 Ok(())
             } else {
-                Err(bundler::Error::Failed(failed.join("\n")))
+                Err(bundler::Error::Unverified(failed))
             }
         }
         Command::Cache(a) => {
@@ -596,11 +594,7 @@ fn run(cli: &Cli, doc: &mut Option<serde_json::Value>) -> bundler::Result<()> {
                     if v.damaged.is_empty() {
                         Ok(())
                     } else {
-                        Err(bundler::Error::Failed(format!(
-                            "{} cached file(s) do not match the digest they are stored under:\n  {}\nhelp: delete them; the next `bundler fetch` or `bundler build` downloads them again",
-                            v.damaged.len(),
-                            v.damaged.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  ")
-                        )))
+                        Err(bundler::Error::CacheDamaged(v.damaged.clone()))
                     }
                 }
             }

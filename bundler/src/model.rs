@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Digest;
 use crate::report::Outcome;
 
 #[derive(Clone, Debug, Serialize)]
@@ -15,8 +16,10 @@ pub struct Fetched {
     pub file_name: String,
     /// The URL the bytes actually came from (for cached files, the cache path).
     pub url: String,
-    pub expected_digest: String,
-    pub actual_digest: String,
+    #[serde(serialize_with = "crate::digest::as_text")]
+    pub expected_digest: Digest,
+    #[serde(serialize_with = "crate::digest::as_text")]
+    pub actual_digest: Digest,
     pub bytes: u64,
     /// Bytes that crossed the network or were copied in this run.
     pub bytes_transferred: u64,
@@ -63,6 +66,10 @@ pub struct PulledImage {
     pub archive: PathBuf,
     pub archive_sha256: String,
     pub source: String,
+    /// Every file the images stage wrote for it (file name → where, and its sha256): what
+    /// the package stage carries, as `image_archives` in the package spec names them.
+    #[serde(skip)]
+    pub files: std::collections::BTreeMap<String, (PathBuf, String)>,
 }
 
 /// A file the PKI stage produced and where it goes on the hosts.
@@ -79,8 +86,33 @@ pub struct Item {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Change {
     pub id: String,
-    pub action: String,
+    pub action: ChangeAction,
     pub reason: String,
+}
+
+/// What the PKI stage did to a certificate or key (kept in the state folder's history as
+/// these words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeAction {
+    /// A CA, key pair or token made for the first time.
+    #[serde(rename = "created")]
+    Created,
+    /// A leaf certificate issued for the first time.
+    #[serde(rename = "issued")]
+    Issued,
+    /// A leaf certificate issued again (names, CA or lifetime changed).
+    #[serde(rename = "re-issued")]
+    ReIssued,
+}
+
+impl std::fmt::Display for ChangeAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChangeAction::Created => "created",
+            ChangeAction::Issued => "issued",
+            ChangeAction::ReIssued => "re-issued",
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -139,4 +171,21 @@ pub struct Scriptlets {
     pub post: Option<String>,
     pub preun: Option<String>,
     pub postun: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_history_keeps_its_words() {
+        // The state folder's certificate-changes.json written by earlier versions reads back.
+        let old = r#"{"apiserver": {"id": "apiserver", "action": "re-issued", "reason": "names changed"}, "etcd-ca.crt": {"id": "etcd-ca.crt", "action": "created", "reason": "no CA"}, "kubelet": {"id": "kubelet", "action": "issued", "reason": "not issued before"}}"#;
+        let h: std::collections::BTreeMap<String, Change> = serde_json::from_str(old).unwrap();
+        assert_eq!(h["apiserver"].action, ChangeAction::ReIssued);
+        assert_eq!(h["etcd-ca.crt"].action, ChangeAction::Created);
+        assert_eq!(h["kubelet"].action.to_string(), "issued");
+        let back: serde_json::Value = serde_json::to_value(&h).unwrap();
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(old).unwrap());
+    }
 }

@@ -21,9 +21,9 @@ pub fn template_text(name: &str) -> Option<&'static str> {
     packaging::FILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// What is rendered: each package's template contents and the bundle's files, as the plan
-/// resolved them from specs/packages.yaml. `package` is "bundle" for the bundle's files.
-fn templates(plan: &Plan) -> Vec<File> {
+/// What each package renders: its template contents, as the plan resolved them from
+/// specs/packages.yaml.
+fn package_templates(plan: &Plan) -> Vec<File> {
     let mut out = Vec::new();
     for p in &plan.packages {
         for f in &p.contents {
@@ -39,6 +39,13 @@ fn templates(plan: &Plan) -> Vec<File> {
             }
         }
     }
+    out
+}
+
+/// What the bundle renders beside its repository: its files from specs/packages.yaml and the
+/// `.repo` file. `package` is "bundle" for these.
+fn bundle_templates(plan: &Plan) -> Vec<File> {
+    let mut out = Vec::new();
     for f in &plan.bundle.files {
         out.push(File {
             path: f.dst.to_string(),
@@ -49,7 +56,13 @@ fn templates(plan: &Plan) -> Vec<File> {
             content: String::new(),
         });
     }
+    out.push(File { path: repo_file_name(plan), package: BUNDLE.into(), mode: 0o644, config: false, template: REPO_TEMPLATE.into(), content: String::new() });
     out
+}
+
+/// The bundle's yum repository file, at the top of the bundle.
+pub fn repo_file_name(plan: &Plan) -> String {
+    format!("{}.repo", plan.bundle_name)
 }
 
 /// The `package` of the bundle's own files.
@@ -60,8 +73,10 @@ fn image_ref(plan: &Plan, name: &str) -> Option<String> {
     plan.images.iter().find(|i| i.name == name).map(|i| i.reference.clone())
 }
 
-/// The values templates see. Everything is cluster-wide; nothing here is per host.
-pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
+/// The values templates see. Everything is cluster-wide; nothing here is per host. The
+/// bundle's release (and so its file stem) is known only once the packages are built; a
+/// package template that asks for it fails to render (strict undefined values).
+pub fn context(plan: &Plan, bundle_release: Option<u32>) -> serde_json::Value {
     let n = &plan.network;
     let flannel = json!({"Network": n.pod_cidr.to_string(), "SubnetLen": n.node_prefix, "Backend": {"Type": "vxlan"}});
     let version = |name: &str| plan.images.iter().find(|i| i.name == name).map(|i| i.version.clone());
@@ -95,7 +110,7 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
         "services": services_context(plan),
         "key_file": crate::names::KEY_FILE,
         "os_key_file": plan.os_key.as_ref().map(|k| k.file_name.clone()).unwrap_or_default(),
-        "bundle": {"file_stem": crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, bundle_release), "host_dir": plan.bundle.host_dir},
+        "bundle": bundle_context(plan, bundle_release),
         "images": {
             "pause": image_ref(plan, "pause"),
             "kube_dns": image_ref(plan, "kube-dns"),
@@ -124,37 +139,58 @@ pub fn context(plan: &Plan, bundle_release: u32) -> serde_json::Value {
     })
 }
 
+fn bundle_context(plan: &Plan, release: Option<u32>) -> serde_json::Value {
+    match release {
+        Some(r) => {
+            let stem = crate::names::bundle_stem(&plan.bundle_name, &plan.versions.kubernetes, r);
+            json!({"file_stem": stem, "host_dir": plan.bundle.host_dir})
+        }
+        None => json!({"host_dir": plan.bundle.host_dir}),
+    }
+}
+
 fn n_proxy(plan: &Plan) -> bool {
     plan.network.apiserver_proxy.is_some()
 }
 
-/// Render every template that applies to this plan, sorted by install path.
+/// Every template that applies to this plan, packages' and the bundle's (at release 1),
+/// sorted by install path: what `build` renders, in one list.
 pub fn render(plan: &Plan) -> Result<Vec<File>> {
-    render_with(plan, 1)
+    let mut all = packages(plan)?;
+    all.extend(bundle_files(plan, 1)?);
+    all.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(all)
 }
 
-/// Render with the bundle's release known (it names the tarball the bundle files mention).
-pub fn render_with(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
+/// Every package's template files, sorted by install path. None depends on the bundle's
+/// release, so the packages are rendered once, before anything is downloaded.
+pub fn packages(plan: &Plan) -> Result<Vec<File>> {
+    fill(package_templates(plan), &context(plan, None))
+}
+
+/// The bundle's own files (install.sh, its README, the playbooks, the .repo file) for this
+/// release, which they name; rendered once the packages are built and the release is known.
+pub fn bundle_files(plan: &Plan, bundle_release: u32) -> Result<Vec<File>> {
+    let mut ctx = context(plan, Some(bundle_release));
+    let stem = ctx["bundle"]["file_stem"].as_str().unwrap_or_default().to_string();
+    ctx["repo"] = json!({"name": plan.bundle_name, "dir": format!("{}/{stem}/repo", plan.bundle.host_dir)});
+    fill(bundle_templates(plan), &ctx)
+}
+
+fn fill(mut all: Vec<File>, ctx: &serde_json::Value) -> Result<Vec<File>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
     env.set_loader(|name| Ok(template_text(name).map(str::to_string)));
-    let mut all = templates(plan);
     if let Some(t) = all.iter().find(|t| template_text(&t.template).is_none()) {
-        return Err(Error::Failed(format!("{}: no template packaging/{} (named by the package spec)", t.path, t.template)));
+        return Err(Error::Template {
+            template: t.template.clone(),
+            problem: format!("{}: no template packaging/{} (named by the package spec)", t.path, t.template),
+        });
     }
-    let ctx = context(plan, bundle_release);
     for t in &mut all {
-        let tmpl = env.get_template(&t.template).map_err(|e| Error::Failed(format!("template packaging/{}: {e}", t.template)))?;
-        t.content = tmpl.render(minijinja::value::Serde(&ctx)).map_err(|e| {
-            let mut msg = format!("rendering packaging/{}: {e}", t.template);
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            Error::Failed(msg)
-        })?;
+        let tmpl = env.get_template(&t.template).map_err(|e| template_error(&t.template, "template", &e))?;
+        t.content = tmpl.render(minijinja::value::Serde(ctx)).map_err(|e| template_error(&t.template, "rendering", &e))?;
     }
     all.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(all)
@@ -182,21 +218,19 @@ fn services_context(plan: &Plan) -> serde_json::Value {
     serde_json::Value::Array(out)
 }
 
-/// The bundle's yum repository file (`<bundle_name>.repo`) for a bundle unpacked in
-/// `plan.bundle.host_dir`; install.sh writes the same template for wherever it was unpacked.
-pub fn repo_file(plan: &Plan, bundle_release: u32) -> Result<String> {
-    let mut ctx = context(plan, bundle_release);
-    let stem = ctx["bundle"]["file_stem"].as_str().unwrap_or_default().to_string();
-    ctx["repo"] = json!({"name": plan.bundle_name, "dir": format!("{}/{stem}/repo", plan.bundle.host_dir)});
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
-    env.set_loader(|name| Ok(template_text(name).map(str::to_string)));
-    let t = env.get_template(REPO_TEMPLATE).map_err(|e| Error::Failed(format!("template packaging/{REPO_TEMPLATE}: {e}")))?;
-    t.render(minijinja::value::Serde(&ctx)).map_err(|e| Error::Failed(format!("rendering packaging/{REPO_TEMPLATE}: {e}")))
+/// A template error, with minijinja's chain of causes in one line (`rendering packaging/x: ...`).
+fn template_error(template: &str, doing: &str, e: &minijinja::Error) -> Error {
+    let mut problem = format!("{doing} packaging/{template}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        problem.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    Error::Template { template: template.to_string(), problem }
 }
 
-/// The template of the bundle's .repo file (install.sh includes it too).
+/// The template of the bundle's .repo file (`<bundle_name>.repo`, for a bundle unpacked in
+/// `plan.bundle.host_dir`); install.sh includes it for wherever it was unpacked.
 const REPO_TEMPLATE: &str = "bundle/yum.repo";
 
 /// Render every package's scriptlets. They see the package's name, role, services (and, for
@@ -247,8 +281,8 @@ pub fn scriptlets(plan: &Plan, files: &[File]) -> Result<Vec<Scriptlets>> {
         let one = |t: &Option<String>| -> Result<Option<String>> {
             let Some(t) = t else { return Ok(None) };
             let name = format!("scriptlets/{t}");
-            let tmpl = env.get_template(&name).map_err(|e| Error::Failed(format!("package {}: scriptlet template packaging/{name}: {e}", p.name)))?;
-            tmpl.render(minijinja::value::Serde(&ctx)).map(Some).map_err(|e| Error::Failed(format!("rendering packaging/{name} for {}: {e}", p.name)))
+            let tmpl = env.get_template(&name).map_err(|e| template_error(&name, &format!("package {}: scriptlet template", p.name), &e))?;
+            tmpl.render(minijinja::value::Serde(&ctx)).map(Some).map_err(|e| template_error(&name, &format!("package {}: rendering", p.name), &e))
         };
         let n = &p.scriptlets;
         out.push(Scriptlets {
@@ -268,7 +302,7 @@ fn scriptlet_env() -> Result<Environment<'static>> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("valid syntax config"));
     for (name, text) in packaging::FILES.iter().filter(|(n, _)| n.starts_with("scriptlets/")) {
-        env.add_template(name, text).map_err(|e| Error::Failed(format!("template packaging/{name}: {e}")))?;
+        env.add_template(name, text).map_err(|e| template_error(name, "template", &e))?;
     }
     Ok(env)
 }

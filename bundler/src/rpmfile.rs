@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 /// An RPM header starts with these bytes (magic and version 1).
 const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
 
-fn e(what: &str, err: impl std::fmt::Display) -> Error {
-    Error::Failed(format!("{what}: {err}"))
+fn e(path: &Path, what: &str, err: impl std::fmt::Display) -> Error {
+    Error::Damaged { path: path.to_path_buf(), problem: format!("{what}: {err}") }
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,14 +104,14 @@ fn deps(v: Vec<rpm::Dependency>) -> Vec<RpmDep> {
 pub fn read_info(path: &Path) -> Result<RpmInfo> {
     let f = std::fs::File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     let mut r = std::io::BufReader::new(f);
-    let md = rpm::PackageMetadata::parse(&mut r).map_err(|x| e(&format!("reading {}", path.display()), x))?;
+    let md = rpm::PackageMetadata::parse(&mut r).map_err(|x| e(path, "not a readable RPM header", x))?;
     let hdr = &md.header;
     let g = |t: rpm::IndexTag| hdr.get_entry_data_as_string(t).map(str::to_string).unwrap_or_default();
     let gi = |t: rpm::IndexTag| -> u64 { hdr.get_entry_data_as_u64(t).ok().or_else(|| hdr.get_entry_data_as_u32(t).ok().map(u64::from)).unwrap_or(0) };
     let (header_start, header_end) = header_range(path)?;
     let files = md
         .get_file_entries()
-        .map_err(|x| e("file list", x))?
+        .map_err(|x| e(path, "file list", x))?
         .into_iter()
         .map(|f| RpmFile {
             path: f.path().to_string_lossy().into_owned(),
@@ -120,11 +120,11 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         })
         .collect();
     Ok(RpmInfo {
-        name: md.get_name().map_err(|x| e("name", x))?.to_string(),
-        arch: md.get_arch().map_err(|x| e("arch", x))?.to_string(),
+        name: md.get_name().map_err(|x| e(path, "name", x))?.to_string(),
+        arch: md.get_arch().map_err(|x| e(path, "arch", x))?.to_string(),
         epoch: md.get_epoch().unwrap_or(0),
-        version: md.get_version().map_err(|x| e("version", x))?.to_string(),
-        release: md.get_release().map_err(|x| e("release", x))?.to_string(),
+        version: md.get_version().map_err(|x| e(path, "version", x))?.to_string(),
+        release: md.get_release().map_err(|x| e(path, "release", x))?.to_string(),
         summary: md.get_summary().unwrap_or_default().to_string(),
         description: md.get_description().unwrap_or_default().to_string(),
         packager: g(rpm::IndexTag::RPMTAG_PACKAGER),
@@ -154,10 +154,10 @@ pub fn read_info(path: &Path) -> Result<RpmInfo> {
         source_rpm: Some(g(rpm::IndexTag::RPMTAG_SOURCERPM)).filter(|s| !s.is_empty()).unwrap_or_else(|| "(none)".into()),
         header_start,
         header_end,
-        provides: deps(md.get_provides().map_err(|x| e("provides", x))?),
-        requires: deps(md.get_requires().map_err(|x| e("requires", x))?),
-        conflicts: deps(md.get_conflicts().map_err(|x| e("conflicts", x))?),
-        obsoletes: deps(md.get_obsoletes().map_err(|x| e("obsoletes", x))?),
+        provides: deps(md.get_provides().map_err(|x| e(path, "provides", x))?),
+        requires: deps(md.get_requires().map_err(|x| e(path, "requires", x))?),
+        conflicts: deps(md.get_conflicts().map_err(|x| e(path, "conflicts", x))?),
+        obsoletes: deps(md.get_obsoletes().map_err(|x| e(path, "obsoletes", x))?),
         recommends: deps(md.get_recommends().unwrap_or_default()),
         suggests: deps(md.get_suggests().unwrap_or_default()),
         supplements: deps(md.get_supplements().unwrap_or_default()),
@@ -178,7 +178,7 @@ fn header_range(path: &Path) -> Result<(u64, u64)> {
         f.seek(SeekFrom::Start(at)).map_err(io)?;
         f.read_exact(&mut intro).map_err(io)?;
         if intro[..4] != HEADER_MAGIC[..4] {
-            return Err(Error::Failed(format!("{}: no RPM header at byte {at}", path.display())));
+            return Err(Error::Damaged { path: path.to_path_buf(), problem: format!("no RPM header at byte {at}") });
         }
         let count = u32::from_be_bytes(intro[8..12].try_into().unwrap()) as u64;
         let data = u32::from_be_bytes(intro[12..16].try_into().unwrap()) as u64;

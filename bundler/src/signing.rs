@@ -25,8 +25,8 @@ pub struct SigningKey {
     pub created: u64,
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Failed(format!("signing key: {what}: {e}"))
+fn err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::SigningKey { path: path.to_path_buf(), problem: format!("signing key: {what}: {e}") }
 }
 
 /// An armored RSA key is a few KiB; anything bigger is not a signing key.
@@ -42,7 +42,7 @@ impl SigningKey {
             other => Error::Usage(format!("--signing-key: {other}")),
         })?;
         Self::from_armored(&text, p).map_err(|e| match e {
-            Error::Failed(m) => Error::Usage(format!("--signing-key {}: {m}", p.display())),
+            Error::SigningKey { problem, .. } => Error::Usage(format!("--signing-key {}: {problem}", p.display())),
             other => other,
         })
     }
@@ -67,9 +67,9 @@ impl SigningKey {
             .can_certify(true)
             .can_sign(true)
             .primary_user_id(format!("bundler repository signing key for {cluster} <bundler@{cluster}.invalid>"));
-        let params = b.build().map_err(|e| err("parameters", e))?;
-        let key = params.generate(rand::thread_rng()).map_err(|e| err("generation", e))?;
-        let armored = key.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))?;
+        let params = b.build().map_err(|e| err(&path, "parameters", e))?;
+        let key = params.generate(rand::thread_rng()).map_err(|e| err(&path, "generation", e))?;
+        let armored = key.to_armored_string(ArmorOptions::default()).map_err(|e| err(&path, "armor", e))?;
         crate::files::write_private(&path, armored.as_bytes())?;
         let sk = Self::from_armored(&armored, &path)?;
         crate::files::write_private(&crate::layout::state::signing_public(state), sk.public_armored.as_bytes())?;
@@ -77,20 +77,24 @@ impl SigningKey {
     }
 
     fn from_armored(text: &str, source: &Path) -> Result<SigningKey> {
-        let (key, _) = SignedSecretKey::from_string(text).map_err(|e| err("not an armored OpenPGP secret key", e))?;
+        let (key, _) = SignedSecretKey::from_string(text).map_err(|e| err(source, "not an armored OpenPGP secret key", e))?;
         if key.primary_key.secret_params().is_encrypted() {
-            return Err(Error::Failed(
-                "the secret key is protected by a passphrase, which bundler cannot ask for; export a copy without one (`gpg --export-secret-keys` after `gpg --passwd` to an empty passphrase, kept 0600)".into(),
-            ));
+            return Err(Error::SigningKey {
+                path: source.to_path_buf(),
+                problem: "the secret key is protected by a passphrase, which bundler cannot ask for; export a copy without one (`gpg --export-secret-keys` after `gpg --passwd` to an empty passphrase, kept 0600)".into(),
+            });
         }
         if key.primary_key.algorithm() != PublicKeyAlgorithm::RSA {
-            return Err(Error::Failed(format!(
-                "the primary key is {:?}; CentOS 7's rpm 4.11 and yum only verify RSA signatures made by the primary key",
-                key.primary_key.algorithm()
-            )));
+            return Err(Error::SigningKey {
+                path: source.to_path_buf(),
+                problem: format!(
+                    "the primary key is {:?}; CentOS 7's rpm 4.11 and yum only verify RSA signatures made by the primary key",
+                    key.primary_key.algorithm()
+                ),
+            });
         }
         let public = key.to_public_key();
-        let public_armored = SignedPublicKey::to_armored_string(&public, ArmorOptions::default()).map_err(|e| err("armor", e))?;
+        let public_armored = SignedPublicKey::to_armored_string(&public, ArmorOptions::default()).map_err(|e| err(source, "armor", e))?;
         Ok(SigningKey {
             created: key.primary_key.created_at().as_secs() as u64,
             fingerprint: hex::encode_upper(key.primary_key.fingerprint().as_bytes()),
@@ -109,7 +113,7 @@ impl SigningKey {
         use pgp::packet::{Subpacket, SubpacketData};
         let k = &self.key.primary_key;
         let at = at.max(self.created);
-        let sub = |d| Subpacket::regular(d).map_err(|e| err("subpacket", e));
+        let sub = |d| Subpacket::regular(d).map_err(|e| err(&self.source, "subpacket", e));
         let hashed = vec![
             sub(SubpacketData::SignatureCreationTime(pgp::types::Timestamp::from_secs(at as u32)))?,
             sub(SubpacketData::IssuerFingerprint(k.fingerprint()))?,
@@ -123,19 +127,19 @@ impl SigningKey {
             data,
             SubpacketConfig::UserDefined { hashed, unhashed },
         )
-        .map_err(|e| err("signing", e))
+        .map_err(|e| err(&self.source, "signing", e))
     }
 
     /// An ASCII-armoured detached signature (repomd.xml.asc).
     pub fn sign_detached(&self, data: &[u8], at: u64) -> Result<String> {
-        self.sign(data, at)?.to_armored_string(ArmorOptions::default()).map_err(|e| err("armor", e))
+        self.sign(data, at)?.to_armored_string(ArmorOptions::default()).map_err(|e| err(&self.source, "armor", e))
     }
 
     /// A binary OpenPGP signature packet, header included, as rpm stores it in its signature tags.
     pub fn sign_binary(&self, data: impl std::io::Read, at: u64) -> Result<Vec<u8>> {
         let sig = self.sign(data, at)?;
         let mut out = Vec::with_capacity(1024);
-        pgp::packet::PacketTrait::to_writer_with_header(&sig.signature, &mut out).map_err(|e| err("serialising", e))?;
+        pgp::packet::PacketTrait::to_writer_with_header(&sig.signature, &mut out).map_err(|e| err(&self.source, "serialising", e))?;
         Ok(out)
     }
 }

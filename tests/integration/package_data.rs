@@ -275,3 +275,39 @@ fn packages_as_data_a_service_added_in_the_spec_reaches_host_identity_and_the_sc
     ));
     assert!(node.preun.as_deref().unwrap().starts_with("if [ \"$1\" -eq 0 ]; then\n  { systemctl --no-reload disable k8s-extra.service"), "{:?}", node.preun);
 }
+
+/// An `image_archives` suffix the images stage does not write is a plan error (exit 2) naming
+/// the entry, not a missing file halfway through the package stage.
+#[test]
+fn packages_as_data_an_image_file_the_images_stage_does_not_write_is_an_input_error() {
+    let (_c, r) = with_spec(|s| s.replacen("image_archives: [.tar, .tar.id, .tar.tag]", "image_archives: [.tar, .tar.gz]", 1));
+    r.code(2).has("packages.yaml").has("package k8s-images contents[0] (/usr/share/bundler/images)").has("\".tar.gz\" is not a file the images stage writes");
+}
+
+/// Packages are rendered once, before the bundle's release is known: a package template that
+/// asks for the bundle's file stem (which names the release) fails to render, naming the
+/// template, instead of silently getting release 1.
+#[test]
+fn packages_as_data_a_package_template_cannot_see_the_bundles_release() {
+    let c = Case::new();
+    c.file("hosts.yaml", &std::fs::read_to_string(root().join("examples/hosts.yaml")).unwrap());
+    let spec = bundler::specs::EMBEDDED.replacen(
+        "      - {dst: /usr/lib/systemd/system/docker.service",
+        "      - {dst: /usr/share/bundler/install.sh, template: bundle/install.sh, mode: \"0755\"}\n      - {dst: /usr/lib/systemd/system/docker.service",
+        1,
+    );
+    assert_ne!(spec, bundler::specs::EMBEDDED);
+    c.file("packages.yaml", &spec);
+    let plan = bundler::plan_with(&c.path("hosts.yaml"), None, Some(&c.path("packages.yaml"))).expect("plan");
+    let e = bundler::render::packages(&plan).unwrap_err();
+    assert_eq!(e.fields()["kind"], "template", "{e}");
+    assert_eq!(e.fields()["template"], "bundle/install.sh", "{e}");
+    assert!(e.to_string().contains("rendering packaging/bundle/install.sh"), "{e}");
+    assert_eq!(e.exit_code(), 1);
+    // The bundle's own files see it, for the release they are rendered with.
+    let files = bundler::render::bundle_files(&plan, 7).unwrap();
+    let install = files.iter().find(|f| f.path == "install.sh").unwrap();
+    assert!(install.content.contains(&format!("{}-{}-7", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'))), "{}", install.content);
+    let repo = files.iter().find(|f| f.path == format!("{}.repo", plan.bundle_name)).expect("the .repo file is one of the bundle's files");
+    assert!(repo.content.contains(&format!("{}-{}-7/repo", plan.bundle_name, plan.versions.kubernetes.trim_start_matches('v'))), "{}", repo.content);
+}

@@ -68,9 +68,9 @@ fn spec() -> PackageSpec {
     PackageSpec {
         name: "bundler-compare".into(),
         kind: bundler::specs::PackageKind::Config,
-        version: "1.0".into(),
+        version: bundler::names::RpmVersion::parse("1.0").unwrap(),
         release: 1,
-        arch: "noarch".into(),
+        arch: bundler::rpm::Arch::Noarch,
         summary: "Compare bundler's RPM writer with rpmbuild".into(),
         description: "One package written by bundler and by rpmbuild.".into(),
         license: "ASL 2.0".into(),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::digest::Digest;
 use crate::digest::{hash_file, Hasher};
-use crate::error::{ArtifactFailure, Attempt, Error, Result};
+use crate::error::{ArtifactFailure, Attempt, Error, Missing, Result};
 pub use crate::model::Fetched;
 use crate::report::{Event, Outcome, Reporter};
 pub use cache::Cache;
@@ -79,7 +79,7 @@ pub fn client(ca_cert: Option<&Path>, stall: Duration) -> Result<reqwest::blocki
             b = b.add_root_certificate(c);
         }
     }
-    b.build().map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {e}")))
+    b.build().map_err(|e| Error::Host(format!("cannot set up the HTTP client: {e}")))
 }
 
 pub fn validate_mirrors(m: &[String]) -> Result<()> {
@@ -159,13 +159,8 @@ pub fn fetch(wants: &[Want], opts: &Options, rep: &dyn Reporter) -> Result<Vec<F
         return Ok(ok);
     }
     if opts.offline {
-        let lines: Vec<String> = failed.iter().map(|(i, _)| format!("  {}  {}", wants[*i].file_name, wants[*i].digest)).collect();
-        return Err(Error::Failed(format!(
-            "--offline: {} artifact(s) are not in the cache {} or any file:// mirror; bring these files (by name, with these digests):\n{}\nhelp: on a machine with internet run `bundler fetch --inventory ... --export DIR`, carry DIR over, and use `--mirror file://DIR`",
-            failed.len(),
-            opts.cache.display(),
-            lines.join("\n")
-        )));
+        let missing = failed.iter().map(|(i, _)| Missing { file_name: wants[*i].file_name.clone(), digest: wants[*i].digest.to_string() }).collect();
+        return Err(Error::Offline { cache: opts.cache.clone(), missing });
     }
     let failures: Vec<ArtifactFailure> = failed.into_iter().map(|(_, e)| e).collect();
     // Every source of every missing artifact unreachable: say so once, with what to do.
@@ -325,8 +320,8 @@ fn done(w: &Want, url: String, actual: Digest, bytes: u64, transferred: u64, out
         version: w.version.clone(),
         file_name: w.file_name.clone(),
         url,
-        expected_digest: w.digest.to_string(),
-        actual_digest: actual.to_string(),
+        expected_digest: w.digest.clone(),
+        actual_digest: actual,
         bytes,
         bytes_transferred: transferred,
         outcome,

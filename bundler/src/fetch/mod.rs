@@ -54,26 +54,10 @@ pub fn export_with_os(fetched: &[Fetched], os: Option<&os::OsFetched>, dir: &Pat
         fs::copy(&f.path, &tmp).map_err(w)?;
         let (d, _) = hash_file(&tmp, Algo::Sha256).map_err(w)?;
         // Check the copy against the verified digest too.
-        let (again, _) = hash_file(
-            &tmp,
-            f.expected_digest
-                .split(':')
-                .next()
-                .map(|a| {
-                    if a == "sha512" {
-                        Algo::Sha512
-                    } else if a == "sha1" {
-                        Algo::Sha1
-                    } else {
-                        Algo::Sha256
-                    }
-                })
-                .unwrap(),
-        )
-        .map_err(w)?;
-        if again.to_string() != f.expected_digest {
+        let (again, _) = hash_file(&tmp, f.expected_digest.algo).map_err(w)?;
+        if again != f.expected_digest {
             let _ = fs::remove_file(&tmp);
-            return Err(Error::Failed(format!("export: the copy of {} does not match {}", f.file_name, f.expected_digest)));
+            return Err(Error::Mismatch { path: dst.clone(), expected: f.expected_digest.to_string(), actual: again.to_string() });
         }
         fs::rename(&tmp, &dst).map_err(w)?;
         sums.push(format!("{}  {}\n", d.hex, f.file_name));

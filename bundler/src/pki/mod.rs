@@ -22,7 +22,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
 use crate::files::{random_bytes, write_private};
-pub use crate::model::{Change, Item, Pki};
+pub use crate::model::{Change, ChangeAction, Item, Pki};
 use crate::plan::{Plan, PlanHost};
 use crate::specs::Role;
 pub use store::{list, lock_state, CertInfo};
@@ -194,8 +194,8 @@ struct Ca {
     sha256: String,
 }
 
-fn pki_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Failed(format!("PKI: {what}: {e}"))
+fn pki_err(files: &[&Path], what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Pki { files: files.iter().map(|p| p.to_path_buf()).collect(), problem: format!("{what}: {e}") }
 }
 
 /// Load a CA from the state folder, or create it when neither file exists.
@@ -205,29 +205,39 @@ fn load_or_create_ca(st: &store::State, id: CaId, opts: &Options, changes: &mut 
         (true, true) => {
             let cert_pem = st.read(&crt)?;
             let key_pem = st.read(&key)?;
-            let kp = KeyPair::from_pem(&key_pem).map_err(|e| pki_err(&format!("{} is not a private key", key.display()), e))?;
-            let info = store::parse_cert(&cert_pem).map_err(|e| pki_err(&crt.display().to_string(), e))?;
+            let kp = KeyPair::from_pem(&key_pem).map_err(|e| pki_err(&[&key], &format!("{} is not a private key", key.display()), e))?;
+            let info = store::parse_cert(&cert_pem).map_err(|e| pki_err(&[&crt], &crt.display().to_string(), e))?;
             if info.public_key_der != kp.public_key_raw() {
-                return Err(Error::Failed(format!("PKI: {} and {} do not belong together; restore the pair from a backup", crt.display(), key.display())));
+                return Err(Error::Pki {
+                    files: vec![crt.clone(), key.clone()],
+                    problem: format!("{} and {} do not belong together; restore the pair from a backup", crt.display(), key.display()),
+                });
             }
             Ok(Ca { id, sha256: store::sha256_hex(cert_pem.as_bytes()), cert_pem, key: kp, not_after: info.not_after })
         }
         (false, false) => {
-            let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
+            let kp = KeyPair::generate().map_err(|e| pki_err(&[], "key generation", e))?;
             let params = ca_params(id, opts.now, opts.ca_days)?;
-            let cert = params.self_signed(&kp).map_err(|e| pki_err("CA certificate", e))?;
+            let cert = params.self_signed(&kp).map_err(|e| pki_err(&[], "CA certificate", e))?;
             // Key and certificate as one: a kill in between must not leave half a CA.
             st.write_set(&[(key.as_path(), kp.serialize_pem().as_bytes()), (crt.as_path(), cert.pem().as_bytes())])?;
-            changes.push(Change { id: id.file().into(), action: "created".into(), reason: format!("no CA in the state folder; valid {} days", opts.ca_days) });
+            changes.push(Change {
+                id: id.file().into(),
+                action: ChangeAction::Created,
+                reason: format!("no CA in the state folder; valid {} days", opts.ca_days),
+            });
             Ok(Ca { id, sha256: store::sha256_hex(cert.pem().as_bytes()), cert_pem: cert.pem(), key: kp, not_after: params.not_after })
         }
         (c, _) => {
             let (have, missing) = if c { (&crt, &key) } else { (&key, &crt) };
-            Err(Error::Failed(format!(
-                "PKI: {} exists but {} does not; refusing to make a new CA over half of an old one\nhelp: restore the missing file from a backup, or move both away to start a new CA (every host then needs the new bundle)",
-                have.display(),
-                missing.display()
-            )))
+            Err(Error::Pki {
+                files: vec![have.clone(), missing.clone()],
+                problem: format!(
+                    "{} exists but {} does not; refusing to make a new CA over half of an old one\nhelp: restore the missing file from a backup, or move both away to start a new CA (every host then needs the new bundle)",
+                    have.display(),
+                    missing.display()
+                ),
+            })
         }
     }
 }
@@ -277,7 +287,7 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         let reason =
             if opts.renew_all { Some("renewal requested".to_string()) } else { why_reissue(&st, &spec, issuer, old_meta.as_ref(), &crt, &key, opts.now) };
         if let Some(reason) = reason {
-            let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
+            let kp = KeyPair::generate().map_err(|e| pki_err(&[], "key generation", e))?;
             let mut p = CertificateParams::default();
             p.distinguished_name = dn(&spec.cn, &spec.orgs);
             p.subject_alt_names = spec
@@ -293,10 +303,10 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
             p.not_after = opts.now + Duration::days(spec.days);
             p.serial_number = Some(serial()?);
             p.use_authority_key_identifier_extension = true;
-            let iss = Issuer::from_ca_cert_pem(&issuer.cert_pem, &issuer.key).map_err(|e| pki_err("CA certificate", e))?;
-            let cert = p.signed_by(&kp, &iss).map_err(|e| pki_err(&format!("signing {}", spec.id), e))?;
+            let iss = Issuer::from_ca_cert_pem(&issuer.cert_pem, &issuer.key).map_err(|e| pki_err(&[], "CA certificate", e))?;
+            let cert = p.signed_by(&kp, &iss).map_err(|e| pki_err(&[], &format!("signing {}", spec.id), e))?;
             st.write_set(&[(key.as_path(), kp.serialize_pem().as_bytes()), (crt.as_path(), cert.pem().as_bytes())])?;
-            changes.push(Change { id: spec.id.clone(), action: if old_meta.is_some() { "re-issued".into() } else { "issued".into() }, reason });
+            changes.push(Change { id: spec.id.clone(), action: if old_meta.is_some() { ChangeAction::ReIssued } else { ChangeAction::Issued }, reason });
         }
         let meta = LeafMeta {
             spec: spec.clone(),
@@ -312,9 +322,9 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
     // Service-account signing key pair (ES256 tokens).
     let (sa_key, sa_pub) = (st.pki("service-account.key"), st.pki("service-account.pub"));
     if !(sa_key.exists() && sa_pub.exists()) {
-        let kp = KeyPair::generate().map_err(|e| pki_err("key generation", e))?;
+        let kp = KeyPair::generate().map_err(|e| pki_err(&[], "key generation", e))?;
         st.write_set(&[(sa_key.as_path(), kp.serialize_pem().as_bytes()), (sa_pub.as_path(), kp.public_key_pem().as_bytes())])?;
-        changes.push(Change { id: "service-account".into(), action: "created".into(), reason: "no service-account key pair in the state folder".into() });
+        changes.push(Change { id: "service-account".into(), action: ChangeAction::Created, reason: "no service-account key pair in the state folder".into() });
     }
     items.push(Item { id: "service-account.key".into(), path: sa_key, mode: 0o600, secret: true });
     items.push(Item { id: "service-account.pub".into(), path: sa_pub, mode: 0o644, secret: false });
@@ -326,7 +336,11 @@ pub fn ensure(plan: &Plan, opts: &Options) -> Result<Pki> {
         _ => {
             let t = hex::encode(random_bytes(16)?);
             st.write_secret(&token_path, format!("{t}\n").as_bytes())?;
-            changes.push(Change { id: "bootstrap-token".into(), action: "created".into(), reason: "no kubelet bootstrap token in the state folder".into() });
+            changes.push(Change {
+                id: "bootstrap-token".into(),
+                action: ChangeAction::Created,
+                reason: "no kubelet bootstrap token in the state folder".into(),
+            });
             t
         }
     };

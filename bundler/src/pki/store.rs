@@ -75,7 +75,7 @@ impl State {
         crate::files::create_private_dir(&dir).map_err(w)?;
         let mut targets = Vec::new();
         for (i, (p, bytes)) in files.iter().enumerate() {
-            let rel = p.strip_prefix(&self.root).map_err(|_| Error::Failed(format!("{} is outside the state folder", p.display())))?;
+            let rel = p.strip_prefix(&self.root).map_err(|_| Error::Internal(format!("{} is outside the state folder", p.display())))?;
             targets.push(rel.to_string_lossy().into_owned());
             crate::files::write_private(&dir.join(i.to_string()), bytes)?;
         }
@@ -97,11 +97,11 @@ impl State {
         if dir.join("complete").exists() {
             let t = crate::files::read_regular_string(&dir.join("targets"), MAX_STATE_FILE)?;
             let targets: Vec<String> =
-                serde_json::from_str(&t).map_err(|e| Error::Failed(format!("{}: {e}; move the folder away and run again", dir.display())))?;
+                serde_json::from_str(&t).map_err(|e| Error::Damaged { path: dir.clone(), problem: format!("{e}; move the folder away and run again") })?;
             for (i, rel) in targets.iter().enumerate() {
                 let rel = Path::new(rel);
                 if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-                    return Err(Error::Failed(format!("{}: a target outside the state folder; move the folder away", dir.display())));
+                    return Err(Error::Damaged { path: dir.clone(), problem: "a target outside the state folder; move the folder away".into() });
                 }
                 let from = dir.join(i.to_string());
                 if from.exists() {
@@ -187,7 +187,7 @@ pub fn list(state: &Path, now: OffsetDateTime, carriers: impl Fn(&str) -> Vec<St
     let mut out = Vec::new();
     for f in files {
         let text = crate::files::read_regular_string(&f, MAX_STATE_FILE)?;
-        let mut info = parse_cert(&text).map_err(|e| Error::Failed(format!("{}: {e}", f.display())))?;
+        let mut info = parse_cert(&text).map_err(|e| Error::Damaged { path: f.clone(), problem: e })?;
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
         info.packages = carriers(&format!("{stem}.crt"));
         info.days_left = (info.not_after - now).whole_days();

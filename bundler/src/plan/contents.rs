@@ -133,6 +133,13 @@ pub fn files(spec: &Spec, def: &PackageDef, images: &[String], cond: &Conditions
         let config = c.config.is_some();
         if let Source::Image(_) = source {
             // Each image's files, in the folder `dst`.
+            if let Some(bad) = c.image_archives.iter().find(|s| !crate::names::IMAGE_FILE_SUFFIXES.contains(&s.as_str())) {
+                diags.push(spec.error(format!(
+                    "{what}: image_archives: {bad:?} is not a file the images stage writes; use some of {}",
+                    crate::names::IMAGE_FILE_SUFFIXES.join(", ")
+                )));
+                continue;
+            }
             for img in images {
                 for suffix in &c.image_archives {
                     match dst.join(&format!("{img}{suffix}")) {

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::catalog::{self, Catalog, Entry, Source, Trust};
 use crate::error::{Diagnostic, Diagnostics, Error, Loc, Result};
 use crate::inventory::{self, Inventory};
+use crate::names::RpmVersion;
 use crate::specs::{self, PackageKind, Role};
 use crate::value::{Kind, Node};
 pub use vars::parse_ipv4;
@@ -242,7 +243,7 @@ pub struct Package {
     pub name: String,
     pub kind: PackageKind,
     pub summary: String,
-    pub version: String,
+    pub version: RpmVersion,
     pub requires: Vec<String>,
     pub artifact: Option<String>,
     pub files: Vec<String>,
@@ -291,13 +292,25 @@ impl Plan {
     }
 }
 
+/// A package's RPM version from the upstream version it carries; one rpm cannot take is an
+/// error of the plan (the package spec or catalog named it), not a broken file name later.
+fn rpm_version(upstream: &str, package: &str, diags: &mut Diagnostics) -> RpmVersion {
+    RpmVersion::from_upstream(upstream).unwrap_or_else(|e| {
+        diags
+            .error(None, format!("package {package}: version: {e}"))
+            .notes
+            .push("help: the version comes from the catalog entry of the package's artifact (or Kubernetes' for role and image packages)".into());
+        RpmVersion::from_upstream("0").expect("0 is an RPM version")
+    })
+}
+
 /// The parts of a package that come straight from its definition.
 fn package_of(d: &specs::PackageDef) -> Package {
     Package {
         name: d.name.clone(),
         kind: d.kind,
         summary: d.summary.clone(),
-        version: String::new(),
+        version: RpmVersion::from_upstream("0").expect("0 is an RPM version"),
         requires: Vec::new(),
         artifact: None,
         files: Vec::new(),
@@ -848,7 +861,7 @@ pub fn build_with(inv: &Inventory, cat: &Catalog, spec: &specs::Spec, shown_path
             name: d.name.clone(),
             kind: d.kind,
             summary: d.summary.clone(),
-            version: kube.trim_start_matches('v').to_string(),
+            version: rpm_version(&kube, &d.name, &mut diags),
             requires: reqs,
             artifact: None,
             files: Vec::new(),
@@ -876,11 +889,11 @@ pub fn build_with(inv: &Inventory, cat: &Catalog, spec: &specs::Spec, shown_path
         }
         let (version, images_here) = match d.kind {
             PackageKind::Images => (
-                kube.trim_start_matches('v').to_string(),
+                rpm_version(&kube, &d.name, &mut diags),
                 images.iter().filter(|i| d.images.contains(&i.name) || i.name.starts_with(EXTRA_PREFIX)).map(|i| i.name.clone()).collect(),
             ),
             // RPM versions cannot hold `-`: 17.12.1-ce becomes 17.12.1.
-            _ => (version_of(d.artifact.as_deref().unwrap_or("")).trim_start_matches('v').trim_end_matches("-ce").replace('-', "."), Vec::new()),
+            _ => (rpm_version(&version_of(d.artifact.as_deref().unwrap_or("")), &d.name, &mut diags), Vec::new()),
         };
         packages.push(Package {
             name: d.name.clone(),

@@ -17,7 +17,9 @@ pub use crate::model::Built;
 use crate::model::Fetched;
 use crate::model::File as Rendered;
 use crate::model::Pki;
+use crate::model::PulledImage;
 use crate::model::Scriptlets;
+use crate::names::{RpmVersion, VersionRelease};
 use crate::plan::contents::Source;
 use crate::plan::Plan;
 use crate::signing::SigningKey;
@@ -75,14 +77,32 @@ pub struct Dep {
     pub when: When,
 }
 
+/// The architectures bundler builds for: el7 on x86_64, and scripts and configuration for any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Arch {
+    #[serde(rename = "noarch")]
+    Noarch,
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+impl Arch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Noarch => "noarch",
+            Arch::X86_64 => "x86_64",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct PackageSpec {
     pub name: String,
     pub kind: PackageKind,
-    pub version: String,
+    pub version: RpmVersion,
     pub release: u32,
     /// `noarch` for packages of configuration and scripts, `x86_64` for binaries and images.
-    pub arch: String,
+    pub arch: Arch,
     pub summary: String,
     pub description: String,
     pub license: String,
@@ -114,11 +134,14 @@ impl PackageSpec {
         o.remove("build_time");
         hex::encode(sha2::Sha256::digest(serde_json::to_vec(&v).unwrap()))
     }
+    pub fn version_release(&self) -> VersionRelease {
+        VersionRelease { version: self.version.clone(), release: self.release }
+    }
     pub fn file_name(&self) -> String {
-        format!("{}-{}-{}.el7.{}.rpm", self.name, self.version, self.release, self.arch)
+        self.version_release().file_name(&self.name, self.arch.as_str())
     }
     pub fn evr(&self) -> String {
-        format!("{}-{}.el7", self.version, self.release)
+        self.version_release().to_string()
     }
 }
 
@@ -159,7 +182,7 @@ pub fn assemble(
     rendered: &[Rendered],
     scriptlets: &[Scriptlets],
     fetched: &[Fetched],
-    images_dir: Option<&Path>,
+    images: Option<&[PulledImage]>,
 ) -> Result<Vec<PackageSpec>> {
     let mut specs = Vec::new();
     // el7 packaging names licenses the Fedora way ("ASL 2.0"), as rpmlint there expects.
@@ -180,13 +203,13 @@ pub fn assemble(
                     let r = rendered
                         .iter()
                         .find(|r| r.package == p.name && r.path == c.dst.as_str())
-                        .ok_or_else(|| Error::Failed(format!("package {}: {} was not rendered", p.name, c.dst)))?;
+                        .ok_or_else(|| Error::Internal(format!("package {}: {} was not rendered", p.name, c.dst)))?;
                     let bytes = r.content.clone().into_bytes();
                     let sha = hex::encode(sha2::Sha256::digest(&bytes));
                     (Content::Bytes(bytes), sha)
                 }
                 Source::Pki(id) => {
-                    let it = pki.item(id).ok_or_else(|| Error::Failed(format!("package {}: {}: the PKI made no item {id}", p.name, c.dst)))?;
+                    let it = pki.item(id).ok_or_else(|| Error::Internal(format!("package {}: {}: the PKI made no item {id}", p.name, c.dst)))?;
                     let bytes = crate::files::read_regular(&it.path, crate::files::SMALL)?;
                     let sha = hex::encode(sha2::Sha256::digest(&bytes));
                     (Content::Bytes(bytes), sha)
@@ -196,15 +219,18 @@ pub fn assemble(
                     let f = fetched
                         .iter()
                         .find(|f| &f.name == artifact)
-                        .ok_or_else(|| Error::Failed(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
-                    origin = Some((f.expected_digest.clone(), f.path.clone()));
+                        .ok_or_else(|| Error::Internal(format!("package {}: artifact {artifact} was not fetched", p.name)))?;
+                    origin = Some((f.expected_digest.to_string(), f.path.clone()));
                     (Content::Path(PathBuf::new()), String::new())
                 }
-                Source::Image(_) => {
-                    let Some(dir) = images_dir else { continue };
-                    let path = dir.join(c.dst.file_name());
-                    let sha = hash_path(&path)?;
-                    (Content::Path(path), sha)
+                Source::Image(name) => {
+                    let Some(images) = images else { continue };
+                    let (path, sha) = images
+                        .iter()
+                        .find(|i| &i.name == name)
+                        .and_then(|i| i.files.get(c.dst.file_name()))
+                        .ok_or_else(|| Error::Internal(format!("package {}: {}: the images stage wrote no such file for image {name}", p.name, c.dst)))?;
+                    (Content::Path(path.clone()), sha.clone())
                 }
                 Source::Ghost => (Content::Bytes(Vec::new()), String::new()),
             };
@@ -237,7 +263,7 @@ pub fn assemble(
             release: 1,
             summary: p.summary.clone(),
             description: format!("{}.\nBuilt by bundler for cluster {} (Kubernetes {}).", p.summary, plan.bundle_name, plan.versions.kubernetes),
-            arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) { "noarch".into() } else { "x86_64".into() },
+            arch: if matches!(p.kind, PackageKind::Role | PackageKind::Config) { Arch::Noarch } else { Arch::X86_64 },
             license: license_of(p.artifact.as_deref()),
             requires,
             conflicts: p.conflicts.clone(),
@@ -259,10 +285,6 @@ pub fn assemble(
     }
     // Role packages pin what they require to exact versions, set below once releases are known.
     Ok(specs)
-}
-
-fn hash_path(p: &Path) -> Result<String> {
-    crate::digest::hash_file(p, crate::digest::Algo::Sha256).map(|(d, _)| d.hex).map_err(|source| Error::Read { path: p.to_path_buf(), source })
 }
 
 /// Packages ready to write: releases given, requirements pinned, binaries extracted.
@@ -312,8 +334,8 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
         let content = spec.content_hash();
         let rec = releases.packages.get(&spec.name).cloned();
         let (release, time) = match rec {
-            Some(r) if r.content == content && r.version == spec.version => (r.release, r.time),
-            Some(r) if r.version == spec.version => {
+            Some(r) if r.content == content && r.version == spec.version.as_str() => (r.release, r.time),
+            Some(r) if r.version == spec.version.as_str() => {
                 changed.insert(spec.name.clone());
                 (r.release + 1, opts.now)
             }
@@ -324,7 +346,7 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
         };
         spec.release = release;
         spec.build_time = opts.source_date.unwrap_or(time);
-        releases.packages.insert(spec.name.clone(), ReleaseRecord { version: spec.version.clone(), release, content, time });
+        releases.packages.insert(spec.name.clone(), ReleaseRecord { version: spec.version.to_string(), release, content, time });
     }
     // Binary packages already in the package cache are reused; the others need their files
     // out of the upstream tarballs, each tarball read once for all its packages.
@@ -350,7 +372,7 @@ pub fn prepare(mut specs: Vec<PackageSpec>, opts: &Options) -> Result<Prepared> 
                 sc.spawn(move || extract::files(tar, &names, &dir))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Failed("extraction panicked".into())))).collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("extraction panicked".into())))).collect()
     });
     for ((tar, _), r) in wanted.iter().zip(results) {
         for (n, p, sha) in r? {
@@ -401,10 +423,7 @@ pub fn write_all(p: Prepared, opts: &Options) -> Result<Vec<Built>> {
     });
     let mut out = Vec::new();
     for (name, r) in results.into_inner().unwrap() {
-        let mut b = r.map_err(|e| match e {
-            Error::Failed(m) => Error::Failed(format!("package {name}: {m}")),
-            other => other,
-        })?;
+        let mut b = r.map_err(|e| Error::Package { name: name.clone(), source: Box::new(e) })?;
         b.changed = changed.contains(&name);
         out.push(b);
     }
@@ -454,8 +473,8 @@ fn build_one(spec: &PackageSpec, cached: &Path, verified: Option<&(String, u64)>
     let reusable = spec.kind == PackageKind::Binary;
     let built = |cached_hit: bool, (sha256, size): (String, u64)| Built {
         name: spec.name.clone(),
-        version: spec.version.clone(),
-        release: format!("{}.el7", spec.release),
+        version: spec.version.to_string(),
+        release: spec.version_release().release_tag(),
         file_name: file_name.clone(),
         path: dst.clone(),
         sha256,
@@ -478,7 +497,10 @@ fn build_one(spec: &PackageSpec, cached: &Path, verified: Option<&(String, u64)>
         copy_atomic(cached, &dst)?;
         let got = hash_and_size(&dst)?;
         if got != *v {
-            return Err(Error::Failed(format!("{} changed while it was copied out of the package cache; run the build again", cached.display())));
+            return Err(Error::Damaged {
+                path: cached.to_path_buf(),
+                problem: "changed while it was copied out of the package cache; run the build again".into(),
+            });
         }
         return Ok(built(true, got));
     }

@@ -322,12 +322,12 @@ pub fn source_rpm(spec: &PackageSpec) -> String {
 /// The main header: every tag bundler writes, by name.
 fn main_header(spec: &PackageSpec, items: &[Item]) -> Entries {
     let t = spec.build_time as u32;
-    let release = format!("{}.el7", spec.release);
+    let release = spec.version_release().release_tag();
     let evr = spec.evr();
     let mut h = Entries(BTreeMap::new());
     h.put(tags::HEADERI18NTABLE, Data::StrArray(vec!["C".into()]));
     h.put(tag::NAME, Data::Str(spec.name.clone()));
-    h.put(tag::VERSION, Data::Str(spec.version.clone()));
+    h.put(tag::VERSION, Data::Str(spec.version.to_string()));
     h.put(tag::RELEASE, Data::Str(release));
     h.put(tag::SUMMARY, Data::I18n(spec.summary.clone()));
     h.put(tag::DESCRIPTION, Data::I18n(spec.description.clone()));
@@ -340,7 +340,7 @@ fn main_header(spec: &PackageSpec, items: &[Item]) -> Entries {
     h.put(tag::GROUP, Data::I18n("System Environment/Base".into()));
     h.put(tag::URL, Data::Str("https://kubernetes.io".into()));
     h.put(tag::OS, Data::Str("linux".into()));
-    h.put(tag::ARCH, Data::Str(spec.arch.clone()));
+    h.put(tag::ARCH, Data::Str(spec.arch.as_str().into()));
     h.put(tag::SOURCERPM, Data::Str(source_rpm(spec)));
     for (body, prog, s) in [
         (tag::PREIN, tag::PREINPROG, &spec.pre),
@@ -388,7 +388,7 @@ fn main_header(spec: &PackageSpec, items: &[Item]) -> Entries {
         h.put(tag::FILEDIGESTALGO, Data::Int32(vec![tags::DIGEST_SHA256]));
     }
     let mut provides = vec![(spec.name.clone(), sense::EQUAL, evr.clone())];
-    if spec.arch == "x86_64" {
+    if spec.arch == super::Arch::X86_64 {
         provides.push((format!("{}(x86-64)", spec.name), sense::EQUAL, evr.clone()));
     }
     h.put(tag::PROVIDENAME, Data::StrArray(provides.iter().map(|p| p.0.clone()).collect()));
@@ -634,9 +634,9 @@ mod tests {
         PackageSpec {
             name: "t".into(),
             kind: crate::specs::PackageKind::Config,
-            version: "1".into(),
+            version: crate::names::RpmVersion::parse("1").unwrap(),
             release: 1,
-            arch: "noarch".into(),
+            arch: crate::rpm::Arch::Noarch,
             summary: "s".into(),
             description: "d".into(),
             license: "ASL 2.0".into(),
