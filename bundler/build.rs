@@ -17,7 +17,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging");
+    // Read when the script runs, not when it was compiled: cargo shares one compiled build
+    // script between checkouts of this workspace that share a target folder (its hash does not
+    // hold the checkout's path), and a path baked in at compile time embeds the other
+    // checkout's templates, or panics once that checkout is gone.
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for build scripts"));
+    let root = manifest_dir.join("../packaging");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     walk(&root, &root, &mut files);
