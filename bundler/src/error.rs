@@ -230,6 +230,13 @@ pub enum Error {
     /// `--offline` with artifacts that are neither in the cache nor in a file:// mirror.
     #[error("{}", offline_text(.cache, .missing))]
     Offline { cache: PathBuf, missing: Vec<Missing> },
+    /// The OS vendor's key could not be fetched with the fingerprint the catalog pins: bad
+    /// usage (2), the operator must give a source of the real key.
+    #[error("OS package key {name} (fingerprint {fingerprint}) could not be fetched and verified; nothing was cached:\n{}\nhelp: give a source of the vendor's own key file with --mirror or --os-mirror (a tree with {file_name} at its top, as a CentOS mirror's os/x86_64 or a DVD), or pin the key your OS packages are really signed with in --catalog (os_key.fingerprint)", if .reasons.is_empty() { "  no source: --no-upstream and no mirror".to_string() } else { .reasons.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n") })]
+    OsKey { name: String, fingerprint: String, file_name: String, reasons: Vec<String> },
+    /// OS packages without a valid signature by the pinned vendor key: bad usage (2).
+    #[error("{} OS package(s) refused; nothing of them was cached:\n{}\nhelp: an OS package must carry {key_name}'s RPM signature (key id {}, fingerprint {fingerprint}); fetch it from the vendor's own mirror or DVD (--os-mirror URL, the tree holding Packages/), or, for your own vendor, pin that vendor's key in --catalog (os_key)", .refused.len(), .refused.join("\n"), key_id(.fingerprint))]
+    OsPackages { key_name: String, fingerprint: String, refused: Vec<String> },
     /// Images that could not be pulled, each with why.
     #[error("{} image(s) could not be pulled; nothing unverified was cached:\n{}", .0.len(), .0.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
     Images(Vec<ImageFailure>),
@@ -314,6 +321,11 @@ impl fmt::Display for Unverified {
     }
 }
 
+/// The long key id: the fingerprint's last 16 hex digits.
+fn key_id(fingerprint: &str) -> &str {
+    &fingerprint[fingerprint.len().saturating_sub(16)..]
+}
+
 fn offline_text(cache: &Path, missing: &[Missing]) -> String {
     let lines: Vec<String> = missing.iter().map(|m| format!("  {}  {}", m.file_name, m.digest)).collect();
     format!(
@@ -344,7 +356,7 @@ fn render_diags(d: &Diagnostics) -> String {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) | Error::Usage(_) => 2,
+            Error::Input(_) | Error::Usage(_) | Error::OsKey { .. } | Error::OsPackages { .. } => 2,
             Error::ReadInput { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
             Error::Stage { source, .. } | Error::Package { source, .. } => source.exit_code(),
             _ => 1,
@@ -356,7 +368,7 @@ impl Error {
     /// `build`'s stage name for an error out of that stage; bad input stays bad input.
     pub fn in_stage(self, stage: &str) -> Error {
         match self {
-            e @ (Error::Input(_) | Error::Usage(_) | Error::ReadInput { .. } | Error::Stage { .. }) => e,
+            e @ (Error::Input(_) | Error::Usage(_) | Error::OsKey { .. } | Error::OsPackages { .. } | Error::ReadInput { .. } | Error::Stage { .. }) => e,
             e => Error::Stage { stage: stage.to_string(), source: Box::new(e) },
         }
     }
@@ -418,6 +430,16 @@ impl Error {
             Error::Images(f) => {
                 m.insert("images".into(), json!(f));
             }
+            Error::OsKey { name, fingerprint, reasons, .. } => {
+                m.insert("key".into(), json!(name));
+                m.insert("fingerprint".into(), json!(fingerprint));
+                m.insert("reasons".into(), json!(reasons));
+            }
+            Error::OsPackages { key_name, fingerprint, refused } => {
+                m.insert("key".into(), json!(key_name));
+                m.insert("fingerprint".into(), json!(fingerprint));
+                m.insert("refused".into(), json!(refused));
+            }
             Error::Expiring { files, days } => {
                 m.insert("certificates".into(), json!(files));
                 m.insert("days".into(), json!(days));
@@ -450,6 +472,8 @@ impl Error {
             Error::Template { .. } => "template",
             Error::Offline { .. } => "offline",
             Error::Images(_) => "images",
+            Error::OsKey { .. } => "os-key",
+            Error::OsPackages { .. } => "os-packages",
             Error::Expiring { .. } => "expiring",
             Error::Unverified(_) => "unverified",
             Error::CacheDamaged(_) => "cache-damaged",

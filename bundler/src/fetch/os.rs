@@ -85,20 +85,14 @@ pub fn fetch_os(plan: &Plan, opts: &Options, os_mirrors: &[String]) -> Result<Op
                             found = Some(text);
                             break;
                         }
-                        Ok(fp) => reasons.push(format!("  {url}: its fingerprint is {fp}, the catalog pins {}", key.fingerprint)),
-                        Err(e) => reasons.push(format!("  {url}: {e}")),
+                        Ok(fp) => reasons.push(format!("{url}: its fingerprint is {fp}, the catalog pins {}", key.fingerprint)),
+                        Err(e) => reasons.push(format!("{url}: {e}")),
                     },
-                    Err(e) => reasons.push(format!("  {url}: {e}")),
+                    Err(e) => reasons.push(format!("{url}: {e}")),
                 }
             }
             let Some(text) = found else {
-                return Err(Error::Usage(format!(
-                    "OS package key {} (fingerprint {}) could not be fetched and verified; nothing was cached:\n{}\nhelp: give a source of the vendor's own key file with --mirror or --os-mirror (a tree with {} at its top, as a CentOS mirror's os/x86_64 or a DVD), or pin the key your OS packages are really signed with in --catalog (os_key.fingerprint)",
-                    key.name,
-                    key.fingerprint,
-                    if reasons.is_empty() { "  no source: --no-upstream and no mirror".to_string() } else { reasons.join("\n") },
-                    key.file_name
-                )));
+                return Err(Error::OsKey { name: key.name.clone(), fingerprint: key.fingerprint.clone(), file_name: key.file_name.clone(), reasons });
             };
             write_atomic(&key_path, text.as_bytes())?;
             text
@@ -114,14 +108,7 @@ pub fn fetch_os(plan: &Plan, opts: &Options, os_mirrors: &[String]) -> Result<Op
         }
     }
     if !failed.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} OS package(s) refused; nothing of them was cached:\n{}\nhelp: an OS package must carry {}'s RPM signature (key id {}, fingerprint {}); fetch it from the vendor's own mirror or DVD (--os-mirror URL, the tree holding Packages/), or, for your own vendor, pin that vendor's key in --catalog (os_key)",
-            failed.len(),
-            failed.join("\n"),
-            key.name,
-            &key.fingerprint[24..],
-            key.fingerprint
-        )));
+        return Err(Error::OsPackages { key_name: key.name.clone(), fingerprint: key.fingerprint.clone(), refused: failed });
     }
     Ok(Some(OsFetched { key_name: key.name.clone(), key_fingerprint: key.fingerprint.clone(), key_armored, key_path, packages: out }))
 }
