@@ -375,85 +375,44 @@ impl Error {
     /// The facts of the error as named fields, for `--json` diagnostics.
     pub fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::{json, Value};
-        let mut m = serde_json::Map::new();
-        match self {
-            Error::Read { path, source } | Error::Write { path, source } | Error::ReadInput { path, source } | Error::Lock { path, source, .. } => {
-                m.insert("path".into(), json!(path));
-                m.insert("io_error".into(), json!(format!("{:?}", source.kind())));
-            }
-            Error::Stage { stage, source } => {
-                m = source.fields();
-                m.insert("stage".into(), json!(stage));
-            }
-            Error::Tarball { path, problem } => {
-                m.insert("path".into(), json!(path));
-                m.insert("problem".into(), json!(problem));
-            }
-            Error::Fetch(f) => {
-                m.insert("artifacts".into(), json!(f));
-            }
-            Error::NoNetwork { failures, hosts } => {
-                m.insert("kind".into(), json!("no-network"));
-                m.insert("artifacts".into(), json!(failures));
-                m.insert("hosts".into(), json!(hosts));
-            }
-            Error::Package { name, source } => {
-                m = source.fields();
-                m.insert("package".into(), json!(name));
-            }
-            Error::Pki { files, problem } => {
-                m.insert("files".into(), json!(files));
-                m.insert("problem".into(), json!(problem));
-            }
-            Error::SigningKey { path, problem } | Error::Damaged { path, problem } => {
-                m.insert("path".into(), json!(path));
-                m.insert("problem".into(), json!(problem));
-            }
-            Error::Mismatch { path, expected, actual } => {
-                m.insert("path".into(), json!(path));
-                m.insert("expected_digest".into(), json!(expected));
-                m.insert("actual_digest".into(), json!(actual));
-            }
-            Error::Busy { path, pid, problem } => {
-                m.insert("path".into(), json!(path));
-                m.insert("pid".into(), json!(pid));
-                m.insert("problem".into(), json!(problem));
-            }
-            Error::Template { template, problem } => {
-                m.insert("template".into(), json!(template));
-                m.insert("problem".into(), json!(problem));
-            }
-            Error::Offline { cache, missing } => {
-                m.insert("cache".into(), json!(cache));
-                m.insert("missing".into(), json!(missing));
-            }
-            Error::Images(f) => {
-                m.insert("images".into(), json!(f));
-            }
-            Error::OsKey { name, fingerprint, reasons, .. } => {
-                m.insert("key".into(), json!(name));
-                m.insert("fingerprint".into(), json!(fingerprint));
-                m.insert("reasons".into(), json!(reasons));
-            }
-            Error::OsPackages { key_name, fingerprint, refused } => {
-                m.insert("key".into(), json!(key_name));
-                m.insert("fingerprint".into(), json!(fingerprint));
-                m.insert("refused".into(), json!(refused));
-            }
-            Error::Expiring { files, days } => {
-                m.insert("certificates".into(), json!(files));
-                m.insert("days".into(), json!(days));
-            }
-            Error::Unverified(u) => {
-                m.insert("bundles".into(), json!(u));
-            }
-            Error::CacheDamaged(p) => {
-                m.insert("files".into(), json!(p));
-            }
-            Error::Input(_) | Error::Usage(_) | Error::Host(_) | Error::Internal(_) | Error::Injected => {}
+        // A wrapper's fields are its cause's plus its own.
+        let (mut m, own) = match self {
+            Error::Stage { stage, source } => (source.fields(), json!({"stage": stage})),
+            Error::Package { name, source } => (source.fields(), json!({"package": name})),
+            other => (serde_json::Map::new(), other.own_fields()),
+        };
+        if let Value::Object(own) = own {
+            m.extend(own);
         }
         m.entry("kind").or_insert_with(|| Value::String(self.kind().into()));
         m
+    }
+    /// The facts a variant carries itself (`null` for none).
+    fn own_fields(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        match self {
+            Error::Read { path, source } | Error::Write { path, source } | Error::ReadInput { path, source } | Error::Lock { path, source, .. } => {
+                json!({"path": path, "io_error": format!("{:?}", source.kind())})
+            }
+            Error::Tarball { path, problem } | Error::SigningKey { path, problem } | Error::Damaged { path, problem } => {
+                json!({"path": path, "problem": problem})
+            }
+            Error::Fetch(f) => json!({"artifacts": f}),
+            Error::NoNetwork { failures, hosts } => json!({"artifacts": failures, "hosts": hosts}),
+            Error::Pki { files, problem } => json!({"files": files, "problem": problem}),
+            Error::Mismatch { path, expected, actual } => json!({"path": path, "expected_digest": expected, "actual_digest": actual}),
+            Error::Busy { path, pid, problem } => json!({"path": path, "pid": pid, "problem": problem}),
+            Error::Template { template, problem } => json!({"template": template, "problem": problem}),
+            Error::Offline { cache, missing } => json!({"cache": cache, "missing": missing}),
+            Error::Images(f) => json!({"images": f}),
+            Error::OsKey { name, fingerprint, reasons, .. } => json!({"key": name, "fingerprint": fingerprint, "reasons": reasons}),
+            Error::OsPackages { key_name, fingerprint, refused } => json!({"key": key_name, "fingerprint": fingerprint, "refused": refused}),
+            Error::Expiring { files, days } => json!({"certificates": files, "days": days}),
+            Error::Unverified(u) => json!({"bundles": u}),
+            Error::CacheDamaged(p) => json!({"files": p}),
+            Error::Stage { .. } | Error::Package { .. } => Value::Null,
+            Error::Input(_) | Error::Usage(_) | Error::Host(_) | Error::Internal(_) | Error::Injected => Value::Null,
+        }
     }
     fn kind(&self) -> &'static str {
         match self {

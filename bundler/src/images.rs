@@ -445,7 +445,7 @@ fn pull_one(s: &Session, img: &crate::plan::Image, o: &Options, cache: &Cache, r
     for (suffix, text) in [(tag_suffix, format!("{tag}\n")), (id_suffix, format!("{config}\n"))] {
         let p = file(suffix);
         std::fs::write(&p, &text).map_err(|e| format!("writing {}: {e}", p.display()))?;
-        files.insert(format!("{}{suffix}", img.name), (p, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))));
+        files.insert(format!("{}{suffix}", img.name), (p, sha256_of(text.as_bytes())));
     }
     let (d, _) = crate::digest::hash_file(&archive, Algo::Sha256).map_err(|e| e.to_string())?;
     files.insert(format!("{}{tar_suffix}", img.name), (archive.clone(), d.hex.clone()));
